@@ -1,0 +1,65 @@
+# Every target that needs Python runs it from .venv (python3.13, the Lambda runtime's version).
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+export PATH := $(abspath $(BIN)):$(PATH)
+export SAM_CLI_TELEMETRY := 0
+
+.PHONY: venv lint typecheck validate test-unit test-integration test bench build events dev demo \
+	bench-api sam-local-check clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml layers/core/requirements.txt
+	@py=$$(command -v python3.13 || PYENV_VERSION=3.13.0 pyenv which python3.13 2>/dev/null || ls /root/.pyenv/versions/3.13.*/bin/python3.13 2>/dev/null | tail -n 1); \
+	if [ -z "$$py" ]; then echo "python3.13 is required (the Lambda runtime is python3.13): install it, e.g. 'pyenv install 3.13', and retry" >&2; exit 1; fi; \
+	[ -x $(PY) ] || "$$py" -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: venv
+	$(BIN)/mypy
+
+validate: venv
+	$(BIN)/sam validate --lint
+
+test-unit: venv
+	$(BIN)/pytest -m "not integration and not docker" -q
+
+test-integration: venv
+	$(BIN)/pytest -m integration -q
+
+# The README's test command: lint, types, template, then every test.
+test: lint typecheck validate
+	$(BIN)/pytest -m "not docker" -q
+
+bench: venv
+	$(PY) -m benchmarks.authorizer
+
+build: venv
+	$(BIN)/sam build
+
+# Writes events/authorizer-valid.fresh.json: a fresh, valid authorizer event from the local Okta server.
+events: venv
+	$(PY) -m devstack fresh-event
+
+dev: venv
+	$(PY) -m devstack dev
+
+demo: venv
+	$(PY) -m devstack demo
+
+bench-api: venv
+	$(PY) -m benchmarks.api
+
+sam-local-check: venv
+	bash tools/sam_local_check.sh
+
+clean:
+	rm -rf .aws-sam .local .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Okta machine-to-machine API core: token validation, policies, Okta Apps client."""

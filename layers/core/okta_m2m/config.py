@@ -1,0 +1,113 @@
+"""Settings from the environment: the only module that reads os.environ."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from urllib.parse import urlsplit
+
+from okta_m2m.errors import ConfigError
+
+MAX_LEEWAY_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class AuthorizerSettings:
+    """What the authorizer needs to validate tokens and build policies."""
+
+    issuer: str
+    audience: str
+    hello_scope: str
+    register_scope: str
+    allowed_client_ids: frozenset[str]
+    leeway_seconds: int
+    jwks_uri: str
+
+
+@dataclass(frozen=True)
+class RegisterSettings:
+    """What the register function needs to create Okta service apps."""
+
+    issuer: str
+    register_scope: str
+    okta_org_url: str
+    api_token_secret: str
+
+
+def _required(name: str) -> str:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        raise ConfigError(f"setting {name} is missing")
+    return value
+
+
+def _local_http_hosts() -> frozenset[str]:
+    # Honoured only inside `sam local` containers (SAM CLI sets AWS_SAM_LOCAL there, Lambda never does),
+    # so a deployed function can never be talked into plain http towards a non-loopback host.
+    if os.environ.get("AWS_SAM_LOCAL") != "true":
+        return frozenset()
+    raw = os.environ.get("SAM_LOCAL_HTTP_ISSUER_HOSTS", "")
+    return frozenset(h.strip().lower() for h in raw.split(",") if h.strip())
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def secure_url(name: str, value: str) -> str:
+    """Return value without a trailing slash if it is https, or plain http to a loopback (or allowed local) host."""
+    parts = urlsplit(value)
+    host = (parts.hostname or "").lower()
+    if not host or parts.username or parts.password or parts.query or parts.fragment:
+        raise ConfigError(f"setting {name} is not a plain URL")
+    if parts.scheme == "http" and (_is_loopback(host) or host in _local_http_hosts()):
+        return value.rstrip("/")
+    if parts.scheme != "https":
+        raise ConfigError(f"setting {name} must be an https URL")
+    return value.rstrip("/")
+
+
+def _leeway() -> int:
+    raw = os.environ.get("CLOCK_LEEWAY_SECONDS", "30").strip() or "30"
+    try:
+        leeway = int(raw)
+    except ValueError:
+        raise ConfigError("setting CLOCK_LEEWAY_SECONDS is not a whole number") from None
+    if not 0 <= leeway <= MAX_LEEWAY_SECONDS:
+        raise ConfigError(f"setting CLOCK_LEEWAY_SECONDS must be between 0 and {MAX_LEEWAY_SECONDS}")
+    return leeway
+
+
+@lru_cache(maxsize=1)
+def authorizer_settings() -> AuthorizerSettings:
+    """Read and check the authorizer's settings once per container."""
+    issuer = secure_url("ISSUER", _required("ISSUER"))
+    jwks_uri = os.environ.get("JWKS_URI", "").strip()
+    allowed = os.environ.get("ALLOWED_CLIENT_IDS", "")
+    return AuthorizerSettings(
+        issuer=issuer,
+        audience=_required("AUDIENCE"),
+        hello_scope=_required("HELLO_SCOPE"),
+        register_scope=_required("REGISTER_SCOPE"),
+        allowed_client_ids=frozenset(c.strip() for c in allowed.split(",") if c.strip()),
+        leeway_seconds=_leeway(),
+        jwks_uri=secure_url("JWKS_URI", jwks_uri) if jwks_uri else f"{issuer}/v1/keys",
+    )
+
+
+@lru_cache(maxsize=1)
+def register_settings() -> RegisterSettings:
+    """Read and check the register function's settings once per container."""
+    return RegisterSettings(
+        issuer=secure_url("ISSUER", _required("ISSUER")),
+        register_scope=_required("REGISTER_SCOPE"),
+        okta_org_url=secure_url("OKTA_ORG_URL", _required("OKTA_ORG_URL")),
+        api_token_secret=_required("OKTA_API_TOKEN_SECRET"),
+    )

@@ -1,0 +1,57 @@
+"""Domain errors. Handlers map them to HTTP answers; their text is for logs, never for clients."""
+
+
+class OktaM2MError(Exception):
+    """Base of every error this package raises on purpose."""
+
+
+class ConfigError(OktaM2MError):
+    """A required setting is missing or invalid; the message names the setting, never its value."""
+
+
+class TokenError(OktaM2MError):
+    """The bearer token is missing, malformed or invalid (the caller gets 401)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class KeySetUnavailableError(OktaM2MError):
+    """The issuer's signing keys cannot be had, so no token can be trusted (fail closed)."""
+
+
+class InvalidRequestError(OktaM2MError):
+    """The request body is not acceptable (400); the message is short and safe to show."""
+
+
+class ForbiddenError(OktaM2MError):
+    """The caller is authenticated but lacks the required scope (403)."""
+
+
+class AppAlreadyExistsError(OktaM2MError):
+    """A service app with that label already exists (409)."""
+
+
+class SecretUnavailableError(OktaM2MError):
+    """The Okta API token cannot be read from Secrets Manager (500)."""
+
+
+class OktaRateLimitedError(OktaM2MError):
+    """Okta answered 429; retry_after is in seconds."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"rate limited, retry after {retry_after}s")
+        self.retry_after = retry_after
+
+
+class OktaUnavailableError(OktaM2MError):
+    """Okta answered 5xx or something unusable (502)."""
+
+
+class OktaTimeoutError(OktaM2MError):
+    """Okta did not answer in time (504)."""
+
+
+class OktaAuthError(OktaM2MError):
+    """Okta refused the API token (401/403) even after re-reading the secret."""
