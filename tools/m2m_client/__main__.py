@@ -1,0 +1,68 @@
+"""CLI: `python -m m2m_client token|call|register`; errors are one line on stderr, exit status 1."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from m2m_client.client import M2MClient
+from m2m_client.config import load_config
+from m2m_client.errors import ClientError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line: global options, then one subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="python -m m2m_client",
+        description="Get an Okta access token with client credentials and call the API with it. "
+        "Settings: ISSUER, DEFAULT_SCOPE, CLIENT_ID, CLIENT_SECRET, API_URL (environment or .env).",
+    )
+    parser.add_argument("--env-file", type=Path, help="read settings from this file (wins over the environment)")
+    parser.add_argument("--scope", help="request this scope instead of DEFAULT_SCOPE")
+    parser.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for each answer (default 10)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("token", help="print an access token (treat it as a secret)")
+    call = commands.add_parser("call", help="call a route with a token and print the JSON answer")
+    call.add_argument("route", help="route such as /hello")
+    call.add_argument("-X", "--method", default="GET", help="HTTP method (default GET)")
+    call.add_argument("-d", "--data", help="JSON request body")
+    register = commands.add_parser("register", help="register a new client app; prints its credentials once")
+    register.add_argument("label", help="a name for the new client app")
+    return parser
+
+
+def run(args: argparse.Namespace) -> None:
+    """Carry out one subcommand; raise ClientError on any expected failure."""
+    config = load_config(args.env_file, need_api=args.command != "token", scope=args.scope)
+    client = M2MClient(config, timeout=args.timeout)
+    if args.command == "token":
+        print(client.token())
+    elif args.command == "call":
+        try:
+            body = json.loads(args.data) if args.data is not None else None
+        except json.JSONDecodeError as exc:
+            raise ClientError(f"--data is not valid JSON ({exc.msg})") from None
+        print(json.dumps(client.call(args.method.upper(), args.route, body), indent=2))
+    else:
+        print(json.dumps(client.register(args.label), indent=2))
+        print("Store client_secret now: it is shown only this once.", file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI and return the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        run(args)
+    except ClientError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

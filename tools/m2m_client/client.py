@@ -1,0 +1,183 @@
+"""Client credentials (client_secret_basic) with a token cache, and API calls that retry once on 401."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from m2m_client.config import ClientConfig
+from m2m_client.errors import (
+    ApiError,
+    ApiUnreachableError,
+    ClientConfigError,
+    IssuerUnreachableError,
+    TokenRequestError,
+)
+
+DEFAULT_TIMEOUT = 10.0
+# Refresh this long before expiry (at most), so a token never expires between our check and the API's.
+MAX_REFRESH_MARGIN = 30.0
+MAX_DETAIL = 160
+
+# Hints for the statuses users meet most; the API's own message is added after them.
+STATUS_HINTS = {
+    401: "the API refused the token (missing, invalid or expired)",
+    403: "the token lacks the scope this route needs, or the route does not exist",
+    429: "too many requests, retry later",
+    502: "the API could not reach Okta",
+    503: "authorization is temporarily unavailable",
+}
+
+
+@dataclass(frozen=True)
+class CachedToken:
+    """An access token and the monotonic time after which we stop using it."""
+
+    value: str
+    use_until: float
+
+
+def _short(text: str) -> str:
+    return " ".join(text.split())[:MAX_DETAIL]
+
+
+def _json_or_empty(response: requests.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _reason(exc: requests.RequestException) -> str:
+    # requests' own messages are long and nested; name the kind of failure instead.
+    if isinstance(exc, requests.Timeout):
+        return "timed out"
+    if isinstance(exc, requests.exceptions.SSLError):
+        return "TLS handshake failed"
+    if isinstance(exc, requests.ConnectionError):
+        return "connection refused or host unknown"
+    return type(exc).__name__
+
+
+class M2MClient:
+    """Gets tokens with client credentials and calls the API with them; safe to share between threads."""
+
+    def __init__(
+        self,
+        config: ClientConfig,
+        session: requests.Session | None = None,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config
+        self.session = session or requests.Session()
+        self.timeout = timeout
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._cached: CachedToken | None = None
+        self.tokens_fetched = 0
+
+    def token(self, *, fresh: bool = False) -> str:
+        """Return a cached access token, or fetch one if none is cached, it is about to expire, or fresh is set."""
+        with self._lock:
+            cached = self._cached
+            if fresh or cached is None or self._clock() >= cached.use_until:
+                cached = self._fetch_token()
+                self._cached = cached
+            return cached.value
+
+    def _fetch_token(self) -> CachedToken:
+        data = {"grant_type": "client_credentials"}
+        if self.config.scope:
+            data["scope"] = self.config.scope
+        started = self._clock()
+        try:
+            response = self.session.post(
+                self.config.token_url,
+                data=data,
+                auth=(self.config.client_id, self.config.client_secret),
+                headers={"Accept": "application/json"},
+                timeout=self.timeout,
+            )
+        except requests.RequestException as exc:
+            reason = _reason(exc)
+            raise IssuerUnreachableError(f"cannot reach the issuer at {self.config.token_url}: {reason}") from None
+        body = _json_or_empty(response)
+        if response.status_code != 200:
+            raise TokenRequestError(self._token_refusal(response.status_code, body))
+        token, expires_in = body.get("access_token"), body.get("expires_in")
+        if not isinstance(token, str) or not token or not isinstance(expires_in, int | float) or expires_in <= 0:
+            raise TokenRequestError("the issuer's token response has no usable access_token and expires_in")
+        if str(body.get("token_type", "Bearer")).lower() != "bearer":
+            raise TokenRequestError("the issuer returned a token that is not a Bearer token")
+        self.tokens_fetched += 1
+        return CachedToken(token, started + expires_in - min(MAX_REFRESH_MARGIN, expires_in / 10))
+
+    def _token_refusal(self, status: int, body: dict[str, Any]) -> str:
+        error = str(body.get("error") or "")
+        detail = _short(str(body.get("error_description") or ""))
+        if error == "invalid_client" or status == 401:
+            what = f"the issuer refused the client credentials of {self.config.client_id}"
+        elif error == "invalid_scope":
+            what = f"the issuer refused the scope {self.config.scope!r}"
+        else:
+            what = f"the issuer answered {status} to the token request"
+        return f"{what} ({error or status}{': ' + detail if detail else ''})"
+
+    def url(self, route: str) -> str:
+        """Join API_URL and a route such as /hello."""
+        if not self.config.api_url:
+            raise ClientConfigError("missing API_URL: set it in the environment or a .env file")
+        return f"{self.config.api_url}/{route.lstrip('/')}"
+
+    def request(self, method: str, route: str, json: Any = None) -> requests.Response:
+        """Call the API with a bearer token; on 401 fetch a fresh token and try once more. Returns any status."""
+        response = self._send(method, route, self.token(), json)
+        if response.status_code == 401:
+            response = self._send(method, route, self.token(fresh=True), json)
+        return response
+
+    def _send(self, method: str, route: str, token: str, json: Any) -> requests.Response:
+        url = self.url(route)
+        try:
+            return self.session.request(
+                method, url, json=json, headers={"Authorization": f"Bearer {token}"}, timeout=self.timeout
+            )
+        except requests.RequestException as exc:
+            raise ApiUnreachableError(f"cannot reach the API at {url}: {_reason(exc)}") from None
+
+    def call(self, method: str, route: str, json: Any = None) -> Any:
+        """Call the API and return its JSON body; raise ApiError with a one-line reason on any error status."""
+        response = self.request(method, route, json)
+        if response.status_code >= 400:
+            raise ApiError(describe_failure(method, route, response), response.status_code)
+        try:
+            return response.json()
+        except ValueError:
+            return response.text
+
+    def register(self, label: str) -> dict[str, Any]:
+        """Ask POST /register for a new client app; the result holds its credentials, shown only this once."""
+        result = self.call("POST", "/register", {"label": label})
+        if not isinstance(result, dict) or "client_id" not in result:
+            raise ApiError("POST /register answered without client credentials", 200)
+        return result
+
+
+def describe_failure(method: str, route: str, response: requests.Response) -> str:
+    """One line for an error answer: status, our hint, and the API's short message (never headers)."""
+    status = response.status_code
+    message = _short(str(_json_or_empty(response).get("message") or response.reason or ""))
+    line = f"{method} /{route.lstrip('/')} answered {status}"
+    if message:
+        line += f": {message}"
+    if hint := STATUS_HINTS.get(status):
+        line += f" ({hint})"
+    return line
