@@ -1,0 +1,108 @@
+"""One mapping from domain errors to short, fixed JSON answers, shared by every proxy function."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+
+from okta_m2m.errors import (
+    AppAlreadyExistsError,
+    ConfigError,
+    ForbiddenError,
+    InvalidRequestError,
+    OktaAuthError,
+    OktaM2MError,
+    OktaRateLimitedError,
+    OktaTimeoutError,
+    OktaUnavailableError,
+    SecretUnavailableError,
+)
+
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+@dataclass(frozen=True)
+class ErrorAnswer:
+    """How one kind of error is answered: status, fixed message, and an outcome name for logs and metrics."""
+
+    status: int
+    message: str
+    outcome: str
+
+
+INTERNAL_ERROR = ErrorAnswer(500, "Internal server error", "internal_error")
+NOT_FOUND = ErrorAnswer(404, "Not found", "not_found")
+
+# Most specific first: the first class the error is an instance of wins.
+_ANSWERS: tuple[tuple[type[OktaM2MError], ErrorAnswer], ...] = (
+    (InvalidRequestError, ErrorAnswer(400, "Bad request", "invalid_request")),
+    (ForbiddenError, ErrorAnswer(403, "Forbidden", "forbidden")),
+    (AppAlreadyExistsError, ErrorAnswer(409, "A service app with this label already exists", "conflict")),
+    (OktaRateLimitedError, ErrorAnswer(429, "Too many requests to Okta, retry later", "rate_limited")),
+    (OktaUnavailableError, ErrorAnswer(502, "Okta is unavailable", "okta_unavailable")),
+    (OktaTimeoutError, ErrorAnswer(504, "Okta did not answer in time", "okta_timeout")),
+    (SecretUnavailableError, ErrorAnswer(500, "Internal server error", "secret_unavailable")),
+    (ConfigError, ErrorAnswer(500, "Internal server error", "config_error")),
+    (OktaAuthError, ErrorAnswer(500, "Internal server error", "okta_auth_error")),
+)
+
+
+def answer_for(exc: Exception) -> ErrorAnswer:
+    """Return how exc is answered; anything unknown is a 500."""
+    return next((answer for cls, answer in _ANSWERS if isinstance(exc, cls)), INTERNAL_ERROR)
+
+
+def error_response(exc: Exception) -> Response:
+    """Build the HTTP answer for exc: status, {"message": ...}, no-store, and Retry-After on 429."""
+    answer = answer_for(exc)
+    # InvalidRequestError texts are written to be shown (errors.py); every other message is fixed here.
+    message = str(exc) if isinstance(exc, InvalidRequestError) else answer.message
+    headers = dict(NO_STORE)
+    if isinstance(exc, OktaRateLimitedError):
+        headers["Retry-After"] = str(exc.retry_after)
+    return Response(
+        status_code=answer.status,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps({"message": message}),
+        headers=headers,
+    )
+
+
+def register_error_handlers(
+    app: APIGatewayRestResolver, logger: Logger, on_error: Callable[[ErrorAnswer], None] | None = None
+) -> None:
+    """Install the shared error answers on app; on_error (e.g. a metric) sees each error's ErrorAnswer."""
+
+    def answered(exc: Exception, answer: ErrorAnswer) -> Response:
+        if on_error is not None:
+            on_error(answer)
+        return error_response(exc)
+
+    @app.exception_handler(OktaM2MError)
+    def handle_domain_error(exc: OktaM2MError) -> Response:
+        answer = answer_for(exc)
+        # Domain error texts are written for logs (errors.py): they name settings and statuses, never secrets.
+        log = logger.error if answer.status >= 500 else logger.info
+        log("request failed", outcome=answer.outcome, status=answer.status, reason=str(exc))
+        return answered(exc, answer)
+
+    @app.not_found
+    def handle_not_found(exc: NotFoundError) -> Response:
+        # Registered explicitly, or the catch-all below would turn unknown routes into 500.
+        return Response(
+            status_code=NOT_FOUND.status,
+            content_type=content_types.APPLICATION_JSON,
+            body=json.dumps({"message": NOT_FOUND.message}),
+            headers=dict(NO_STORE),
+        )
+
+    @app.exception_handler(Exception)
+    def handle_bug(exc: Exception) -> Response:
+        # A bug: the traceback goes to the log (alarm on outcome=internal_error), the caller sees a fixed 500.
+        logger.exception("unhandled error", outcome=INTERNAL_ERROR.outcome, status=INTERNAL_ERROR.status)
+        return answered(exc, INTERNAL_ERROR)

@@ -1,0 +1,194 @@
+"""Okta Apps API client: find and create OAuth service apps (client credentials) with an SSWS API token."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import requests
+from aws_lambda_powertools import Logger
+
+from okta_m2m.errors import OktaAuthError, OktaRateLimitedError, OktaTimeoutError, OktaUnavailableError
+
+logger = Logger(child=True)
+
+# Time kept back from every Okta call so the function can still log and answer before Lambda stops it.
+SAFETY_MARGIN_SECONDS = 1.5
+MAX_CONNECT_TIMEOUT_SECONDS = 3.0
+MAX_READ_TIMEOUT_SECONDS = 8.0
+# Below this there is no point starting a call (a POST we cannot wait for would leave an orphan app).
+MIN_CALL_SECONDS = 0.5
+# Okta's rate-limit windows are one minute long; used when X-Rate-Limit-Reset is missing or odd.
+DEFAULT_RETRY_AFTER_SECONDS = 60
+MAX_RETRY_AFTER_SECONDS = 3600
+SEARCH_PAGE_SIZE = 200
+MAX_SEARCH_PAGES = 5
+
+RemainingMillis = Callable[[], int]
+
+
+class OktaTokenRejectedError(OktaAuthError):
+    """Okta answered 401 to the API token (perhaps rotated): nothing was created, so one retry is safe."""
+
+
+@dataclass(frozen=True)
+class ServiceApp:
+    """A newly created Okta service app; the secret is left out of repr so it cannot slip into a log."""
+
+    app_id: str
+    label: str
+    client_id: str
+    client_secret: str = field(repr=False)
+
+
+def call_timeouts(remaining_ms: int) -> tuple[float, float]:
+    """Return (connect, read) timeouts that end before the function's remaining time runs out."""
+    budget = remaining_ms / 1000 - SAFETY_MARGIN_SECONDS
+    if budget < MIN_CALL_SECONDS:
+        raise OktaTimeoutError(f"only {remaining_ms} ms left, too little for an Okta call")
+    return min(MAX_CONNECT_TIMEOUT_SECONDS, budget), min(MAX_READ_TIMEOUT_SECONDS, budget)
+
+
+def retry_after_seconds(reset_header: str | None, now: float) -> int:
+    """Turn X-Rate-Limit-Reset (epoch seconds) into a Retry-After delay in whole seconds."""
+    try:
+        reset = int(reset_header or "")
+    except ValueError:
+        return DEFAULT_RETRY_AFTER_SECONDS
+    return max(1, min(MAX_RETRY_AFTER_SECONDS, reset - int(now)))
+
+
+def service_app_body(label: str) -> dict[str, Any]:
+    """Build the Okta create-app body for a client_credentials service app using client_secret_basic."""
+    return {
+        "name": "oidc_client",
+        "label": label,
+        "signOnMode": "OPENID_CONNECT",
+        "credentials": {"oauthClient": {"token_endpoint_auth_method": "client_secret_basic"}},
+        "settings": {
+            "oauthClient": {
+                "application_type": "service",
+                "grant_types": ["client_credentials"],
+                "response_types": ["token"],
+            }
+        },
+    }
+
+
+@lru_cache(maxsize=1)
+def okta_session() -> requests.Session:
+    """Create the HTTP session once per container so warm calls reuse the TLS connection to Okta."""
+    return requests.Session()
+
+
+class OktaAppsClient:
+    """Calls /api/v1/apps of one Okta org; every call gets timeouts from the invocation's remaining time."""
+
+    def __init__(self, org_url: str, remaining_ms: RemainingMillis, session: requests.Session | None = None) -> None:
+        """Bind the client to an org URL (no trailing slash) and the invocation's clock."""
+        self._org_url = org_url
+        self._apps_url = f"{org_url}/api/v1/apps"
+        self._remaining_ms = remaining_ms
+        self._session = session or okta_session()
+
+    def find_active_app(self, label: str, api_token: str) -> str | None:
+        """Return the id of an ACTIVE app whose label is exactly label, or None.
+
+        Okta's ``q`` search matches name or label by prefix, so results are filtered for an exact,
+        case-sensitive label here, following ``Link: rel="next"`` for up to MAX_SEARCH_PAGES pages.
+        """
+        url: str | None = self._apps_url
+        params: dict[str, str] | None = {"q": label, "limit": str(SEARCH_PAGE_SIZE)}
+        for _ in range(MAX_SEARCH_PAGES):
+            if url is None:
+                return None
+            response = self._call("GET", url, api_token, params=params)
+            apps = self._json(response)
+            if not isinstance(apps, list):
+                raise OktaUnavailableError("Okta app search did not answer a list")
+            for app in apps:
+                if isinstance(app, dict) and app.get("label") == label and app.get("status") == "ACTIVE":
+                    return str(app.get("id"))
+            url, params = self._next_page(response), None
+        if url is None:
+            return None
+        # Fail closed: with more matches than we can page through, a duplicate cannot be ruled out.
+        raise OktaUnavailableError("too many apps match the label prefix to check for a duplicate")
+
+    def create_service_app(self, label: str, api_token: str) -> ServiceApp:
+        """Create an active client_credentials service app and return its id and credentials."""
+        response = self._call("POST", self._apps_url, api_token, json=service_app_body(label))
+        body = self._json(response)
+        try:
+            client = body["credentials"]["oauthClient"]
+            app = ServiceApp(
+                app_id=_text(body["id"]),
+                label=_text(body["label"]),
+                client_id=_text(client["client_id"]),
+                client_secret=_text(client["client_secret"]),
+            )
+        except (KeyError, TypeError, ValueError):
+            # The app may exist now without us holding its secret; the id (if any) lets an operator clean up.
+            app_id = body.get("id") if isinstance(body, dict) else None
+            logger.error("Okta created-app answer is incomplete", okta_app_id=str(app_id) if app_id else None)
+            raise OktaUnavailableError("Okta answered the app creation without usable credentials") from None
+        return app
+
+    def _next_page(self, response: requests.Response) -> str | None:
+        # Only follow links back to the same org's apps endpoint: the SSWS token must never go elsewhere.
+        url = response.links.get("next", {}).get("url")
+        if url and url.startswith(self._apps_url + "?"):
+            return str(url)
+        return None
+
+    def _call(self, method: str, url: str, api_token: str, **kwargs: Any) -> requests.Response:
+        timeout = call_timeouts(self._remaining_ms())
+        headers = {"Authorization": f"SSWS {api_token}", "Accept": "application/json"}
+        try:
+            response = self._session.request(
+                method, url, headers=headers, timeout=timeout, allow_redirects=False, **kwargs
+            )
+        except requests.Timeout:
+            raise OktaTimeoutError(f"Okta {method} /api/v1/apps timed out") from None
+        except requests.RequestException as exc:
+            raise OktaUnavailableError(f"Okta {method} /api/v1/apps failed: {type(exc).__name__}") from None
+        status = response.status_code
+        logger.debug(
+            "Okta answered", method=method, status=status, okta_request_id=response.headers.get("X-Okta-Request-Id")
+        )
+        if 200 <= status < 300:
+            return response
+        # Okta's error body is never passed on or logged: only its errorCode, which is a fixed identifier.
+        error_code = _error_code(response)
+        if status == 401:
+            raise OktaTokenRejectedError(f"Okta refused the API token ({error_code})")
+        if status == 403:
+            raise OktaAuthError(f"the API token may not manage apps ({error_code})")
+        if status == 429:
+            raise OktaRateLimitedError(retry_after_seconds(response.headers.get("X-Rate-Limit-Reset"), time.time()))
+        raise OktaUnavailableError(f"Okta {method} /api/v1/apps answered {status} ({error_code})")
+
+    @staticmethod
+    def _json(response: requests.Response) -> Any:
+        try:
+            return response.json()
+        except ValueError:
+            raise OktaUnavailableError("Okta answered with something that is not JSON") from None
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError("expected a non-empty string")
+    return value
+
+
+def _error_code(response: requests.Response) -> str:
+    try:
+        code = response.json().get("errorCode")
+    except (ValueError, AttributeError):
+        return "no errorCode"
+    # Only a short Okta identifier like E0000011 is kept; anything else could carry free text.
+    return code if isinstance(code, str) and code.isalnum() and len(code) <= 16 else "no errorCode"

@@ -1,0 +1,62 @@
+"""The Okta API token, read from AWS Secrets Manager through Powertools parameters and cached per container."""
+
+from __future__ import annotations
+
+import json
+import logging
+from functools import lru_cache
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.parameters import SecretsProvider
+from botocore.config import Config
+
+from okta_m2m.errors import SecretUnavailableError
+
+# How long a warm container reuses the token before asking Secrets Manager again.
+SECRET_MAX_AGE_SECONDS = 300
+
+# botocore at DEBUG logs whole API responses, the SecretString included. Whatever level the root
+# logger gets (AWS_LAMBDA_LOG_LEVEL, a test's caplog), botocore stays at INFO so the token never reaches a log.
+logging.getLogger("botocore").setLevel(logging.INFO)
+
+logger = Logger(child=True)
+
+
+@lru_cache(maxsize=1)
+def secrets_provider() -> SecretsProvider:
+    """Build the Secrets Manager provider once per container, with timeouts that fit a Lambda invocation."""
+    # botocore's defaults (60 s timeouts, several retries) would outlive the function; the endpoint still
+    # follows the standard AWS_ENDPOINT_URL_SECRETS_MANAGER variable, which local runs and tests use.
+    config = Config(connect_timeout=2, read_timeout=3, retries={"mode": "standard", "total_max_attempts": 2})
+    return SecretsProvider(boto_config=config)
+
+
+def _token_from(value: str | bytes) -> str:
+    text = value.decode("utf-8", errors="strict") if isinstance(value, bytes) else value
+    text = text.strip()
+    if text.startswith("{"):
+        document = json.loads(text)
+        token = document.get("apiToken") if isinstance(document, dict) else None
+        if not isinstance(token, str):
+            raise ValueError("JSON secret without a string apiToken")
+        text = token.strip()
+    # The token goes into an HTTP header: refuse anything that could break or smuggle one.
+    if not text or not text.isascii() or not text.isprintable() or " " in text:
+        raise ValueError("secret is not a usable API token")
+    return text
+
+
+def okta_api_token(secret_id: str, *, refresh: bool = False) -> str:
+    """Return the API token held by the secret (the token, or JSON {"apiToken": ...}); refresh skips the cache."""
+    try:
+        value = secrets_provider().get(secret_id, max_age=SECRET_MAX_AGE_SECONDS, force_fetch=refresh)
+    except Exception as exc:
+        # Powertools wraps every SDK failure in GetParameterError; its text names the secret, never its value.
+        logger.error("secret unreadable", setting="OKTA_API_TOKEN_SECRET", error_type=type(exc).__name__)
+        raise SecretUnavailableError("setting OKTA_API_TOKEN_SECRET: the secret cannot be read") from None
+    try:
+        return _token_from(value)  # type: ignore[arg-type]
+    except (ValueError, UnicodeDecodeError):
+        # No exception text here: a JSON error message can quote part of the secret.
+        logger.error("secret holds no usable API token", setting="OKTA_API_TOKEN_SECRET")
+        raise SecretUnavailableError("setting OKTA_API_TOKEN_SECRET: the secret holds no usable API token") from None
