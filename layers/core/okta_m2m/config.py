@@ -24,6 +24,7 @@ class AuthorizerSettings:
     allowed_client_ids: frozenset[str]
     leeway_seconds: int
     jwks_uri: str
+    jwks_uri_configured: bool
 
 
 @dataclass(frozen=True)
@@ -95,10 +96,12 @@ def authorizer_settings() -> AuthorizerSettings:
         issuer=issuer,
         audience=_required("AUDIENCE"),
         hello_scope=_required("HELLO_SCOPE"),
-        register_scope=_required("REGISTER_SCOPE"),
+        # Optional here: without it no token opens POST /register (the register function itself requires it).
+        register_scope=os.environ.get("REGISTER_SCOPE", "").strip(),
         allowed_client_ids=frozenset(c.strip() for c in allowed.split(",") if c.strip()),
         leeway_seconds=_leeway(),
         jwks_uri=secure_url("JWKS_URI", jwks_uri) if jwks_uri else f"{issuer}/v1/keys",
+        jwks_uri_configured=bool(jwks_uri),
     )
 
 
@@ -111,3 +114,9 @@ def register_settings() -> RegisterSettings:
         okta_org_url=secure_url("OKTA_ORG_URL", _required("OKTA_ORG_URL")),
         api_token_secret=_required("OKTA_API_TOKEN_SECRET"),
     )
+
+
+@lru_cache(maxsize=1)
+def hello_scope() -> str:
+    """The scope GET /hello requires (the hello function checks it again behind the authorizer)."""
+    return _required("HELLO_SCOPE")

@@ -1,0 +1,201 @@
+"""The issuer's signing keys, fetched over HTTPS and cached for the life of the container."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+from aws_lambda_powertools import Logger
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+
+from okta_m2m.config import secure_url
+from okta_m2m.errors import ConfigError, KeySetUnavailableError, TokenError
+from okta_m2m.jws import KeyRejectedError, rsa_key_from_jwk
+
+logger = Logger(child=True)
+
+MAX_RESPONSE_BYTES = 512 * 1024
+_METADATA_PATHS = ("/.well-known/oauth-authorization-server", "/.well-known/openid-configuration")
+
+
+class HttpError(Exception):
+    """A fetch that did not give a usable 200 answer; status is 0 where no HTTP status came back."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(f"{reason} (status {status})")
+        self.status = status
+
+
+def fetch_json(url: str, timeout: float) -> Any:
+    """GET a JSON document over https (or loopback http) within `timeout` seconds in all; redirects are not followed."""
+    parts = urlsplit(url)
+    deadline = time.monotonic() + timeout
+    conn: http.client.HTTPConnection
+    if parts.scheme == "https":
+        conn = http.client.HTTPSConnection(
+            parts.hostname or "", parts.port, timeout=timeout, context=ssl.create_default_context()
+        )
+    else:
+        conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=timeout)
+    try:
+        conn.request("GET", parts.path or "/", headers={"Accept": "application/json", "User-Agent": "okta-m2m"})
+        resp = conn.getresponse()
+        if resp.status != 200:
+            raise HttpError(resp.status, "unexpected status")
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := resp.read1(65536):
+            size += len(chunk)
+            if size > MAX_RESPONSE_BYTES:
+                raise HttpError(200, "response too large")
+            if time.monotonic() > deadline:
+                raise HttpError(200, "response too slow")
+            chunks.append(chunk)
+        return json.loads(b"".join(chunks))
+    except (OSError, http.client.HTTPException) as exc:
+        raise HttpError(0, type(exc).__name__) from None
+    except ValueError:
+        raise HttpError(200, "not JSON") from None
+    finally:
+        conn.close()
+
+
+def parse_key_set(document: Any) -> dict[str, RSAPublicKey]:
+    """Keep the JWKS entries that are usable RS256 verification keys with a unique kid."""
+    entries = document.get("keys") if isinstance(document, dict) else None
+    if not isinstance(entries, list):
+        raise KeySetUnavailableError("key set has no keys array")
+    keys: dict[str, RSAPublicKey] = {}
+    duplicated: set[str] = set()
+    for jwk in entries:
+        kid = jwk.get("kid") if isinstance(jwk, dict) else None
+        if not isinstance(kid, str) or not kid:
+            logger.warning("signing key skipped", reason="no kid")
+            continue
+        try:
+            key = rsa_key_from_jwk(jwk)
+        except KeyRejectedError as exc:
+            logger.warning("signing key skipped", kid=kid, reason=str(exc))
+            continue
+        if kid in keys:
+            duplicated.add(kid)
+        keys[kid] = key
+    for kid in duplicated:  # an ambiguous kid could pick the wrong key: trust neither
+        logger.warning("signing key skipped", kid=kid, reason="duplicate kid")
+        del keys[kid]
+    if not keys:
+        raise KeySetUnavailableError("key set has no usable RS256 signing key")
+    return keys
+
+
+class KeyCache:
+    """Signing keys by kid, fetched once per container and again only when needed.
+
+    An unknown kid triggers one fetch at once (a rotation is picked up on the first token signed with the new key);
+    further unknown kids fetch at most once per `miss_cooldown`, so random kids cannot hammer the issuer. Keys older
+    than `max_age` are refreshed on the next call. A failed fetch never discards keys already held.
+    """
+
+    def __init__(
+        self,
+        issuer: str,
+        jwks_uri: str,
+        *,
+        discover: bool = True,
+        timeout: float = 3.0,
+        max_age: float = 3600.0,
+        miss_cooldown: float = 60.0,
+        failure_backoff: float = 5.0,
+        fetch: Callable[[str, float], Any] = fetch_json,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.issuer = issuer
+        self.jwks_uri = jwks_uri
+        self.discover = discover
+        self.timeout = timeout
+        self.max_age = max_age
+        self.miss_cooldown = miss_cooldown
+        self.failure_backoff = failure_backoff
+        self.fetch = fetch
+        self.clock = clock
+        self.fetches = 0
+        self.version = 0  # changes whenever the set of keys changes
+        self._keys: dict[str, RSAPublicKey] = {}
+        self._fetched_at = float("-inf")
+        self._last_miss_fetch = float("-inf")
+        self._retry_after = float("-inf")
+        self._lock = threading.Lock()
+
+    def get(self, kid: str) -> RSAPublicKey:
+        """The key for kid; raise TokenError for an unknown kid, KeySetUnavailableError when no keys can be had."""
+        now = self.clock()
+        if not self._keys:
+            self._refresh(now)
+            if not self._keys:
+                raise KeySetUnavailableError("no signing keys")
+        elif now - self._fetched_at >= self.max_age:
+            self._refresh(now)
+        key = self._keys.get(kid)
+        if key is None and now - self._last_miss_fetch >= self.miss_cooldown:
+            self._last_miss_fetch = now
+            self._refresh(now)
+            key = self._keys.get(kid)
+        if key is None:
+            raise TokenError("unknown kid")
+        return key
+
+    def refresh_if_stale(self) -> None:
+        """Refetch keys held for longer than max_age, if any are held (cheap when they are fresh)."""
+        now = self.clock()
+        if self._keys and now - self._fetched_at >= self.max_age:
+            self._refresh(now)
+
+    def _refresh(self, now: float) -> None:
+        if now < self._retry_after:
+            return
+        with self._lock:
+            try:
+                keys = parse_key_set(self._fetch_key_set())
+            except (HttpError, KeySetUnavailableError, ConfigError) as exc:
+                self._retry_after = now + self.failure_backoff
+                logger.warning(
+                    "signing keys fetch failed", jwks_uri=self.jwks_uri, reason=str(exc), keeping=len(self._keys)
+                )
+                return
+            self._fetched_at = now
+            if keys.keys() != self._keys.keys():
+                self.version += 1
+            self._keys = keys
+            logger.info("signing keys loaded", jwks_uri=self.jwks_uri, kids=sorted(keys))
+
+    def _fetch_key_set(self) -> Any:
+        self.fetches += 1
+        try:
+            return self.fetch(self.jwks_uri, self.timeout)
+        except HttpError as exc:
+            if exc.status != 404 or not self.discover:
+                raise
+        # Not an Okta-shaped issuer: find jwks_uri in the authorization server metadata (RFC 8414).
+        self.jwks_uri = self._discover_jwks_uri()
+        self.discover = False
+        return self.fetch(self.jwks_uri, self.timeout)
+
+    def _discover_jwks_uri(self) -> str:
+        for path in _METADATA_PATHS:
+            try:
+                metadata = self.fetch(self.issuer + path, self.timeout)
+            except HttpError:
+                continue
+            if not isinstance(metadata, dict) or metadata.get("issuer") != self.issuer:
+                raise KeySetUnavailableError("metadata issuer does not match")
+            jwks_uri = metadata.get("jwks_uri")
+            if not isinstance(jwks_uri, str):
+                raise KeySetUnavailableError("metadata has no jwks_uri")
+            return secure_url("jwks_uri", jwks_uri)
+        raise KeySetUnavailableError("no key set and no metadata")

@@ -1,0 +1,157 @@
+"""RS256 compact JWS: strict parsing, key import from JWK and signature checks. Nothing else is accepted."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey, RSAPublicNumbers
+from cryptography.hazmat.primitives.hashes import SHA256
+
+from okta_m2m.errors import TokenError
+
+ALGORITHM = "RS256"
+MIN_RSA_BITS = 2048
+MAX_RSA_BITS = 8192
+MAX_TOKEN_LENGTH = 8192
+# Three base64url segments, no padding, nothing else (RFC 7515 section 7.1; RFC 8725 section 3.11).
+_COMPACT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+# Headers that point at keys or change processing: never followed, so refused outright (RFC 8725 3.10, RFC 7797).
+_REFUSED_HEADERS = frozenset({"jku", "x5u", "jwk", "x5c", "crit", "b64", "zip", "enc"})
+_ACCEPTED_TYP = frozenset({"jwt", "at+jwt", "application/at+jwt"})
+_PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+_PKCS1 = PKCS1v15()
+_SHA256 = SHA256()
+
+
+@dataclass(frozen=True, slots=True)
+class CompactJws:
+    """A parsed compact JWS whose signature has not been checked yet."""
+
+    header: dict[str, Any]
+    payload: bytes
+    signing_input: bytes
+    signature: bytes
+
+
+class KeyRejectedError(ValueError):
+    """A JWK that must not be used to check RS256 signatures."""
+
+
+def b64url_decode(segment: str) -> bytes:
+    """Decode unpadded, canonical base64url; anything else raises TokenError."""
+    if len(segment) % 4 == 1:
+        raise TokenError("bad base64url length")
+    try:
+        raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    except (binascii.Error, ValueError):
+        raise TokenError("bad base64url") from None
+    # Non-zero trailing bits make several strings decode to the same bytes: accept only the canonical one.
+    if base64.urlsafe_b64encode(raw).rstrip(b"=").decode() != segment:
+        raise TokenError("non-canonical base64url")
+    return raw
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise TokenError("duplicate JSON member")
+    return obj
+
+
+def json_object(raw: bytes) -> dict[str, Any]:
+    """Parse a UTF-8 JSON object that has no duplicate member names (RFC 7515 section 5.2)."""
+    try:
+        obj = json.loads(raw.decode("utf-8"), object_pairs_hook=_unique_keys)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise TokenError("not a JSON object") from None
+    if not isinstance(obj, dict):
+        raise TokenError("not a JSON object")
+    return obj
+
+
+def parse_compact(token: str) -> CompactJws:
+    """Split and decode a compact RS256 JWS, refusing every header this verifier does not implement."""
+    if len(token) > MAX_TOKEN_LENGTH or not _COMPACT.fullmatch(token):
+        raise TokenError("malformed token")
+    header_b64, payload_b64, signature_b64 = token.split(".")
+    header = json_object(b64url_decode(header_b64))
+    if header.get("alg") != ALGORITHM:
+        raise TokenError("algorithm not allowed")
+    if not _REFUSED_HEADERS.isdisjoint(header):
+        raise TokenError("header parameter not allowed")
+    typ = header.get("typ")
+    if typ is not None and (not isinstance(typ, str) or typ.lower() not in _ACCEPTED_TYP):
+        raise TokenError("typ not allowed")
+    return CompactJws(
+        header=header,
+        payload=b64url_decode(payload_b64),
+        signing_input=f"{header_b64}.{payload_b64}".encode("ascii"),
+        signature=b64url_decode(signature_b64),
+    )
+
+
+def _b64url_uint(value: object, name: str) -> int:
+    if not isinstance(value, str) or not value:
+        raise KeyRejectedError(f"{name} missing")
+    try:
+        raw = b64url_decode(value)
+    except TokenError:
+        raise KeyRejectedError(f"{name} is not base64url") from None
+    if raw[0] == 0 and len(raw) > 1:
+        raise KeyRejectedError(f"{name} has leading zero bytes")
+    return int.from_bytes(raw, "big")
+
+
+def rsa_key_from_jwk(jwk: dict[str, Any]) -> RSAPublicKey:
+    """Import a public RSA JWK meant for RS256 signatures, or raise KeyRejectedError."""
+    if jwk.get("kty") != "RSA":
+        raise KeyRejectedError("not an RSA key")
+    if jwk.get("use", "sig") != "sig":
+        raise KeyRejectedError("key not meant for signatures")
+    key_ops = jwk.get("key_ops")
+    if key_ops is not None and (not isinstance(key_ops, list) or "verify" not in key_ops):
+        raise KeyRejectedError("key_ops does not allow verify")
+    if jwk.get("alg", ALGORITHM) != ALGORITHM:
+        raise KeyRejectedError("key meant for another algorithm")
+    if not _PRIVATE_MEMBERS.isdisjoint(jwk):
+        raise KeyRejectedError("private key material published")
+    n = _b64url_uint(jwk.get("n"), "n")
+    e = _b64url_uint(jwk.get("e"), "e")
+    if not MIN_RSA_BITS <= n.bit_length() <= MAX_RSA_BITS:
+        raise KeyRejectedError("RSA modulus size not allowed")
+    if e < 3 or e % 2 == 0 or e >= n:
+        raise KeyRejectedError("RSA exponent not allowed")
+    try:
+        return RSAPublicNumbers(e, n).public_key()
+    except ValueError:
+        raise KeyRejectedError("invalid RSA key") from None
+
+
+def verify_with_jwk(token: str, jwk: dict[str, Any]) -> CompactJws:
+    """Check a compact JWS against one JWK (kid, algorithm, key and signature); raise TokenError otherwise."""
+    jws = parse_compact(token)
+    if "kid" in jwk and jws.header.get("kid") != jwk["kid"]:
+        raise TokenError("kid does not match the key")
+    try:
+        key = rsa_key_from_jwk(jwk)
+    except KeyRejectedError as exc:
+        raise TokenError(f"key rejected: {exc}") from None
+    verify_signature(jws, key)
+    return jws
+
+
+def verify_signature(jws: CompactJws, key: RSAPublicKey) -> None:
+    """Check an RS256 (RSASSA-PKCS1-v1_5 with SHA-256) signature; raise TokenError if it does not hold."""
+    if len(jws.signature) != (key.key_size + 7) // 8:
+        raise TokenError("bad signature")
+    try:
+        key.verify(jws.signature, jws.signing_input, _PKCS1, _SHA256)
+    except InvalidSignature:
+        raise TokenError("bad signature") from None
