@@ -1,0 +1,128 @@
+"""`python -m devstack dev|demo|fresh-event`: the one-command local stack (Make targets dev, demo, events)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from devstack.events import write_fresh_event
+from devstack.processes import StackError
+from devstack.stack import REPO_ROOT, LocalStack, Ports
+from devstack.story import run_story
+from m2m_client import ClientError
+
+
+def _stop_on_signal(signum: int, frame: FrameType | None) -> None:
+    # SIGTERM and SIGHUP take the same clean path as Ctrl-C: unwind, stop every child, exit.
+    raise SystemExit(128 + signum)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Subcommands with the same stack options."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--state-dir", type=Path, default=REPO_ROOT / ".local", help="state folder (default .local)")
+    common.add_argument("--api-port", type=int, help="local API port (env API_PORT, default 3000)")
+    common.add_argument("--okta-port", type=int, help="local Okta server port (env OKTA_PORT, default 9000)")
+    common.add_argument("--moto-port", type=int, help="moto (Secrets Manager) port (env MOTO_PORT, default 5050)")
+    parser = argparse.ArgumentParser(prog="python -m devstack", description="Run the API locally, with no Docker.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("dev", parents=[common], help="start the stack and serve until Ctrl-C")
+    commands.add_parser("demo", parents=[common], help="start the stack, play the story, stop; exit 0 if all passed")
+    commands.add_parser("fresh-event", parents=[common], help="write events/authorizer-valid.fresh.json")
+    return parser
+
+
+def _ports(args: argparse.Namespace) -> Ports:
+    defaults = Ports()
+    return Ports(
+        api=args.api_port or defaults.api, okta=args.okta_port or defaults.okta, moto=args.moto_port or defaults.moto
+    )
+
+
+def _write_client_env(path: Path, values: dict[str, str]) -> None:
+    # Only the owner may read it: it holds a client secret.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.writelines(f"{key}={value}\n" for key, value in values.items())
+
+
+def print_welcome(stack: LocalStack) -> None:
+    """The API URL, both clients' credentials, and commands to paste (dev mode prints secrets on purpose)."""
+    okta, python = stack.okta, shlex.quote(os.path.relpath(sys.executable))
+    clients = {
+        "demo": (okta["CLIENT_ID"], okta["CLIENT_SECRET"], okta["HELLO_SCOPE"]),
+        "admin": (okta["ADMIN_CLIENT_ID"], okta["ADMIN_CLIENT_SECRET"], okta["REGISTER_SCOPE"]),
+    }
+    print(f"\nLocal API      {stack.api_url}   (GET /hello, POST /register)")
+    print(f"Okta issuer    {okta['ISSUER']}")
+    print(f"Secrets Mgr    {stack.moto_url}   (moto; secret {stack.secret_arn})")
+    for name, (client_id, secret, scope) in clients.items():
+        env_file = stack.state_dir / f"{name}.env"
+        _write_client_env(
+            env_file,
+            {"ISSUER": okta["ISSUER"], "DEFAULT_SCOPE": scope, "CLIENT_ID": client_id, "CLIENT_SECRET": secret}
+            | {"API_URL": stack.api_url},
+        )
+        print(f"\n{name.capitalize()} client (scope {scope}), settings in {os.path.relpath(env_file)}:")
+        print(f"  CLIENT_ID={client_id}\n  CLIENT_SECRET={secret}")
+    demo_env, admin_env = (shlex.quote(os.path.relpath(stack.state_dir / f"{n}.env")) for n in clients)
+    print("\nTry:")
+    print(f"  {python} -m m2m_client --env-file {demo_env} call /hello")
+    print(f"  {python} -m m2m_client --env-file {admin_env} register my-service")
+    print(f"  {python} -m m2m_client --env-file {demo_env} token")
+    print(f"  curl -i {stack.api_url}/hello")
+    print("\nServing. Ctrl-C stops everything.", flush=True)
+
+
+def serve(stack: LocalStack) -> int:
+    """Wait until Ctrl-C, or until a server dies (then say which and fail)."""
+    while True:
+        for process in stack.processes:
+            if not process.alive():
+                print(f"error: {process.name} server exited with status {process.popen.returncode}", file=sys.stderr)
+                return 1
+        time.sleep(0.5)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one subcommand; every child is stopped before we return, however we got here."""
+    args = build_parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _stop_on_signal)
+    signal.signal(signal.SIGHUP, _stop_on_signal)
+    stack = LocalStack(args.state_dir, ports=_ports(args), api_output_to_terminal=args.command == "dev")
+    try:
+        if args.command == "fresh-event":
+            print(f"wrote {os.path.relpath(write_fresh_event(stack))}")
+            return 0
+        print(f"Starting the local Okta server, moto and the local API (logs in {os.path.relpath(stack.run_dir)}/)")
+        stack.start()
+        if args.command == "dev":
+            print_welcome(stack)
+            return serve(stack)
+        steps = run_story(stack.okta, stack.api_url)
+        for step in steps:
+            print(step.line())
+        passed = len(steps) == 6 and all(step.passed for step in steps)
+        print(f"demo {'passed' if passed else 'FAILED'}: {sum(s.passed for s in steps)}/6 steps")
+        return 0 if passed else 1
+    except (StackError, ClientError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nstopping...", file=sys.stderr)
+        return 130
+    finally:
+        # A second Ctrl-C must not cut the clean-up short.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        stack.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

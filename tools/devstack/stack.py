@@ -1,0 +1,186 @@
+"""The local stack: local Okta server, moto (Secrets Manager) and the local API, started and stopped together."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+import boto3
+import requests
+
+from devstack.processes import ManagedProcess, StackError, port_in_use, wait_until
+from m2m_client import parse_env_file
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+HOST = "127.0.0.1"
+REGION = "us-east-1"
+SECRET_NAME = "okta-api-token"  # noqa: S105 - a name, not a value
+# moto accepts any credentials; these only keep boto3 from looking for real ones.
+DUMMY_AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
+START_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True)
+class Ports:
+    """Where each server listens; defaults from API_PORT, OKTA_PORT and MOTO_PORT, else 3000, 9000 and 5050."""
+
+    api: int = field(default_factory=lambda: int(os.environ.get("API_PORT", "3000")))
+    okta: int = field(default_factory=lambda: int(os.environ.get("OKTA_PORT", "9000")))
+    moto: int = field(default_factory=lambda: int(os.environ.get("MOTO_PORT", "5050")))
+
+
+class LocalStack:
+    """Starts the three servers in order (Okta, moto, API), each in its own process group; stop() undoes it all."""
+
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        ports: Ports | None = None,
+        template: Path = REPO_ROOT / "template.yaml",
+        parameter_overrides: dict[str, str] | None = None,
+        api_output_to_terminal: bool = False,
+    ) -> None:
+        self.state_dir = state_dir
+        self.ports = ports or Ports()
+        self.template = template
+        self.extra_overrides = parameter_overrides or {}
+        self.api_output_to_terminal = api_output_to_terminal
+        self.okta_dir = state_dir / "okta"
+        self.run_dir = state_dir / "devstack"
+        self.processes: list[ManagedProcess] = []
+        self.okta: dict[str, str] = {}
+        self.secret_arn = ""
+
+    @property
+    def api_url(self) -> str:
+        """Base URL of the local API (no stage prefix, as with sam local start-api)."""
+        return f"http://{HOST}:{self.ports.api}"
+
+    @property
+    def okta_url(self) -> str:
+        """Base URL of the local Okta server."""
+        return f"http://{HOST}:{self.ports.okta}"
+
+    @property
+    def moto_url(self) -> str:
+        """Endpoint of the local Secrets Manager."""
+        return f"http://{HOST}:{self.ports.moto}"
+
+    def __enter__(self) -> LocalStack:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def _spawn(
+        self, name: str, argv: list[str], env: dict[str, str] | None = None, *, to_terminal: bool = False
+    ) -> ManagedProcess:
+        log_path = None if to_terminal else self.run_dir / f"{name}.log"
+        process = ManagedProcess(name, argv, log_path=log_path, env=env, cwd=REPO_ROOT)
+        self.processes.append(process)
+        return process
+
+    def start(self) -> None:
+        """Start everything, or stop what was started and raise StackError."""
+        for name, port in (("API", self.ports.api), ("Okta", self.ports.okta), ("moto", self.ports.moto)):
+            if port_in_use(HOST, port):
+                raise StackError(f"port {port} for the {name} server is already in use (choose another with a flag)")
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        for log in self.run_dir.glob("*.log"):
+            log.unlink()
+        try:
+            self.start_okta()
+            self.start_moto()
+            self.start_api()
+        except BaseException:
+            self.stop()
+            raise
+
+    def start_okta(self) -> None:
+        """Start the local Okta server and read the credentials it writes to okta.env."""
+        self.okta_dir.mkdir(parents=True, exist_ok=True)
+        env_file = self.okta_dir / "okta.env"
+        argv = [sys.executable, "-m", "okta_local", "serve", "--host", HOST, "--port", str(self.ports.okta)]
+        process = self._spawn("okta", [*argv, "--state-dir", str(self.okta_dir)])
+
+        def ready() -> bool:
+            values = parse_env_file(env_file)
+            # okta.env may be left from a run on another port: wait for this run's issuer to answer.
+            if not values.get("ISSUER", "").startswith(self.okta_url):
+                return False
+            keys = requests.get(f"{values['ISSUER']}/v1/keys", timeout=2)
+            self.okta = values
+            return keys.status_code == 200
+
+        wait_until(f"the local Okta server on {self.okta_url}", ready, timeout=START_TIMEOUT, process=process)
+
+    def start_moto(self) -> None:
+        """Start moto's server and store the local Okta API token as the secret the register function reads."""
+        argv = [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(self.ports.moto)]
+        process = self._spawn("moto", argv)
+        wait_until(
+            f"moto on {self.moto_url}",
+            lambda: requests.get(f"{self.moto_url}/moto-api/", timeout=2).ok,
+            timeout=START_TIMEOUT,
+            process=process,
+        )
+        client = boto3.client(
+            "secretsmanager",
+            endpoint_url=self.moto_url,
+            region_name=REGION,
+            aws_access_key_id=DUMMY_AWS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=DUMMY_AWS["AWS_SECRET_ACCESS_KEY"],
+            aws_session_token=DUMMY_AWS["AWS_SESSION_TOKEN"],
+        )
+        created = client.create_secret(Name=SECRET_NAME, SecretString=self.okta["OKTA_API_TOKEN"])
+        self.secret_arn = created["ARN"]
+
+    def function_env(self) -> dict[str, str]:
+        """What the functions need beyond the template: the local Secrets Manager, a region and dummy credentials."""
+        return {
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER": self.moto_url,
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            **DUMMY_AWS,
+        }
+
+    def parameter_overrides(self) -> dict[str, str]:
+        """Template parameters pointing the functions at the local Okta server and the moto secret."""
+        return {
+            "Issuer": self.okta["ISSUER"],
+            "OktaOrgUrl": self.okta["OKTA_ORG_URL"],
+            "OktaApiTokenSecretArn": self.secret_arn,
+            "HelloScope": self.okta.get("HELLO_SCOPE", "hello"),
+            "RegisterScope": self.okta.get("REGISTER_SCOPE", "register"),
+            **self.extra_overrides,
+        }
+
+    def start_api(self) -> None:
+        """Start the local API on the template, with the local endpoints as env vars and parameters."""
+        env_vars = self.run_dir / "env-vars.json"
+        function_env = self.function_env()
+        env_vars.write_text(json.dumps({"Parameters": function_env, "RegisterFunction": function_env}, indent=2))
+        overrides = " ".join(f"{key}={value}" for key, value in self.parameter_overrides().items())
+        argv = [sys.executable, "-m", "local_api", "--host", HOST, "--port", str(self.ports.api)]
+        argv += ["--template", str(self.template), "--env-vars", str(env_vars), "--parameter-overrides", overrides]
+        # The functions run inside the local API's process, so its environment is theirs too.
+        process = self._spawn("api", argv, {**os.environ, **function_env}, to_terminal=self.api_output_to_terminal)
+        wait_until(
+            f"the local API on {self.api_url}",
+            lambda: requests.get(f"{self.api_url}/hello", timeout=2).status_code == 401,
+            timeout=START_TIMEOUT,
+            process=process,
+        )
+
+    def stop(self) -> None:
+        """Stop every server, last started first."""
+        while self.processes:
+            self.processes.pop().stop()

@@ -1,0 +1,95 @@
+"""The `make demo` story: each step is one line with PASS or FAIL; the run passes only if every step does."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from m2m_client import ClientConfig, ClientError, M2MClient
+
+TIMEOUT = 15.0
+
+
+@dataclass(frozen=True)
+class Step:
+    """One checked claim of the story."""
+
+    name: str
+    passed: bool
+    detail: str
+
+    def line(self) -> str:
+        """The step as one printable line (no tokens, no secrets)."""
+        return f"{'PASS' if self.passed else 'FAIL'}  {self.name}: {self.detail}"
+
+
+def tamper(token: str) -> str:
+    """Return the token with its payload's sub changed and the original signature kept (so it must be refused)."""
+    header, payload, signature = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims["sub"] = "someone-else"
+    forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    return f"{header}.{forged}.{signature}"
+
+
+def get(api_url: str, route: str, token: str | None) -> requests.Response:
+    """GET a route with the given bearer token (or none), without the client's retry."""
+    headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+    return requests.get(f"{api_url}/{route.lstrip('/')}", headers=headers, timeout=TIMEOUT)
+
+
+def _expect(
+    response: requests.Response, status: int, check: Callable[[Any], bool] = lambda _: True
+) -> tuple[bool, str]:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    shown = body.get("message") if isinstance(body, dict) and "message" in body else body
+    passed = response.status_code == status and check(body)
+    detail = f"{response.status_code} {json.dumps(shown)[:80]}"
+    return passed, detail if passed else f"{detail} (expected {status})"
+
+
+def client_for(okta: dict[str, str], api_url: str, client_id: str, client_secret: str, scope: str) -> M2MClient:
+    """A client of the local Okta server's issuer and the local API."""
+    config = ClientConfig(okta["ISSUER"], client_id, client_secret, scope=scope, api_url=api_url)
+    return M2MClient(config, timeout=TIMEOUT)
+
+
+def run_story(okta: dict[str, str], api_url: str) -> list[Step]:
+    """Play the story against a running stack and return its steps, stopping at the first step others need."""
+    steps: list[Step] = []
+    admin = client_for(okta, api_url, okta["ADMIN_CLIENT_ID"], okta["ADMIN_CLIENT_SECRET"], okta["REGISTER_SCOPE"])
+    label = f"demo-{uuid.uuid4().hex[:8]}"
+    try:
+        created = admin.register(label)
+        steps.append(Step("admin registers a new client", True, f"201, client_id {created['client_id']}"))
+        newcomer = client_for(okta, api_url, created["client_id"], created["client_secret"], okta["HELLO_SCOPE"])
+        token = newcomer.token()
+        steps.append(Step("new client gets a token", True, f"scope {okta['HELLO_SCOPE']}"))
+    except ClientError as exc:
+        steps.append(Step("admin registers a new client, which gets a token", False, str(exc)))
+        return steps
+
+    passed, detail = _expect(
+        get(api_url, "/hello", token), 200, lambda b: b == {"message": "Hello World!", "clientId": created["client_id"]}
+    )
+    steps.append(Step("GET /hello with its token", passed, detail))
+    steps.append(Step("GET /hello without a token", *_expect(get(api_url, "/hello", None), 401)))
+    steps.append(Step("GET /hello with a tampered token", *_expect(get(api_url, "/hello", tamper(token)), 401)))
+    try:
+        register_only = admin.token()
+    except ClientError as exc:
+        steps.append(Step("GET /hello with a token lacking the scope", False, str(exc)))
+        return steps
+    steps.append(
+        Step("GET /hello with a token lacking the scope", *_expect(get(api_url, "/hello", register_only), 403))
+    )
+    return steps
