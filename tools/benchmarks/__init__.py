@@ -1,0 +1,1 @@
+"""Benchmarks: `python -m benchmarks.authorizer` and `python -m benchmarks.api`."""
