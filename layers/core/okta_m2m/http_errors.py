@@ -54,6 +54,8 @@ _ANSWERS: tuple[tuple[type[OktaM2MError], ErrorAnswer], ...] = (
 
 def answer_for(exc: Exception) -> ErrorAnswer:
     """Return how exc is answered; anything unknown is a 500."""
+    if isinstance(exc, NotFoundError):
+        return NOT_FOUND
     return next((answer for cls, answer in _ANSWERS if isinstance(exc, cls)), INTERNAL_ERROR)
 
 
@@ -94,12 +96,7 @@ def register_error_handlers(
     @app.not_found
     def handle_not_found(exc: NotFoundError) -> Response:
         # Registered explicitly, or the catch-all below would turn unknown routes into 500.
-        return Response(
-            status_code=NOT_FOUND.status,
-            content_type=content_types.APPLICATION_JSON,
-            body=json.dumps({"message": NOT_FOUND.message}),
-            headers=dict(NO_STORE),
-        )
+        return answered(exc, NOT_FOUND)
 
     @app.exception_handler(Exception)
     def handle_bug(exc: Exception) -> Response:

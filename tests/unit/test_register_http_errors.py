@@ -1,0 +1,67 @@
+"""The shared domain-error -> HTTP mapping (okta_m2m.http_errors), used by the register function."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+
+from okta_m2m.errors import (
+    AppAlreadyExistsError,
+    ConfigError,
+    ForbiddenError,
+    InvalidRequestError,
+    KeySetUnavailableError,
+    OktaAuthError,
+    OktaRateLimitedError,
+    OktaTimeoutError,
+    OktaUnavailableError,
+    SecretUnavailableError,
+)
+from okta_m2m.http_errors import error_response
+from okta_m2m.okta_client import OktaTokenRejectedError
+
+LEAKY = "E0000011 Invalid token 00aSECRET provided at https://internal.example"
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "message"),
+    [
+        (ForbiddenError(LEAKY), 403, "Forbidden"),
+        (AppAlreadyExistsError(LEAKY), 409, "A service app with this label already exists"),
+        (OktaRateLimitedError(17), 429, "Too many requests to Okta, retry later"),
+        (OktaUnavailableError(LEAKY), 502, "Okta is unavailable"),
+        (OktaTimeoutError(LEAKY), 504, "Okta did not answer in time"),
+        (SecretUnavailableError(LEAKY), 500, "Internal server error"),
+        (ConfigError(LEAKY), 500, "Internal server error"),
+        (OktaAuthError(LEAKY), 500, "Internal server error"),
+        (OktaTokenRejectedError(LEAKY), 500, "Internal server error"),
+        (KeySetUnavailableError(LEAKY), 500, "Internal server error"),
+        (RuntimeError(LEAKY), 500, "Internal server error"),
+        (NotFoundError(LEAKY), 404, "Not found"),
+    ],
+)
+def test_each_error_gets_its_status_and_a_fixed_message(error, status, message):
+    response = error_response(error)
+
+    assert response.status_code == status
+    assert json.loads(response.body) == {"message": message}
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_a_bad_request_shows_its_own_short_message():
+    response = error_response(InvalidRequestError("label must be a string"))
+
+    assert response.status_code == 400
+    assert json.loads(response.body) == {"message": "label must be a string"}
+
+
+def test_a_rate_limit_answer_says_when_to_retry():
+    response = error_response(OktaRateLimitedError(42))
+
+    assert response.headers["Retry-After"] == "42"
+
+
+def test_only_rate_limit_answers_carry_retry_after():
+    assert "Retry-After" not in error_response(OktaUnavailableError("x")).headers
