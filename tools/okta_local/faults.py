@@ -1,0 +1,90 @@
+"""Fault injection for tests, switchable on a running server through POST /_local/faults."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+KEYS_FAULTS = ("fail", "hang", "slow")
+APPS_FAULTS = (429, 500)
+TOKEN_FAULTS = ("fail", "slow")
+MAX_DELAY_SECONDS = 120.0
+
+
+class FaultSpecError(ValueError):
+    """The fault settings sent to the control API are not valid."""
+
+
+@dataclass(frozen=True)
+class FaultSpec:
+    """What to break: keys endpoint, token endpoint, Apps API, and the Apps API rate limit override."""
+
+    keys: str | None = None
+    token: str | None = None
+    apps: int | None = None
+    delay_seconds: float = 2.0  # how long "slow" waits; "hang" waits until the fault is cleared
+    apps_rate_limit: int | None = None  # None uses the limit the server was started with
+
+    @classmethod
+    def from_json(cls, data: object) -> FaultSpec:
+        """Build a spec from the control API's JSON body; absent fields mean no fault."""
+        if not isinstance(data, dict):
+            raise FaultSpecError("body must be a JSON object")
+        unknown = set(data) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise FaultSpecError(f"unknown fields: {', '.join(sorted(unknown))}")
+        keys, token, apps = data.get("keys"), data.get("token"), data.get("apps")
+        delay = data.get("delay_seconds", 2.0)
+        limit = data.get("apps_rate_limit")
+        if keys is not None and keys not in KEYS_FAULTS:
+            raise FaultSpecError(f"keys must be one of {KEYS_FAULTS} or null")
+        if token is not None and token not in TOKEN_FAULTS:
+            raise FaultSpecError(f"token must be one of {TOKEN_FAULTS} or null")
+        if apps is not None and (isinstance(apps, bool) or apps not in APPS_FAULTS):
+            raise FaultSpecError(f"apps must be one of {APPS_FAULTS} or null")
+        if isinstance(delay, bool) or not isinstance(delay, int | float) or not 0 <= delay <= MAX_DELAY_SECONDS:
+            raise FaultSpecError(f"delay_seconds must be a number from 0 to {MAX_DELAY_SECONDS:g}")
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+            raise FaultSpecError("apps_rate_limit must be a positive whole number or null")
+        return cls(keys=keys, token=token, apps=apps, delay_seconds=float(delay), apps_rate_limit=limit)
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the spec as the control API shows it."""
+        return asdict(self)
+
+
+class Faults:
+    """The current fault spec; replacing it wakes any request that is hanging on the old one."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._spec = FaultSpec()
+        self._changed = threading.Event()
+
+    @property
+    def spec(self) -> FaultSpec:
+        """Return the current spec."""
+        with self._lock:
+            return self._spec
+
+    def set(self, spec: FaultSpec) -> None:
+        """Replace the spec and release hanging requests."""
+        with self._lock:
+            self._spec = spec
+            old, self._changed = self._changed, threading.Event()
+        old.set()
+
+    def release(self) -> None:
+        """Release hanging requests (server shutdown)."""
+        self.set(FaultSpec())
+
+    def wait(self, seconds: float, interruptible: bool) -> None:
+        """Sleep seconds; an interruptible wait ends early when the faults change."""
+        if interruptible:
+            with self._lock:
+                changed = self._changed
+            changed.wait(seconds)
+        else:
+            time.sleep(seconds)

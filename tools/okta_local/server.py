@@ -1,0 +1,201 @@
+"""The HTTP server: routes Okta's paths to the token, keys, Apps API and fault-control handlers."""
+
+from __future__ import annotations
+
+import json
+import logging
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from okta_local import apps, bootstrap
+from okta_local.context import AUTH_SERVER_ID, DEFAULT_APPS_RATE_LIMIT, DEFAULT_TOKEN_TTL, SCOPES, Answer, Context
+from okta_local.errors import OAuthError, OktaApiError, internal_error, method_not_allowed, not_found, validation_failed
+from okta_local.faults import MAX_DELAY_SECONDS, Faults, FaultSpec, FaultSpecError
+from okta_local.keys import KeyRing
+from okta_local.ratelimit import RateLimiter
+from okta_local.store import Store
+from okta_local.tokens import issue_token
+
+logger = logging.getLogger("okta_local")
+
+DB_FILE = "okta_local.sqlite3"
+MAX_BODY = 64 * 1024
+FAULTS_PATH = "/_local/faults"
+KEYS_CACHE_SECONDS = 300
+_AS = f"/oauth2/{AUTH_SERVER_ID}"
+
+
+def discovery(ctx: Context) -> dict[str, Any]:
+    """Return the authorization server metadata (RFC 8414), limited to what this server implements."""
+    return {
+        "issuer": ctx.issuer,
+        "token_endpoint": f"{ctx.issuer}/v1/token",
+        "jwks_uri": f"{ctx.issuer}/v1/keys",
+        "grant_types_supported": ["client_credentials"],
+        "response_types_supported": ["token"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "scopes_supported": list(SCOPES),
+        "claims_supported": ["ver", "jti", "iss", "aud", "iat", "exp", "cid", "scp", "sub"],
+        "subject_types_supported": ["public"],
+    }
+
+
+def _keys(ctx: Context) -> Answer:
+    fault = ctx.faults.spec
+    if fault.keys == "fail":
+        raise internal_error()
+    if fault.keys == "hang":
+        # Hold the request until the fault is cleared (or the server stops), far past any sane client timeout.
+        ctx.faults.wait(MAX_DELAY_SECONDS, interruptible=True)
+    if fault.keys == "slow":
+        ctx.faults.wait(fault.delay_seconds, interruptible=False)
+    return Answer(200, ctx.keyring.jwks(), {"Cache-Control": f"max-age={KEYS_CACHE_SECONDS}, must-revalidate"})
+
+
+def _faults(ctx: Context, method: str, authorization: str | None, body: bytes) -> Answer:
+    apps.authenticate(ctx, authorization)
+    if method == "POST":
+        try:
+            ctx.faults.set(FaultSpec.from_json(json.loads(body or b"{}")))
+        except (ValueError, FaultSpecError) as exc:
+            raise validation_failed(str(exc) if isinstance(exc, FaultSpecError) else "body is not JSON") from None
+        logger.warning("faults set: %s", ctx.faults.spec.to_json())
+    elif method != "GET":
+        raise method_not_allowed()
+    return Answer(200, ctx.faults.spec.to_json())
+
+
+class Handler(BaseHTTPRequestHandler):
+    """One request; every answer is JSON with a Content-Length, so keep-alive works."""
+
+    server: OktaLocalServer
+    protocol_version = "HTTP/1.1"
+    server_version = "okta_local"
+    timeout = 30  # seconds a client may take to send its request
+
+    def version_string(self) -> str:
+        """Name the server without the Python version."""
+        return self.server_version
+
+    def _send(self, answer: Answer) -> None:
+        payload = b"" if answer.body is None else json.dumps(answer.body).encode()
+        self.send_response(answer.status)
+        if answer.body is not None:
+            self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        for name, value in answer.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+
+    def _body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding"):
+            self.close_connection = True
+            raise validation_failed("Transfer-Encoding is not supported; send Content-Length")
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if not 0 <= length <= MAX_BODY:
+            self.close_connection = True
+            raise OktaApiError(413, "E0000001", "Api validation failed: the request body is too large or unsized")
+        return self.rfile.read(length)
+
+    def _route(self, method: str, path: str, query: str) -> Answer:
+        ctx = self.server.ctx
+        auth = self.headers.get("Authorization")
+        body = self._body() if method in ("POST", "PUT", "PATCH", "DELETE") else b""
+        if path == apps.PREFIX or path.startswith(apps.PREFIX + "/"):
+            return apps.handle_apps(ctx, method, path, query, auth, body)
+        if path == FAULTS_PATH:
+            return _faults(ctx, method, auth, body)
+        if path == f"{_AS}/v1/token":
+            if method != "POST":
+                raise OAuthError(405, "invalid_request", "The token endpoint accepts POST only.")
+            return issue_token(ctx, auth, self.headers.get("Content-Type"), body)
+        known = {
+            f"{_AS}/.well-known/oauth-authorization-server": lambda: Answer(200, discovery(ctx)),
+            f"{_AS}/.well-known/openid-configuration": lambda: Answer(200, discovery(ctx)),
+            f"{_AS}/v1/keys": lambda: _keys(ctx),
+        }
+        if path not in known:
+            raise not_found(path, "Resource")
+        if method not in ("GET", "HEAD"):
+            raise method_not_allowed()
+        return known[path]()
+
+    def _dispatch(self) -> None:
+        path, _, query = self.path.partition("?")
+        try:
+            answer = self._route(self.command, path, query)
+        except OAuthError as exc:
+            headers = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+            if exc.error == "invalid_client":
+                headers["WWW-Authenticate"] = 'Basic realm="okta_local"'
+            answer = Answer(exc.status, exc.body(), headers)
+        except OktaApiError as exc:
+            answer = Answer(exc.status, exc.body())
+        except Exception:
+            # Never the traceback's text to the client; the log has it (it holds no request data).
+            logger.exception("request failed: %s %s", self.command, path)
+            answer = Answer(500, internal_error().body())
+        self._send(answer)
+
+    do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = do_HEAD = do_OPTIONS = _dispatch
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Answer requests the base class rejects (bad request line, too long headers) in JSON too."""
+        self.close_connection = True
+        self._send(Answer(code, {"errorCode": "E0000001", "errorSummary": HTTPStatus(code).phrase}))
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """Log method, path without query string, and status; never headers or bodies."""
+        logger.info("%s %s %s", self.command, (self.path or "").partition("?")[0], code)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base class's name)
+        """Drop the base class's free-form messages: they can echo raw request bytes."""
+
+
+class OktaLocalServer(ThreadingHTTPServer):
+    """A threading HTTP server that carries the shared context."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], ctx: Context) -> None:
+        super().__init__(address, Handler)
+        self.ctx = ctx
+
+    def server_close(self) -> None:
+        """Release hanging requests, stop listening and close the database."""
+        self.ctx.faults.release()
+        super().server_close()
+        self.ctx.store.close()
+
+
+def _url_host(host: str) -> str:
+    return "127.0.0.1" if host in ("", "0.0.0.0") else host  # noqa: S104 (mapping the wildcard away)
+
+
+def build_server(
+    state_dir: Path,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    public_url: str | None = None,
+    apps_rate_limit: int = DEFAULT_APPS_RATE_LIMIT,
+    token_ttl: int = DEFAULT_TOKEN_TTL,
+) -> tuple[OktaLocalServer, dict[str, str], list[str]]:
+    """Bind the server, bring state and okta.env up to date; return the server, env values and fresh secrets."""
+    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    store = Store(state_dir / DB_FILE)
+    ctx = Context(store, KeyRing(store), Faults(), RateLimiter(), apps_rate_limit, token_ttl)
+    try:
+        server = OktaLocalServer((host, port), ctx)
+    except OSError:
+        store.close()
+        raise
+    ctx.base_url = (public_url or f"http://{_url_host(host)}:{server.server_address[1]}").rstrip("/")
+    env, issued = bootstrap.prepare(ctx, state_dir)
+    return server, env, issued
