@@ -46,6 +46,11 @@ def _ports(args: argparse.Namespace) -> Ports:
     )
 
 
+def shown(path: Path) -> str:
+    """A path as the user would type it: relative below the current folder, absolute elsewhere."""
+    return os.path.relpath(path) if path.resolve().is_relative_to(Path.cwd()) else str(path)
+
+
 def _write_client_env(path: Path, values: dict[str, str]) -> None:
     # Only the owner may read it: it holds a client secret.
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -55,7 +60,7 @@ def _write_client_env(path: Path, values: dict[str, str]) -> None:
 
 def print_welcome(stack: LocalStack) -> None:
     """The API URL, both clients' credentials, and commands to paste (dev mode prints secrets on purpose)."""
-    okta, python = stack.okta, shlex.quote(os.path.relpath(sys.executable))
+    okta, python = stack.okta, shlex.quote(shown(Path(sys.executable)))
     clients = {
         "demo": (okta["CLIENT_ID"], okta["CLIENT_SECRET"], okta["HELLO_SCOPE"]),
         "admin": (okta["ADMIN_CLIENT_ID"], okta["ADMIN_CLIENT_SECRET"], okta["REGISTER_SCOPE"]),
@@ -70,9 +75,9 @@ def print_welcome(stack: LocalStack) -> None:
             {"ISSUER": okta["ISSUER"], "DEFAULT_SCOPE": scope, "CLIENT_ID": client_id, "CLIENT_SECRET": secret}
             | {"API_URL": stack.api_url},
         )
-        print(f"\n{name.capitalize()} client (scope {scope}), settings in {os.path.relpath(env_file)}:")
+        print(f"\n{name.capitalize()} client (scope {scope}), settings in {shown(env_file)}:")
         print(f"  CLIENT_ID={client_id}\n  CLIENT_SECRET={secret}")
-    demo_env, admin_env = (shlex.quote(os.path.relpath(stack.state_dir / f"{n}.env")) for n in clients)
+    demo_env, admin_env = (shlex.quote(shown(stack.state_dir / f"{n}.env")) for n in clients)
     print("\nTry:")
     print(f"  {python} -m m2m_client --env-file {demo_env} call /hello")
     print(f"  {python} -m m2m_client --env-file {admin_env} register my-service")
@@ -94,14 +99,20 @@ def serve(stack: LocalStack) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one subcommand; every child is stopped before we return, however we got here."""
     args = build_parser().parse_args(argv)
+    # A shell starting us in the background ignores SIGINT for us; Ctrl-C and `kill -INT` must still stop us cleanly.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _stop_on_signal)
     signal.signal(signal.SIGHUP, _stop_on_signal)
     stack = LocalStack(args.state_dir, ports=_ports(args), api_output_to_terminal=args.command == "dev")
     try:
         if args.command == "fresh-event":
-            print(f"wrote {os.path.relpath(write_fresh_event(stack))}")
+            print(f"wrote {shown(write_fresh_event(stack))}")
             return 0
-        print(f"Starting the local Okta server, moto and the local API (logs in {os.path.relpath(stack.run_dir)}/)")
+        ports = stack.ports
+        print(
+            f"Starting the local Okta server (:{ports.okta}), moto (:{ports.moto}) and the local API (:{ports.api});"
+            f" logs in {shown(stack.run_dir)}/"
+        )
         stack.start()
         if args.command == "dev":
             print_welcome(stack)
