@@ -1,0 +1,151 @@
+"""Build the local API from a SAM template and serve it, in a thread (LocalApi) or until a signal (serve)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from types import FrameType
+from typing import Any, Self
+
+from flask import Response, g, request
+from samcli.lib.providers.api_provider import ApiProvider
+from samcli.lib.providers.sam_function_provider import SamFunctionProvider
+from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from local_api.gateway import GatewayApigwService, GatewaySettings
+from local_api.runner import InProcessRunner
+
+LOG = logging.getLogger("local_api")
+
+
+def load_env_vars(path: str | Path | None) -> dict[str, Any]:
+    """Read an --env-vars file (SAM's JSON: {"FunctionLogicalId": {...}, "Parameters": {...}})."""
+    if not path:
+        return {}
+    values = json.loads(Path(path).read_text(encoding="utf-8"))
+    if not isinstance(values, dict) or not all(isinstance(v, dict) for v in values.values()):
+        raise ValueError(f"{path}: expected an object of objects, as for `sam local --env-vars`")
+    return values
+
+
+class _QuietRequestHandler(WSGIRequestHandler):
+    """Werkzeug's handler without its access log line (it shows query strings); _log_request logs instead."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """Left out on purpose."""
+
+
+class LocalApi:
+    """The template's API on host:port, its handlers run in-process; bound on creation, served after start().
+
+    Use as a context manager: `with LocalApi("template.yaml", port=0, parameter_overrides={...}) as api: api.url`.
+    """
+
+    def __init__(
+        self,
+        template: str | Path,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 3000,
+        env_vars: str | Path | Mapping[str, Any] | None = None,
+        parameter_overrides: Mapping[str, str] | None = None,
+    ) -> None:
+        template_path = Path(template).resolve()
+        cwd = str(template_path.parent)  # as `sam local`: CodeUri paths are relative to the template
+        overrides = dict(parameter_overrides or {})
+        stacks, _ = SamLocalStackProvider.get_stacks(str(template_path), parameter_overrides=overrides)
+        api = ApiProvider(stacks, cwd=cwd).api
+        if not api.routes:
+            raise ValueError(f"{template}: no API routes")
+        env_values = env_vars if isinstance(env_vars, Mapping) else load_env_vars(env_vars)
+        self.runner = InProcessRunner(SamFunctionProvider(stacks), cwd, env_values)
+        self.service = GatewayApigwService(
+            api=api, lambda_runner=self.runner, host=host, port=port, gateway=GatewaySettings.from_stacks(stacks)
+        )
+        self.service.create()
+        app = self.service._app
+        app.before_request(_start_clock)
+        app.after_request(_log_request)
+        self._server: BaseWSGIServer = make_server(host, port, app, threaded=True, request_handler=_QuietRequestHandler)
+        self.service.port = self._server.server_port  # SAM CLI puts the port into events
+        self.host = host
+        self.port: int = self._server.server_port
+        self.routes = [(route.path, tuple(route.methods)) for route in api.routes]
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """Base URL, without a trailing slash (no stage prefix, as with `sam local start-api`)."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def invocations(self) -> Mapping[str, int]:
+        """How many times each function (by logical id) has run."""
+        return self.runner.invocations
+
+    def start(self) -> Self:
+        """Serve in a daemon thread; returns at once."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._server.serve_forever, name="local-api", daemon=True)
+            self._thread.start()
+            LOG.info("local API listening on %s", self.url)
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and release the port."""
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join()
+            self._thread = None
+        self._server.server_close()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _start_clock() -> None:
+    g.local_api_started = time.perf_counter()
+
+
+def _log_request(response: Response) -> Response:
+    # Method, path and status only: never headers (Authorization) or the query string.
+    elapsed = (time.perf_counter() - g.get("local_api_started", time.perf_counter())) * 1000
+    LOG.info("%s %s %s %.1fms", request.method, request.path, response.status_code, elapsed)
+    return response
+
+
+def serve(
+    template: str | Path,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 3000,
+    env_vars: str | Path | Mapping[str, Any] | None = None,
+    parameter_overrides: Mapping[str, str] | None = None,
+) -> None:
+    """Serve until SIGINT or SIGTERM (call from the main thread), then shut down cleanly."""
+    stop = threading.Event()
+
+    def _on_signal(signum: int, _frame: FrameType | None) -> None:
+        LOG.info("%s: stopping", signal.Signals(signum).name)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        api = LocalApi(template, host=host, port=port, env_vars=env_vars, parameter_overrides=parameter_overrides)
+        with api:
+            for path, methods in api.routes:
+                LOG.info("route %s %s", ",".join(methods), path)
+            print(f"Local API: {api.url}", flush=True)  # the line scripts wait for
+            stop.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
