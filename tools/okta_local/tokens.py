@@ -32,7 +32,8 @@ def _form(content_type: str | None, body: bytes) -> dict[str, str]:
     if (content_type or "").split(";")[0].strip().lower() != _FORM:
         raise _invalid_request(f"The request must be sent as {_FORM}.")
     try:
-        parsed = parse_qs(body.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(body))
+        text = body.decode("utf-8")
+        parsed = parse_qs(text, keep_blank_values=True, strict_parsing=bool(body), errors="strict")
     except (UnicodeDecodeError, ValueError):
         raise _invalid_request("The request body is not a valid form.") from None
     repeated = sorted(name for name, values in parsed.items() if len(values) > 1)
