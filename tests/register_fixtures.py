@@ -85,7 +85,7 @@ class _DumpFormatter(logging.Formatter):
 
 @contextmanager
 def all_log_output() -> Iterator[io.StringIO]:
-    """Catch every log line at DEBUG: the root logger, and every handler of non-propagating loggers (Powertools)."""
+    """Catch every log line at DEBUG: the root logger, every stream handler (Powertools), Powertools loggers at DEBUG."""
     buffer = io.StringIO()
     root = logging.getLogger()
     catcher = logging.StreamHandler(buffer)
@@ -95,14 +95,15 @@ def all_log_output() -> Iterator[io.StringIO]:
     root.setLevel(logging.DEBUG)
     swapped: list[tuple[logging.StreamHandler[Any], Any]] = []
     relevelled: list[tuple[logging.Logger, int]] = []
-    for logger in list(logging.Logger.manager.loggerDict.values()):
-        if not isinstance(logger, logging.Logger):
-            continue
+    loggers = [lg for lg in logging.Logger.manager.loggerDict.values() if isinstance(lg, logging.Logger)]
+    services = tuple(lg.name for lg in loggers if getattr(lg, "powertools_handler", None))
+    for logger in loggers:
         for handler in logger.handlers:
             if isinstance(handler, logging.StreamHandler):
                 swapped.append((handler, handler.setStream(buffer)))
-        if logger.handlers and not logger.propagate:
-            # Powertools service loggers: log at DEBUG like POWERTOOLS_LOG_LEVEL=DEBUG would.
+        ours = logger.name in services or ".okta_m2m." in logger.name  # child names depend on import order
+        if ours or logger.name.startswith(tuple(f"{name}." for name in services)):
+            # Powertools service loggers and our package's child loggers: DEBUG, as POWERTOOLS_LOG_LEVEL=DEBUG would.
             relevelled.append((logger, logger.level))
             logger.setLevel(logging.DEBUG)
     try:

@@ -138,11 +138,14 @@ class OktaAppsClient:
         return app
 
     def _next_page(self, response: requests.Response) -> str | None:
-        # Only follow links back to the same org's apps endpoint: the SSWS token must never go elsewhere.
         url = response.links.get("next", {}).get("url")
-        if url and url.startswith(self._apps_url + "?"):
-            return str(url)
-        return None
+        if not url:
+            return None
+        # Only follow links back to the same org's apps endpoint: the SSWS token must never go elsewhere.
+        # Any other link fails closed, since the pages left unread could hold a duplicate.
+        if not url.startswith(self._apps_url + "?"):
+            raise OktaUnavailableError("Okta's next-page link leaves the org's apps endpoint")
+        return str(url)
 
     def _call(self, method: str, url: str, api_token: str, **kwargs: Any) -> requests.Response:
         timeout = call_timeouts(self._remaining_ms())

@@ -1,0 +1,293 @@
+"""The register function end to end against a fake Okta (stdlib HTTP server) and moto's Secrets Manager server."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import secrets
+import socket
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+from okta_m2m.okta_client import service_app_body
+from tests.register_fixtures import (
+    CALLER_BEARER,
+    CALLER_CLIENT_ID,
+    ISSUER,
+    FakeOkta,
+    Fault,
+    all_log_output,
+    header,
+    message_of,
+    register_env,
+    register_event,
+)
+
+pytestmark = pytest.mark.integration
+
+LABEL = "Awesome App Name"
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    """Secrets Manager served by moto on 127.0.0.1 (a free port)."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@dataclass
+class Stack:
+    """The function under test and the servers it talks to."""
+
+    okta: FakeOkta
+    secretsmanager: Any
+    secret_name: str
+    api_token: str
+    app: ModuleType
+    context: Any
+
+    def register(self, body: Any = None, remaining_ms: int = 10_000) -> dict[str, Any]:
+        """POST /register as API Gateway would deliver it."""
+        self.context.remaining_millis = remaining_ms
+        return self.app.lambda_handler(register_event(body or {"label": LABEL}), self.context)
+
+    def rotate(self) -> str:
+        """Rotate the API token in Okta and in the secret, as an operator would."""
+        new_token = "00b" + secrets.token_urlsafe(30)
+        self.okta.valid_tokens = {new_token}
+        self.secretsmanager.put_secret_value(
+            SecretId=self.secret_name, SecretString=json.dumps({"apiToken": new_token})
+        )
+        return new_token
+
+
+@pytest.fixture
+def stack(monkeypatch: pytest.MonkeyPatch, moto_endpoint: str, lambda_context: Any) -> Iterator[Stack]:
+    api_token = "00a" + secrets.token_urlsafe(30)
+    secret_name = f"okta-api-token-{uuid.uuid4().hex}"
+    with FakeOkta(api_token) as okta:
+        register_env(monkeypatch, org_url=okta.org_url)
+        monkeypatch.setenv("OKTA_API_TOKEN_SECRET", secret_name)
+        # The standard boto3 variable: the function has no local-only code path.
+        monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", moto_endpoint)
+        client = boto3.client("secretsmanager", region_name="us-east-1", endpoint_url=moto_endpoint)
+        client.create_secret(Name=secret_name, SecretString=api_token)
+        app = importlib.import_module("functions.register.app")
+        yield Stack(okta, client, secret_name, api_token, app, lambda_context)
+
+
+def test_a_new_service_app_is_created_and_its_credentials_returned_once(stack):
+    response = stack.register()
+
+    assert response["statusCode"] == 201
+    assert header(response, "Cache-Control") == "no-store"
+    body = json.loads(response["body"])
+    created = stack.okta.calls("POST")
+    assert len(created) == 1
+    assert created[0].authorization == f"SSWS {stack.api_token}"
+    assert created[0].body == service_app_body(LABEL)
+    assert body["label"] == LABEL
+    assert body["request_token_url"] == f"{ISSUER}/v1/token"
+    assert body["app_id"].startswith("0oanew")
+    assert body["client_id"] == f"0oaclient{body['app_id']}"
+    assert len(body["client_secret"]) >= 40
+    assert set(body) == {"client_id", "client_secret", "request_token_url", "app_id", "label"}
+
+
+def test_the_label_is_searched_before_creating(stack):
+    stack.register()
+
+    search, create = stack.okta.requests
+    assert (search.method, search.query["q"]) == ("GET", [LABEL])
+    assert create.method == "POST"
+
+
+def test_an_active_app_with_the_same_label_is_a_409_and_nothing_is_created(stack):
+    stack.okta.add_app(LABEL)
+
+    response = stack.register()
+
+    assert response["statusCode"] == 409
+    assert message_of(response) == "A service app with this label already exists"
+    assert stack.okta.calls("POST") == []
+
+
+@pytest.mark.parametrize(
+    ("existing", "status"),
+    [(LABEL + " 2", "ACTIVE"), (LABEL.lower(), "ACTIVE"), (LABEL, "INACTIVE")],
+    ids=["prefix-only", "other-case", "inactive"],
+)
+def test_only_an_exact_active_label_counts_as_taken(stack, existing, status):
+    stack.okta.add_app(existing, status)
+
+    assert stack.register()["statusCode"] == 201
+
+
+def test_the_search_follows_next_page_links_to_find_a_duplicate(stack):
+    stack.okta.page_size = 2
+    for n in range(5):
+        stack.okta.add_app(f"{LABEL} {n}")
+    stack.okta.add_app(LABEL)
+
+    response = stack.register()
+
+    assert response["statusCode"] == 409
+    assert len(stack.okta.calls("GET")) == 3
+
+
+def test_a_next_page_link_to_another_host_is_not_followed_and_fails_closed(stack):
+    stack.okta.page_size = 1
+    stack.okta.next_link_base = "http://127.0.0.2:9"
+    stack.okta.add_app(LABEL + " 1")
+    stack.okta.add_app(LABEL)
+
+    response = stack.register()
+
+    assert response["statusCode"] == 502
+    assert len(stack.okta.requests) == 1
+    assert stack.okta.calls("POST") == []
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_okta_rate_limit_is_a_429_with_retry_after_and_no_retry(stack, method):
+    reset = int(time.time()) + 30
+    stack.okta.fail_next(method, Fault(429, {"X-Rate-Limit-Reset": str(reset)}, {"errorCode": "E0000047"}))
+
+    response = stack.register()
+
+    assert response["statusCode"] == 429
+    assert 28 <= int(header(response, "Retry-After")) <= 30
+    assert len(stack.okta.calls(method)) == 1
+    assert len(stack.okta.calls("POST")) == (1 if method == "POST" else 0)
+
+
+def test_okta_5xx_on_create_is_a_502_without_okta_text_and_without_retry(stack):
+    leak = "E0000009 Internal Server Error 00aLEAKYDETAIL"
+    stack.okta.fail_next("POST", Fault(500, {}, {"errorCode": "E0000009", "errorSummary": leak}))
+
+    with all_log_output() as logs:
+        response = stack.register()
+
+    assert response["statusCode"] == 502
+    assert message_of(response) == "Okta is unavailable"
+    assert len(stack.okta.calls("POST")) == 1
+    assert "00aLEAKYDETAIL" not in logs.getvalue()
+    assert "E0000009" in logs.getvalue()
+
+
+def test_a_create_that_times_out_is_a_504_and_is_never_retried(stack):
+    # 2.2 s left: 0.7 s for the read, well under the fault's delay.
+    stack.okta.fail_next("POST", Fault(200, {}, {}, delay=2.0))
+
+    started = time.monotonic()
+    response = stack.register(remaining_ms=2_200)
+
+    assert response["statusCode"] == 504
+    assert message_of(response) == "Okta did not answer in time"
+    assert time.monotonic() - started < 1.8
+    assert len(stack.okta.calls("POST")) == 1
+
+
+def test_no_okta_call_starts_without_time_to_finish_it(stack):
+    response = stack.register(remaining_ms=1_000)
+
+    assert response["statusCode"] == 504
+    assert stack.okta.requests == []
+
+
+def test_okta_unreachable_is_a_502(stack, monkeypatch):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    monkeypatch.setenv("OKTA_ORG_URL", f"http://127.0.0.1:{closed_port}")
+
+    response = stack.register()
+
+    assert response["statusCode"] == 502
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"id": "0oahalf", "label": LABEL},
+        {"id": "0oahalf", "credentials": {"oauthClient": {"client_id": "x"}}},
+        b"<html>",
+    ],
+    ids=["no-credentials", "no-secret", "not-json"],
+)
+def test_an_unusable_create_answer_is_a_502(stack, answer):
+    stack.okta.fail_next("POST", Fault(200, {}, answer))
+
+    with all_log_output() as logs:
+        response = stack.register()
+
+    assert response["statusCode"] == 502
+    if isinstance(answer, dict):
+        assert "0oahalf" in logs.getvalue()  # the half-made app is named for clean-up
+
+
+def test_a_rotated_token_is_re_read_once_and_the_registration_succeeds(stack):
+    assert stack.register({"label": "first"})["statusCode"] == 201  # caches the old token
+    new_token = stack.rotate()
+    stack.okta.requests.clear()
+
+    response = stack.register()
+
+    assert response["statusCode"] == 201
+    assert [(r.method, r.authorization) for r in stack.okta.requests] == [
+        ("GET", f"SSWS {stack.api_token}"),
+        ("GET", f"SSWS {new_token}"),
+        ("POST", f"SSWS {new_token}"),
+    ]
+
+
+def test_a_refused_token_that_was_not_rotated_is_a_500_after_one_call(stack):
+    stack.okta.valid_tokens = {"00zsomethingelse"}
+
+    with all_log_output() as logs:
+        response = stack.register()
+
+    assert response["statusCode"] == 500
+    assert message_of(response) == "Internal server error"
+    assert len(stack.okta.requests) == 1
+    assert "okta_auth_error" in logs.getvalue()
+
+
+def test_a_token_without_app_rights_is_a_500_without_retry(stack):
+    stack.okta.fail_next("GET", Fault(403, {}, {"errorCode": "E0000006"}))
+
+    response = stack.register()
+
+    assert response["statusCode"] == 500
+    assert len(stack.okta.requests) == 1
+
+
+def test_a_registration_logs_the_audit_trail_and_no_secret(stack, capsys):
+    with all_log_output() as logs:
+        response = stack.register()
+    printed = capsys.readouterr()
+    everything = logs.getvalue() + printed.out + printed.err
+
+    body = json.loads(response["body"])
+    powertools_lines = [json.loads(line) for line in logs.getvalue().splitlines() if line.startswith("{")]
+    audit = [line for line in powertools_lines if line["message"] == "service app registered"]
+    assert len(audit) == 1
+    assert audit[0]["caller_client_id"] == CALLER_CLIENT_ID
+    assert audit[0]["app_id"] == body["app_id"]
+    assert audit[0]["label"] == LABEL
+    assert audit[0]["outcome"] == "created"
+    assert '"outcome":"created"' in printed.out  # the EMF metric
+    assert '"Okta answered"' in logs.getvalue()  # DEBUG lines were caught too
+    for secret in (stack.api_token, body["client_secret"], CALLER_BEARER):
+        assert secret not in everything
