@@ -85,7 +85,7 @@ class _DumpFormatter(logging.Formatter):
 
 @contextmanager
 def all_log_output() -> Iterator[io.StringIO]:
-    """Catch every log line at DEBUG: the root logger, every stream handler (Powertools), Powertools loggers at DEBUG."""
+    """Catch every log line at DEBUG: the root logger and every stream handler (Powertools), our loggers at DEBUG."""
     buffer = io.StringIO()
     root = logging.getLogger()
     catcher = logging.StreamHandler(buffer)
