@@ -135,14 +135,13 @@ class KeyCache:
     def get(self, kid: str) -> RSAPublicKey:
         """The key for kid; raise TokenError for an unknown kid, KeySetUnavailableError when no keys can be had."""
         now = self.clock()
-        if not self._keys:
+        fetched = not self._keys or now - self._fetched_at >= self.max_age
+        if fetched:
             self._refresh(now)
             if not self._keys:
                 raise KeySetUnavailableError("no signing keys")
-        elif now - self._fetched_at >= self.max_age:
-            self._refresh(now)
         key = self._keys.get(kid)
-        if key is None and now - self._last_miss_fetch >= self.miss_cooldown:
+        if key is None and not fetched and now - self._last_miss_fetch >= self.miss_cooldown:
             self._last_miss_fetch = now
             self._refresh(now)
             key = self._keys.get(kid)

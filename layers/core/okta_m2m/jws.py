@@ -20,8 +20,9 @@ ALGORITHM = "RS256"
 MIN_RSA_BITS = 2048
 MAX_RSA_BITS = 8192
 MAX_TOKEN_LENGTH = 8192
-# Three base64url segments, no padding, nothing else (RFC 7515 section 7.1; RFC 8725 section 3.11).
-_COMPACT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+# Three base64url segments, no padding, nothing else (RFC 7515 section 7.1; RFC 8725 section 3.11). An empty
+# payload is a valid JWS; it is refused later, as it is no JSON claims set.
+_COMPACT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+")
 # Headers that point at keys or change processing: never followed, so refused outright (RFC 8725 3.10, RFC 7797).
 _REFUSED_HEADERS = frozenset({"jku", "x5u", "jwk", "x5c", "crit", "b64", "zip", "enc"})
 _ACCEPTED_TYP = frozenset({"jwt", "at+jwt", "application/at+jwt"})
@@ -109,6 +110,20 @@ def _b64url_uint(value: object, name: str) -> int:
     return int.from_bytes(raw, "big")
 
 
+def _roca_residues() -> tuple[tuple[int, frozenset[int]], ...]:
+    # Infineon's flawed generator (ROCA, CVE-2017-15361) made moduli that are powers of 65537 modulo each small prime.
+    primes = (3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89, 97, 101, 103)
+    return tuple((p, frozenset(pow(65537, k, p) for k in range(p))) for p in primes)
+
+
+_ROCA = _roca_residues()
+
+
+def has_roca_fingerprint(n: int) -> bool:
+    """True if n has the structure of an RSA modulus from the ROCA-vulnerable generator."""
+    return all(n % p in residues for p, residues in _ROCA)
+
+
 def rsa_key_from_jwk(jwk: dict[str, Any]) -> RSAPublicKey:
     """Import a public RSA JWK meant for RS256 signatures, or raise KeyRejectedError."""
     if jwk.get("kty") != "RSA":
@@ -128,6 +143,8 @@ def rsa_key_from_jwk(jwk: dict[str, Any]) -> RSAPublicKey:
         raise KeyRejectedError("RSA modulus size not allowed")
     if e < 3 or e % 2 == 0 or e >= n:
         raise KeyRejectedError("RSA exponent not allowed")
+    if has_roca_fingerprint(n):
+        raise KeyRejectedError("RSA modulus has the ROCA fingerprint")
     try:
         return RSAPublicNumbers(e, n).public_key()
     except ValueError:

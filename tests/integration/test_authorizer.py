@@ -1,0 +1,431 @@
+"""The authorizer handler against a real key endpoint on 127.0.0.1, with tokens minted in the tests."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from okta_m2m.errors import KeySetUnavailableError
+from okta_m2m.jwks import KeyCache
+from tests.jwks_server import JwksServer
+from tests.jwt_factory import CLIENT_ID, access_claims, b64url, mint, sign_raw, signing_key
+
+pytestmark = pytest.mark.integration
+
+ARN = "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/v1/GET/hello"
+PREFIX = "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/v1"
+KEY = signing_key("key-1")
+
+
+@pytest.fixture
+def jwks() -> Iterator[JwksServer]:
+    with JwksServer() as server:
+        server.keys = [KEY.jwk()]
+        yield server
+
+
+@pytest.fixture
+def authorizer(jwks: JwksServer, monkeypatch: pytest.MonkeyPatch, lambda_context: Any):
+    """Call the real handler the way API Gateway does; returns (call, module)."""
+    for name, value in {
+        "ISSUER": jwks.issuer,
+        "AUDIENCE": "api://default",
+        "HELLO_SCOPE": "hello",
+        "REGISTER_SCOPE": "register",
+    }.items():
+        monkeypatch.setenv(name, value)
+    from functions.authorizer import app
+
+    def call(token: str | None, method_arn: str = ARN, scheme: str = "Bearer ") -> dict[str, Any]:
+        event: dict[str, Any] = {"type": "TOKEN", "methodArn": method_arn}
+        if token is not None:
+            event["authorizationToken"] = scheme + token
+        return app.lambda_handler(event, lambda_context)
+
+    return call
+
+
+def unauthorized(call: Any, token: str | None, **kwargs: Any) -> None:
+    with pytest.raises(Exception, match="^Unauthorized$"):
+        call(token, **kwargs)
+
+
+def resources(response: dict[str, Any]) -> list[str]:
+    return response["policyDocument"]["Statement"][0]["Resource"]
+
+
+def effect(response: dict[str, Any]) -> str:
+    return response["policyDocument"]["Statement"][0]["Effect"]
+
+
+# --- decisions -------------------------------------------------------------------------------------------------
+
+
+def test_valid_hello_token_allows_every_hello_route_with_flat_context(authorizer, jwks):
+    claims = access_claims(jwks.issuer)
+    response = authorizer(mint(KEY, claims))
+    assert response["principalId"] == CLIENT_ID
+    assert effect(response) == "Allow"
+    assert resources(response) == [f"{PREFIX}/GET/hello", f"{PREFIX}/GET/"]
+    assert response["context"] == {"clientId": CLIENT_ID, "scopes": "hello", "sub": CLIENT_ID, "jti": claims["jti"]}
+    assert all(isinstance(v, str) for v in response["context"].values())
+
+
+def test_register_scope_opens_only_register(authorizer, jwks):
+    response = authorizer(mint(KEY, access_claims(jwks.issuer, scopes=("register",))))
+    assert effect(response) == "Allow"
+    assert resources(response) == [f"{PREFIX}/POST/register"]
+
+
+def test_policy_is_the_same_whichever_route_is_called_first(authorizer, jwks):
+    token = mint(KEY, access_claims(jwks.issuer, scopes=("hello", "register")))
+    first = authorizer(token, method_arn=f"{PREFIX}/POST/register")
+    again = authorizer(token, method_arn=ARN)
+    assert resources(first) == resources(again) == [f"{PREFIX}/GET/hello", f"{PREFIX}/GET/", f"{PREFIX}/POST/register"]
+
+
+def test_valid_token_without_a_route_scope_is_denied(authorizer, jwks):
+    response = authorizer(mint(KEY, access_claims(jwks.issuer, scopes=("profile",))))
+    assert effect(response) == "Deny"
+    assert resources(response) == [f"{PREFIX}/*/*"]
+
+
+def test_policy_follows_the_stage_and_api_of_the_method_arn(authorizer, jwks):
+    token = mint(KEY, access_claims(jwks.issuer))
+    other = "arn:aws:execute-api:eu-west-1:210987654321:zyx987/prod/GET/"
+    assert (
+        resources(authorizer(token, method_arn=other))[0]
+        == "arn:aws:execute-api:eu-west-1:210987654321:zyx987/prod/GET/hello"
+    )
+
+
+def test_client_outside_the_allow_list_is_denied(authorizer, jwks, monkeypatch):
+    monkeypatch.setenv("ALLOWED_CLIENT_IDS", "0oaother, 0oasecond")
+    assert effect(authorizer(mint(KEY, access_claims(jwks.issuer)))) == "Deny"
+    listed = access_claims(jwks.issuer, cid="0oasecond", sub="0oasecond")
+    assert effect(authorizer(mint(KEY, listed))) == "Allow"
+
+
+def test_register_scope_unset_opens_no_register_route(authorizer, jwks, monkeypatch):
+    monkeypatch.delenv("REGISTER_SCOPE")
+    assert effect(authorizer(mint(KEY, access_claims(jwks.issuer, scopes=("register",))))) == "Deny"
+
+
+@pytest.mark.parametrize("header", [None, "", "Bearer", "Bearer ", "Basic dXNlcjpwYXNz", "bearer x.y.z", "Token a.b.c"])
+def test_missing_or_malformed_header_is_unauthorized(authorizer, header):
+    unauthorized(authorizer, header, scheme="")
+
+
+def test_lower_case_scheme_is_unauthorized_like_the_gateway_validation_expression(authorizer, jwks):
+    unauthorized(authorizer, mint(KEY, access_claims(jwks.issuer)), scheme="bearer ")
+
+
+# --- hostile tokens ---------------------------------------------------------------------------------------------
+
+
+def _hostile(issuer: str) -> dict[str, str]:
+    """Tokens that must all be refused: RFC 8725 and published JWT library bugs."""
+    good = access_claims(issuer)
+    other = signing_key("key-1-impostor")  # same kid as the real key, different key
+    hmac_header = b64url(json.dumps({"alg": "HS256", "kid": KEY.kid}).encode())
+    valid = mint(KEY, good)
+    h, p, s = valid.split(".")
+    now = int(time.time())
+    tokens = {
+        "alg none": f"{b64url(json.dumps({'alg': 'none', 'kid': KEY.kid}).encode())}.{p}.",
+        "alg None with signature": f"{b64url(json.dumps({'alg': 'None', 'kid': KEY.kid}).encode())}.{p}.{s}",
+        "HS256 with the public key as secret": f"{hmac_header}.{p}.{s}",
+        "RS512 header": sign_raw({"alg": "RS512", "kid": KEY.kid}, good, KEY),
+        "PS256 header": sign_raw({"alg": "PS256", "kid": KEY.kid}, good, KEY),
+        "signed by another key with the same kid": mint(other, good, kid=KEY.kid),
+        "unknown kid": mint(signing_key("stranger"), good),
+        "no kid": sign_raw({"alg": "RS256"}, good, KEY),
+        "kid not a string": sign_raw({"alg": "RS256", "kid": 1}, good, KEY),
+        "kid path traversal": sign_raw({"alg": "RS256", "kid": "../../dev/null"}, good, KEY),
+        "embedded jwk": sign_raw({"alg": "RS256", "kid": KEY.kid, "jwk": other.jwk()}, good, KEY),
+        "jku header": sign_raw({"alg": "RS256", "kid": KEY.kid, "jku": "https://evil.example/keys"}, good, KEY),
+        "x5u header": sign_raw({"alg": "RS256", "kid": KEY.kid, "x5u": "https://evil.example/cert"}, good, KEY),
+        "x5c header": sign_raw({"alg": "RS256", "kid": KEY.kid, "x5c": ["MIIB"]}, good, KEY),
+        "unknown crit": sign_raw({"alg": "RS256", "kid": KEY.kid, "crit": ["exp"], "exp": 1}, good, KEY),
+        "b64 false": sign_raw({"alg": "RS256", "kid": KEY.kid, "b64": False, "crit": ["b64"]}, good, KEY),
+        "typ id token": sign_raw({"alg": "RS256", "kid": KEY.kid, "typ": "id_token+jwt"}, good, KEY),
+        "duplicate alg member": sign_raw(f'{{"alg":"none","alg":"RS256","kid":"{KEY.kid}"}}'.encode(), good, KEY),
+        "duplicate iss claim": sign_raw(
+            {"alg": "RS256", "kid": KEY.kid},
+            json.dumps(good)[:-1].encode() + b', "iss": "https://evil.example"}',
+            KEY,
+        ),
+        "header not an object": sign_raw(b'["RS256"]', good, KEY),
+        "payload not JSON": sign_raw({"alg": "RS256", "kid": KEY.kid}, b"not json", KEY),
+        "payload an array": sign_raw({"alg": "RS256", "kid": KEY.kid}, b"[1]", KEY),
+        "tampered payload": f"{h}.{b64url(json.dumps({**good, 'scp': ['hello', 'register']}).encode())}.{s}",
+        "tampered signature": f"{h}.{p}.{s[:-4]}{'AAAA' if s[-4:] != 'AAAA' else 'BBBB'}",
+        "signature truncated": f"{h}.{p}.{s[:-2]}",
+        "signature empty": f"{h}.{p}.",
+        "padding": f"{h}.{p}.{s}==",
+        "whitespace inside": f"{h}.{p} .{s}",
+        "four segments": f"{h}.{p}.{s}.{s}",
+        "five segments (JWE)": f"{h}.{p}.{s}.{p}.{s}",
+        "standard base64 characters": f"{h}.{p}.{s.replace('-', '+').replace('_', '/')}"
+        if "-" in s or "_" in s
+        else f"{h}+.{p}.{s}",
+        "non-canonical base64 tail": f"{h}.{p}.{s[:-1]}{chr(ord(s[-1]) + 1) if s[-1] not in 'z9_-' else 'A'}",
+        "oversized": f"{h}.{'A' * 9000}.{s}",
+        "expired": mint(KEY, access_claims(issuer, iat=now - 7200, exp=now - 3600)),
+        "expired beyond leeway": mint(KEY, access_claims(issuer, iat=now - 7200, exp=now - 31)),
+        "not yet valid": mint(KEY, access_claims(issuer, nbf=now + 600)),
+        "issued in the future": mint(KEY, access_claims(issuer, iat=now + 600, exp=now + 4200)),
+        "exp as string": sign_raw({"alg": "RS256", "kid": KEY.kid}, {**good, "exp": str(now + 600)}, KEY),
+        "exp as boolean": sign_raw({"alg": "RS256", "kid": KEY.kid}, {**good, "exp": True}, KEY),
+        "exp missing": mint(KEY, access_claims(issuer, exp=None)),
+        "iat missing": mint(KEY, access_claims(issuer, iat=None)),
+        "nbf as string": sign_raw({"alg": "RS256", "kid": KEY.kid}, {**good, "nbf": "0"}, KEY),
+        "exp infinite": sign_raw(
+            {"alg": "RS256", "kid": KEY.kid},
+            json.dumps(good).replace(f'"exp": {good["exp"]}', '"exp": 1e999').encode(),
+            KEY,
+        ),
+        "wrong issuer": mint(KEY, access_claims("https://evil.example/oauth2/default")),
+        "issuer with trailing slash": mint(KEY, access_claims(issuer + "/")),
+        "issuer missing": mint(KEY, access_claims(issuer, iss=None)),
+        "wrong audience": mint(KEY, access_claims(issuer, aud="api://other")),
+        "audience missing": mint(KEY, access_claims(issuer, aud=None)),
+        "audience list without ours": mint(KEY, access_claims(issuer, aud=["api://other"])),
+        "ID token (no cid, no scp)": mint(KEY, access_claims(issuer, cid=None, scp=None, aud="api://default")),
+        "scp as a string": mint(KEY, access_claims(issuer, scp="hello")),
+        "scp with a non-string": mint(KEY, access_claims(issuer, scp=["hello", 1])),
+        "cid missing": mint(KEY, access_claims(issuer, cid=None)),
+        "sub missing": mint(KEY, access_claims(issuer, sub=None)),
+        "jti not a string": mint(KEY, access_claims(issuer, jti=5)),
+    }
+    return tokens
+
+
+HOSTILE = list(_hostile("http://placeholder").keys())
+
+
+@pytest.mark.parametrize("case", HOSTILE)
+def test_hostile_token_is_unauthorized(authorizer, jwks, case):
+    token = _hostile(jwks.issuer)[case]
+    unauthorized(authorizer, token)
+
+
+def test_audience_list_with_ours_is_accepted(authorizer, jwks):
+    response = authorizer(mint(KEY, access_claims(jwks.issuer, aud=["api://other", "api://default"])))
+    assert effect(response) == "Allow"
+
+
+def test_expiry_within_leeway_is_accepted_and_leeway_is_bounded(authorizer, jwks, monkeypatch):
+    now = int(time.time())
+    monkeypatch.setenv("CLOCK_LEEWAY_SECONDS", "60")
+    assert effect(authorizer(mint(KEY, access_claims(jwks.issuer, exp=now - 30)))) == "Allow"
+    from functions.authorizer import app
+    from okta_m2m.config import authorizer_settings
+
+    authorizer_settings.cache_clear()
+    app.token_authorizer.cache_clear()
+    monkeypatch.setenv("CLOCK_LEEWAY_SECONDS", "600")
+    with pytest.raises(Exception, match="CLOCK_LEEWAY_SECONDS"):
+        authorizer(mint(KEY, access_claims(jwks.issuer)))
+
+
+# --- keys ------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "jwk_change",
+    [{"use": "enc"}, {"key_ops": ["encrypt"]}, {"alg": "RS512"}, {"kty": "EC"}, {"d": "AQAB"}, {"e": "AQ"}],
+    ids=["use-enc", "key-ops-encrypt", "alg-rs512", "kty-ec", "private-member", "exponent-one"],
+)
+def test_unusable_published_key_verifies_nothing(authorizer, jwks, jwk_change):
+    jwks.keys = [KEY.jwk(**jwk_change)]
+    with pytest.raises(KeySetUnavailableError):
+        authorizer(mint(KEY, access_claims(jwks.issuer)))
+
+
+def test_rsa_key_under_2048_bits_is_refused(authorizer, jwks):
+    small = signing_key("small", 1024)
+    jwks.keys = [KEY.jwk(), small.jwk()]
+    unauthorized(authorizer, mint(small, access_claims(jwks.issuer)))
+    assert effect(authorizer(mint(KEY, access_claims(jwks.issuer)))) == "Allow"
+
+
+def test_duplicate_kid_in_key_set_trusts_neither(authorizer, jwks):
+    twin = signing_key("twin")
+    jwks.keys = [KEY.jwk(), signing_key("other").jwk(kid=KEY.kid)]
+    with pytest.raises(KeySetUnavailableError):
+        authorizer(mint(KEY, access_claims(jwks.issuer)))
+    assert twin.kid == "twin"
+
+
+def test_keys_are_fetched_once_for_many_calls(authorizer, jwks):
+    for _ in range(20):
+        authorizer(mint(KEY, access_claims(jwks.issuer)))
+    assert jwks.key_requests == 1
+
+
+def test_rotation_is_picked_up_on_the_first_token_of_the_new_key(authorizer, jwks):
+    assert effect(authorizer(mint(KEY, access_claims(jwks.issuer)))) == "Allow"
+    new = signing_key("key-2")
+    jwks.keys = [KEY.jwk(), new.jwk()]
+    assert effect(authorizer(mint(new, access_claims(jwks.issuer)))) == "Allow"
+    assert jwks.key_requests == 2
+
+
+def test_flood_of_unknown_kids_fetches_at_most_twice(authorizer, jwks):
+    assert effect(authorizer(mint(KEY, access_claims(jwks.issuer)))) == "Allow"
+    stranger = signing_key("stranger")
+    for _ in range(200):
+        token = mint(stranger, access_claims(jwks.issuer), kid=uuid.uuid4().hex)
+        unauthorized(authorizer, token)
+    assert jwks.key_requests <= 2
+
+
+def test_key_endpoint_failing_after_warm_start_keeps_cached_keys(authorizer, jwks):
+    assert effect(authorizer(mint(KEY, access_claims(jwks.issuer)))) == "Allow"
+    jwks.mode = "error"
+    unauthorized(authorizer, mint(signing_key("key-3"), access_claims(jwks.issuer)))  # refetch fails
+    assert jwks.key_requests == 2
+    assert effect(authorizer(mint(KEY, access_claims(jwks.issuer)))) == "Allow"
+
+
+@pytest.mark.parametrize("mode", ["error", "notfound", "garbage", "redirect"])
+def test_key_endpoint_failing_at_cold_start_fails_closed(authorizer, jwks, mode):
+    jwks.mode = mode
+    token = mint(KEY, access_claims(jwks.issuer))
+    with pytest.raises(KeySetUnavailableError):
+        authorizer(token)
+    with pytest.raises(KeySetUnavailableError):  # within the back-off: no new fetch, still no Allow
+        authorizer(token)
+    assert jwks.key_requests == 1
+
+
+def test_hanging_key_endpoint_times_out(jwks):
+    jwks.mode = "hang"
+    cache = KeyCache(jwks.issuer, f"{jwks.issuer}/v1/keys", timeout=0.5)
+    started = time.monotonic()
+    with pytest.raises(KeySetUnavailableError):
+        cache.get(KEY.kid)
+    assert time.monotonic() - started < 2.5
+
+
+def test_key_set_found_through_authorization_server_metadata(authorizer, jwks):
+    jwks.metadata = True
+    assert effect(authorizer(mint(KEY, access_claims(jwks.issuer)))) == "Allow"
+
+
+def test_stale_keys_are_refreshed_and_a_removed_key_stops_working(jwks):
+    clock = [1000.0]
+    cache = KeyCache(jwks.issuer, f"{jwks.issuer}/v1/keys", max_age=3600, clock=lambda: clock[0])
+    cache.get(KEY.kid)
+    jwks.keys = [signing_key("key-2").jwk()]
+    clock[0] += 3601
+    with pytest.raises(Exception, match="unknown kid"):
+        cache.get(KEY.kid)
+    assert jwks.key_requests == 2
+
+
+# --- the cache of verified tokens ---------------------------------------------------------------------------------
+
+
+def test_same_token_is_verified_once(authorizer, jwks, monkeypatch):
+    from okta_m2m import authorization
+
+    calls = []
+    real = authorization.validate_access_token
+    monkeypatch.setattr(authorization, "validate_access_token", lambda *a, **k: calls.append(1) or real(*a, **k))
+    token = mint(KEY, access_claims(jwks.issuer))
+    assert authorizer(token) == authorizer(token)
+    assert len(calls) == 1
+
+
+def test_cached_token_is_refused_once_expired(jwks, monkeypatch):
+    from okta_m2m.authorization import TokenAuthorizer
+    from okta_m2m.config import authorizer_settings
+    from okta_m2m.errors import TokenError
+
+    monkeypatch.setenv("ISSUER", jwks.issuer)
+    for name, value in {"AUDIENCE": "api://default", "HELLO_SCOPE": "hello", "CLOCK_LEEWAY_SECONDS": "0"}.items():
+        monkeypatch.setenv(name, value)
+    settings = authorizer_settings()
+    clock = [time.time()]
+    auth = TokenAuthorizer(settings, KeyCache(settings.issuer, settings.jwks_uri), clock=lambda: clock[0])
+    token = mint(KEY, access_claims(jwks.issuer, exp=int(clock[0]) + 60))
+    assert effect(auth.authorize(f"Bearer {token}", ARN)) == "Allow"
+    clock[0] += 61
+    with pytest.raises(TokenError, match="expired"):
+        auth.authorize(f"Bearer {token}", ARN)
+
+
+def test_cached_tokens_are_dropped_when_the_key_set_changes(authorizer, jwks):
+    token = mint(KEY, access_claims(jwks.issuer))
+    assert effect(authorizer(token)) == "Allow"
+    new = signing_key("key-2")
+    jwks.keys = [new.jwk()]  # emergency rotation: key-1 withdrawn
+    assert effect(authorizer(mint(new, access_claims(jwks.issuer)))) == "Allow"
+    unauthorized(authorizer, token)
+
+
+def test_verified_token_cache_is_bounded(jwks, monkeypatch):
+    from okta_m2m.authorization import TokenAuthorizer
+    from okta_m2m.config import authorizer_settings
+
+    for name, value in {"ISSUER": jwks.issuer, "AUDIENCE": "api://default", "HELLO_SCOPE": "hello"}.items():
+        monkeypatch.setenv(name, value)
+    settings = authorizer_settings()
+    auth = TokenAuthorizer(settings, KeyCache(settings.issuer, settings.jwks_uri), cache_size=8)
+    for _ in range(20):
+        auth.authorize(f"Bearer {mint(KEY, access_claims(jwks.issuer))}", ARN)
+    assert len(auth._verified) <= 8
+
+
+# --- configuration and logs -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "issuer",
+    ["http://example.com/oauth2/default", "ftp://127.0.0.1/x", "https://user:pw@example.com/oauth2/default", ""],
+)
+def test_insecure_or_missing_issuer_is_a_configuration_error(authorizer, jwks, monkeypatch, issuer):
+    monkeypatch.setenv("ISSUER", issuer)
+    with pytest.raises(Exception, match="ISSUER") as info:
+        authorizer(mint(KEY, access_claims(jwks.issuer)))
+    assert "Unauthorized" not in str(info.value)
+
+
+def test_local_http_host_needs_sam_local(monkeypatch):
+    from okta_m2m.config import secure_url
+    from okta_m2m.errors import ConfigError
+
+    monkeypatch.setenv("SAM_LOCAL_HTTP_ISSUER_HOSTS", "172.17.0.1")
+    with pytest.raises(ConfigError):
+        secure_url("ISSUER", "http://172.17.0.1:9000/oauth2/default")
+    monkeypatch.setenv("AWS_SAM_LOCAL", "true")
+    assert secure_url("ISSUER", "http://172.17.0.1:9000/oauth2/default/") == "http://172.17.0.1:9000/oauth2/default"
+    with pytest.raises(ConfigError):
+        secure_url("ISSUER", "http://10.0.0.1:9000/oauth2/default")
+
+
+def test_no_token_reaches_the_logs(authorizer, jwks, capsys, caplog, monkeypatch):
+    monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "DEBUG")
+    caplog.set_level(logging.DEBUG)
+    tokens = [mint(KEY, access_claims(jwks.issuer)), mint(KEY, access_claims(jwks.issuer, scopes=("none",)))]
+    tokens += list(_hostile(jwks.issuer).values())[:10]
+    for token in tokens:
+        try:
+            authorizer(token)
+            authorizer(token)
+        except Exception:  # noqa: S110 (only the logs matter here)
+            pass
+    logged = capsys.readouterr().out + capsys.readouterr().err + caplog.text
+    assert '"decision":"allow"' in logged.replace(" ", "") or "allow" in logged
+    for token in tokens:
+        for part in token.split("."):
+            if len(part) > 16:
+                assert part not in logged

@@ -1,0 +1,79 @@
+"""Project Wycheproof JOSE vectors against the signature layer (see ../shared/vectors/wycheproof/README.md)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from okta_m2m.errors import KeySetUnavailableError, TokenError
+from okta_m2m.jwks import parse_key_set
+from okta_m2m.jws import parse_compact, verify_signature, verify_with_jwk
+
+# shared/ sits beside the checkout, for developers and CI alike.
+VECTORS = Path(__file__).resolve().parents[3] / "shared" / "vectors" / "wycheproof"
+
+
+def _load(name: str) -> dict[str, Any]:
+    path = VECTORS / name
+    if not path.exists():
+        pytest.skip(f"Wycheproof vectors not found at {VECTORS}")
+    return json.loads(path.read_text())
+
+
+def _cases(name: str) -> list[Any]:
+    try:
+        groups = json.loads((VECTORS / name).read_text())["testGroups"]
+    except FileNotFoundError:
+        return []
+    return [
+        pytest.param(group, test, id=f"tc{test['tcId']}-{test['comment']}")
+        for group in groups
+        for test in group["tests"]
+    ]
+
+
+def _expect_valid(group: dict[str, Any], test: dict[str, Any]) -> bool:
+    # We accept RS256 only: in RS256 groups each vector keeps its own verdict, everything else must be refused.
+    public = group.get("public") or {}
+    return public.get("kty") == "RSA" and public.get("alg") == "RS256" and test["result"] == "valid"
+
+
+def test_vectors_are_present():
+    assert _load("json_web_signature_test.json")["numberOfTests"] == 401
+    assert _load("json_web_key_test.json")["numberOfTests"] == 26
+
+
+@pytest.mark.parametrize(("group", "test"), _cases("json_web_signature_test.json"))
+def test_signature_vector(group: dict[str, Any], test: dict[str, Any]):
+    jwk = group.get("public") or group.get("private") or {}
+    jws = test["jws"]
+    if _expect_valid(group, test):
+        assert verify_with_jwk(jws, jwk).signing_input
+    else:
+        with pytest.raises(TokenError):
+            if not isinstance(jws, str):
+                raise TokenError("JSON serialization is not accepted")
+            verify_with_jwk(jws, jwk)
+
+
+@pytest.mark.parametrize(("group", "test"), _cases("json_web_key_test.json"))
+def test_key_set_vector(group: dict[str, Any], test: dict[str, Any]):
+    source = group.get("public") or group.get("private") or {}
+    key_set = source if "keys" in source else {"keys": [source]}
+
+    def verify() -> None:
+        jws = parse_compact(test["jws"])
+        keys = parse_key_set(key_set)
+        key = keys.get(jws.header.get("kid", ""))
+        if key is None:
+            raise TokenError("unknown kid")
+        verify_signature(jws, key)
+
+    if _expect_valid({"public": key_set["keys"][0]}, test):
+        verify()
+    else:
+        with pytest.raises((TokenError, KeySetUnavailableError)):
+            verify()
