@@ -14,7 +14,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from okta_m2m.config import register_settings
 from okta_m2m.http_errors import NO_STORE, ErrorAnswer, register_error_handlers
 from okta_m2m.okta_client import OktaAppsClient
-from okta_m2m.registration import read_label, register_service_app, require_scope
+from okta_m2m.registration import read_label, register_service_app
+from okta_m2m.scopes import require_scope
 
 logger = Logger()
 metrics = Metrics()

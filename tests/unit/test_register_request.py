@@ -8,7 +8,8 @@ import json
 import pytest
 
 from okta_m2m.errors import ForbiddenError, InvalidRequestError
-from okta_m2m.registration import MAX_BODY_BYTES, read_label, require_scope
+from okta_m2m.registration import MAX_BODY_BYTES, read_label
+from okta_m2m.scopes import require_scope
 
 
 def test_a_plain_label_is_returned_as_given():

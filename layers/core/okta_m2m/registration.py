@@ -11,11 +11,14 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from okta_m2m.config import RegisterSettings
-from okta_m2m.errors import AppAlreadyExistsError, ForbiddenError, InvalidRequestError, OktaAuthError
+from okta_m2m.errors import AppAlreadyExistsError, InvalidRequestError, OktaAuthError
 from okta_m2m.okta_client import OktaAppsClient, OktaTokenRejectedError, ServiceApp
+from okta_m2m.scopes import require_scope
 from okta_m2m.secrets import okta_api_token
 
 logger = Logger(child=True)
+
+__all__ = ["Registration", "read_label", "register_service_app", "require_scope"]
 
 MAX_BODY_BYTES = 4096
 MAX_LABEL_CHARS = 100
@@ -41,12 +44,6 @@ class Registration:
             "app_id": self.app_id,
             "label": self.label,
         }
-
-
-def require_scope(granted_scopes: str | None, required: str) -> None:
-    """Raise ForbiddenError unless required is one of the space-separated granted scopes."""
-    if required not in (granted_scopes or "").split():
-        raise ForbiddenError(f"scope {required} not granted")
 
 
 def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
