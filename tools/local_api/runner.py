@@ -170,6 +170,16 @@ class InProcessRunner(LocalLambdaRunner):
             timeout=int(config.timeout),
         )
 
+    def get_aws_creds(self) -> dict[str, str]:
+        """Credentials and region from this process's env only (SAM CLI's chain would ask the EC2 metadata service)."""
+        found = {
+            "region": os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"),
+            "key": os.environ.get("AWS_ACCESS_KEY_ID"),
+            "secret": os.environ.get("AWS_SECRET_ACCESS_KEY"),
+            "sessiontoken": os.environ.get("AWS_SESSION_TOKEN"),
+        }
+        return {name: value for name, value in found.items() if value}
+
     def is_debugging(self) -> bool:
         """No debugger attaches to in-process handlers."""
         return False
