@@ -11,6 +11,7 @@ import sys
 import textwrap
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +97,7 @@ Resources:
 ECHO = """\
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import state
 
@@ -261,3 +263,13 @@ def test_authorizer_result_expires_after_reauthorize_every(api):
 
     assert statuses == [200, 200, 200]
     assert api.invocations["FakeAuthorizer"] == before + 2
+
+
+def test_concurrent_requests_each_run_in_their_own_function(api, jwks):
+    token = hello_token(jwks)
+    paths = ["/hello", "/"] * 20
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        roles = list(pool.map(lambda path: call(api, path, token).json()["role"], paths))
+
+    assert roles == ["echo" if path == "/hello" else "other" for path in paths]
