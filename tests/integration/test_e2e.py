@@ -7,7 +7,7 @@ import json
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -17,6 +17,7 @@ from devstack import LocalStack, Ports, free_port
 from devstack.story import client_for, get, run_story, tamper
 from local_api import LocalApi
 from m2m_client import M2MClient
+from m2m_client.client import CachedToken
 from okta_local.server import FAULTS_PATH
 
 pytestmark = pytest.mark.integration
@@ -33,7 +34,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
 
 
 @pytest.fixture
-def faults(stack: LocalStack) -> Iterator[callable]:
+def faults(stack: LocalStack) -> Iterator[Callable[..., None]]:
     """Set faults on the local Okta server through its control API; cleared after the test."""
 
     def set_faults(**spec: object) -> None:
@@ -187,6 +188,17 @@ def test_authorizer_result_is_cached_per_token(stack, ttl, runs_on_second_call):
         # And another token is authorized on its own
         assert get(api.url, "/hello", tamper(token)).status_code == 401
         assert api.invocations[AUTHORIZER] == first + runs_on_second_call + 1
+
+
+def test_client_retries_once_with_a_fresh_token_after_401(stack):
+    # Given a client whose cached token the API refuses (here: altered, as a revoked one would be)
+    client = demo_client(stack)
+    client._cached = CachedToken(tamper(client.token()), float("inf"))
+    # When it calls GET /hello
+    body = client.call("GET", "/hello")
+    # Then it fetched one fresh token and got through
+    assert body == {"message": "Hello World!", "clientId": stack.okta["CLIENT_ID"]}
+    assert client.tokens_fetched == 2
 
 
 # The CLI, end to end.

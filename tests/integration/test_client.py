@@ -1,0 +1,124 @@
+"""m2m_client against the local Okta server on 127.0.0.1: real tokens, real refusals, real timeouts."""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from devstack import free_port
+from m2m_client import ClientConfig, IssuerUnreachableError, M2MClient, TokenRequestError
+from okta_local.testing import LocalOkta
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def okta(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalOkta]:
+    with LocalOkta(tmp_path_factory.mktemp("okta"), token_ttl=2) as server:
+        yield server
+
+
+@pytest.fixture
+def clean(okta: LocalOkta) -> Iterator[LocalOkta]:
+    yield okta
+    okta.clear_faults()
+
+
+def client(okta: LocalOkta, secret: str | None = None, scope: str = "hello", timeout: float = 10) -> M2MClient:
+    config = ClientConfig(okta.issuer, okta.env["CLIENT_ID"], secret or okta.env["CLIENT_SECRET"], scope=scope)
+    return M2MClient(config, timeout=timeout)
+
+
+def claims(token: str) -> dict:
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+def test_token_is_issued_for_the_client_and_scope(okta):
+    token = client(okta).token()
+    issued = claims(token)
+    assert (issued["cid"], issued["scp"], issued["iss"]) == (okta.env["CLIENT_ID"], ["hello"], okta.issuer)
+
+
+def test_token_is_cached_then_renewed_before_it_expires(okta):
+    # Given tokens that live 2 seconds (refreshed 0.2 s early)
+    c = client(okta)
+    first = c.token()
+    # When asked again at once, then it is reused
+    assert c.token() == first
+    assert c.tokens_fetched == 1
+    # When asked again after its life, then a new one is fetched
+    time.sleep(2)
+    assert c.token() != first
+    assert c.tokens_fetched == 2
+
+
+def test_wrong_secret_is_a_one_line_refusal(okta):
+    with pytest.raises(TokenRequestError) as raised:
+        client(okta, secret="not-the-secret").token()
+    message = str(raised.value)
+    assert message.startswith(f"the issuer refused the client credentials of {okta.env['CLIENT_ID']} (invalid_client")
+    assert "not-the-secret" not in message
+
+
+def test_scope_the_client_may_not_request_is_named(okta):
+    with pytest.raises(TokenRequestError, match=r"^the issuer refused the scope 'register' \(invalid_scope"):
+        client(okta, scope="register").token()
+
+
+def test_token_endpoint_failure_is_reported(clean):
+    clean.set_faults(token="fail")
+    with pytest.raises(TokenRequestError, match=r"^the issuer answered 5\d\d to the token request"):
+        client(clean).token()
+
+
+def test_slow_issuer_times_out(clean):
+    clean.set_faults(token="slow", delay_seconds=3)
+    with pytest.raises(IssuerUnreachableError, match=r"^cannot reach the issuer at .*/v1/token: timed out$"):
+        client(clean, timeout=0.5).token()
+
+
+def test_unreachable_issuer_is_named():
+    config = ClientConfig(f"http://127.0.0.1:{free_port()}/oauth2/default", "id", "secret")
+    with pytest.raises(IssuerUnreachableError, match=r"connection refused or host unknown$"):
+        M2MClient(config, timeout=2).token()
+
+
+def test_cli_prints_the_token_and_nothing_else(okta, tmp_path):
+    env_file = tmp_path / "demo.env"
+    env_file.write_text(
+        f"ISSUER={okta.issuer}\nCLIENT_ID={okta.env['CLIENT_ID']}\nCLIENT_SECRET={okta.env['CLIENT_SECRET']}\n"
+        "DEFAULT_SCOPE=hello\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "m2m_client", "--env-file", str(env_file), "token"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert claims(result.stdout.strip())["cid"] == okta.env["CLIENT_ID"]
+
+
+def test_cli_unreachable_issuer_is_one_line(tmp_path):
+    env_file = tmp_path / "c.env"
+    env_file.write_text(f"ISSUER=http://127.0.0.1:{free_port()}/oauth2/default\nCLIENT_ID=a\nCLIENT_SECRET=b\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "m2m_client", "--env-file", str(env_file), "token"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.startswith("error: cannot reach the issuer at http://127.0.0.1:")
+    assert result.stderr.count("\n") == 1
