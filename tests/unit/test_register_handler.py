@@ -16,7 +16,10 @@ from tests.register_fixtures import all_log_output, header, message_of, register
 def register(monkeypatch):
     """The register function's module, with the template's settings in the environment."""
     register_env(monkeypatch)
-    return importlib.import_module("functions.register.app")
+    module = importlib.import_module("functions.register.app")
+    yield module
+    # With POWERTOOLS_DEV set, metrics are not flushed, so their dimensions would outlive the test.
+    module.metrics.clear_metrics()
 
 
 def emf_outcomes(stdout: str) -> list[str]:
