@@ -1,0 +1,150 @@
+"""The commands behind `make demo`, `make dev` and `make events`, run as a user runs them, on free ports."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from devstack import LocalStack, Ports, free_port
+from devstack.events import METHOD_ARN, write_fresh_event
+from devstack.processes import port_in_use
+from devstack.story import get
+
+pytestmark = pytest.mark.integration
+
+HOST = "127.0.0.1"
+
+
+def free_ports() -> Ports:
+    return Ports(api=free_port(), okta=free_port(), moto=free_port())
+
+
+def devstack_argv(command: str, state_dir: Path, ports: Ports) -> list[str]:
+    return [
+        *(sys.executable, "-m", "devstack", command, "--state-dir", str(state_dir)),
+        *("--api-port", str(ports.api), "--okta-port", str(ports.okta), "--moto-port", str(ports.moto)),
+    ]
+
+
+def processes_mentioning(text: str) -> list[int]:
+    """Pids whose command line mentions text (our state dir), other than this test's own process."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit() and int(proc.name) != os.getpid():
+            try:
+                if text.encode() in (proc / "cmdline").read_bytes():
+                    pids.append(int(proc.name))
+            except OSError:
+                continue
+    return pids
+
+
+def assert_all_stopped(state_dir: Path, ports: Ports) -> None:
+    assert processes_mentioning(str(state_dir)) == []
+    assert not any(port_in_use(HOST, port) for port in (ports.api, ports.okta, ports.moto))
+
+
+def test_demo_passes_on_a_fresh_state_dir_and_leaves_nothing_running(tmp_path):
+    # Given no state at all
+    state_dir, ports = tmp_path / "fresh", free_ports()
+    # When the demo runs
+    result = subprocess.run(devstack_argv("demo", state_dir, ports), capture_output=True, text=True, timeout=180)
+    # Then every step passed, it exited 0 and stopped every server
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = [line for line in result.stdout.splitlines() if line.startswith(("PASS", "FAIL"))]
+    assert len(lines) == 6
+    assert all(line.startswith("PASS") for line in lines)
+    assert (state_dir / "okta" / "okta.env").is_file()
+    assert_all_stopped(state_dir, ports)
+
+
+def test_demo_fails_cleanly_when_a_port_is_taken(tmp_path):
+    ports = free_ports()
+    with socket.socket() as busy:
+        busy.bind((HOST, ports.api))
+        busy.listen()
+        result = subprocess.run(devstack_argv("demo", tmp_path, ports), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert (
+        result.stderr == f"error: port {ports.api} for the API server is already in use (choose another with a flag)\n"
+    )
+
+
+def test_dev_serves_paste_ready_commands_until_ctrl_c(tmp_path):
+    # Given `dev` is serving
+    state_dir, ports = tmp_path / "dev", free_ports()
+    dev = subprocess.Popen(
+        devstack_argv("dev", state_dir, ports), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        output = []
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not any("Ctrl-C stops everything" in line for line in output):
+            line = dev.stdout.readline()
+            assert line, "".join(output)
+            output.append(line)
+        text = "".join(output)
+        assert f"http://{HOST}:{ports.api}" in text
+        # When the printed client command is pasted
+        pasted = [line.strip() for line in output if "m2m_client" in line and "call /hello" in line][0]
+        called = subprocess.run(pasted, shell=True, capture_output=True, text=True, timeout=60, check=False)  # noqa: S602
+        # Then it gets its hello
+        assert called.returncode == 0, called.stderr
+        assert json.loads(called.stdout)["message"] == "Hello World!"
+        assert oct((state_dir / "demo.env").stat().st_mode & 0o777) == "0o600"
+    finally:
+        # When Ctrl-C arrives
+        dev.send_signal(signal.SIGINT)
+        returncode = dev.wait(timeout=60)
+        dev.stdout.close()
+    # Then it stopped everything it started
+    assert returncode == 130
+    assert_all_stopped(state_dir, ports)
+
+
+def test_dev_stops_everything_on_sigterm(tmp_path):
+    state_dir, ports = tmp_path / "term", free_ports()
+    dev = subprocess.Popen(devstack_argv("dev", state_dir, ports), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        for line in dev.stdout:
+            if b"Ctrl-C stops everything" in line:
+                break
+        assert port_in_use(HOST, ports.api)
+    finally:
+        dev.terminate()
+        returncode = dev.wait(timeout=60)
+        dev.stdout.close()
+    assert returncode == 128 + signal.SIGTERM
+    assert_all_stopped(state_dir, ports)
+
+
+def test_fresh_event_starts_okta_briefly_and_holds_a_valid_token(tmp_path):
+    # Given no running Okta server for this state dir
+    stack, path = LocalStack(tmp_path / "state", ports=free_ports()), tmp_path / "event.json"
+    # When the fresh event is written
+    write_fresh_event(stack, path)
+    # Then it is the authorizer TOKEN event, and the server it started is gone again
+    event = json.loads(path.read_text())
+    assert set(event) == {"type", "authorizationToken", "methodArn"}
+    assert (event["type"], event["methodArn"]) == ("TOKEN", METHOD_ARN)
+    assert event["authorizationToken"].startswith("Bearer ey")
+    assert_all_stopped(stack.state_dir, stack.ports)
+
+
+def test_fresh_event_uses_the_running_stack_and_its_token_is_accepted(tmp_path):
+    with LocalStack(tmp_path / "state", ports=free_ports()) as running:
+        path = tmp_path / "event.json"
+        write_fresh_event(LocalStack(running.state_dir, ports=running.ports), path)
+        token = json.loads(path.read_text())["authorizationToken"].removeprefix("Bearer ")
+        # The running server issued it: the running API accepts it
+        response = get(running.api_url, "/hello", token)
+        assert response.status_code == 200
+        assert response.json()["clientId"] == running.okta["CLIENT_ID"]
