@@ -92,7 +92,9 @@ class LocalApi:
     def start(self) -> Self:
         """Serve in a daemon thread; returns at once."""
         if self._thread is None:
-            self._thread = threading.Thread(target=self._server.serve_forever, name="local-api", daemon=True)
+            self._thread = threading.Thread(
+                target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name="local-api", daemon=True
+            )
             self._thread.start()
             LOG.info("local API listening on %s", self.url)
         return self
