@@ -53,7 +53,11 @@ if docker pull "$IMAGE" >/dev/null 2>&1; then
 fi
 log "cannot pull $IMAGE; building a Debian $SUITE stand-in (NOT Amazon Linux) with Python $PYVER"
 
-command -v debootstrap >/dev/null || { log "debootstrap is missing (apt-get install debootstrap)"; exit 1; }
+if ! command -v debootstrap >/dev/null; then
+    command -v apt-get >/dev/null && [ "$(id -u)" = 0 ] || { log "debootstrap is missing (apt-get install debootstrap)"; exit 1; }
+    log "installing debootstrap (apt)"
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
+fi
 WORK=$(mktemp -d /var/tmp/okta-m2m-standin.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 ROOT=$WORK/rootfs
@@ -85,6 +89,7 @@ EOF
 chmod 755 "$ROOT/var/runtime/bootstrap"
 rm -rf "$ROOT"/var/cache/apt/archives/*.deb "$ROOT"/var/lib/apt/lists/*
 
+OLD_ID=$(docker image inspect -f '{{.Id}}' "$IMAGE" 2>/dev/null || true)
 # The real image's environment, minus what only Amazon Linux has.
 tar -C "$ROOT" -cf - . | docker import \
     --change 'ENV LANG=C.UTF-8' \
@@ -98,4 +103,6 @@ tar -C "$ROOT" -cf - . | docker import \
     --change "LABEL org.opencontainers.image.description=\"Stand-in: Debian $SUITE, NOT Amazon Linux\"" \
     --change 'ENTRYPOINT ["/var/runtime/bootstrap"]' \
     - "$IMAGE" >/dev/null
+# The stand-in this one replaces would linger untagged: drop it (SAM's derived images of it go at check exit).
+[ -z "$OLD_ID" ] || docker rmi "$OLD_ID" >/dev/null 2>&1 || true
 log "built stand-in $IMAGE ($KEY) in $((SECONDS - start))s"

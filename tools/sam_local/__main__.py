@@ -1,0 +1,299 @@
+"""`python -m sam_local`: the Docker half of `make sam-local-check` (the shell script readies Docker and builds).
+
+Starts the local Okta server and moto on the Docker bridge address (containers reach the host there, and nothing
+outside this machine can), runs `sam local invoke` for every sample event plus fresh authorizer events, then
+`sam local start-api` and the HTTP matrix. Prints one PASS/FAIL line per check and a closing count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import boto3
+import requests
+
+from devstack.events import METHOD_ARN, token_event
+from devstack.processes import ManagedProcess, StackError, free_port, wait_until
+from devstack.stack import DUMMY_AWS, REGION, REPO_ROOT, SECRET_NAME
+from devstack.story import Step, client_for, tamper
+from m2m_client import ClientError, parse_env_file
+from sam_local.expectations import (
+    BodyCheck,
+    Expectation,
+    answered,
+    expectation_for,
+    greeting,
+    has_message,
+    message_is,
+    new_credentials,
+    policy,
+    unauthorized,
+)
+
+SAM = str(Path(sys.executable).with_name("sam"))
+START_TIMEOUT = 60.0
+INVOKE_TIMEOUT = 300.0
+# EAGER warm containers: every function's container starts before the API answers.
+API_START_TIMEOUT = 300.0
+# SAM CLI waits up to a second per invoke for log lines; container starts add more.
+HTTP_TIMEOUT = 60.0
+REGISTER_ARN = METHOD_ARN.replace("/GET/hello", "/POST/register")
+# SAM CLI's own answers where API Gateway would use the template's gateway responses.
+SAM_DENIED = "User is not authorized to access this resource"
+SAM_AUTHORIZER_ERROR = "Internal server error"
+
+
+def sam_env() -> dict[str, str]:
+    """SAM CLI's environment: dummy credentials and a region (SAM hands both to the containers), no telemetry."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+    return {**env, **DUMMY_AWS, "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION, "SAM_CLI_TELEMETRY": "0"}
+
+
+def start_okta(host: str, state_dir: Path, processes: list[ManagedProcess]) -> dict[str, str]:
+    """Start the local Okta server on host and return the values it writes to okta.env."""
+    port = free_port(host)
+    issuer_base = f"http://{host}:{port}"
+    env_file = state_dir / "okta.env"
+    argv = [sys.executable, "-m", "okta_local", "serve", "--host", host, "--port", str(port)]
+    process = ManagedProcess("okta", [*argv, "--state-dir", str(state_dir)], log_path=state_dir / "okta.log")
+    processes.append(process)
+    values: dict[str, str] = {}
+
+    def ready() -> bool:
+        values.update(parse_env_file(env_file))
+        issuer = values.get("ISSUER", "")
+        return issuer.startswith(issuer_base) and requests.get(f"{issuer}/v1/keys", timeout=2).ok
+
+    wait_until(f"the local Okta server on {issuer_base}", ready, timeout=START_TIMEOUT, process=process)
+    return values
+
+
+def start_moto(host: str, api_token: str, log_dir: Path, processes: list[ManagedProcess]) -> tuple[str, str]:
+    """Start moto on host, store the Okta API token as the register function's secret; return endpoint and ARN."""
+    port = free_port(host)
+    url = f"http://{host}:{port}"
+    argv = [sys.executable, "-m", "moto.server", "-H", host, "-p", str(port)]
+    process = ManagedProcess("moto", argv, log_path=log_dir / "moto.log")
+    processes.append(process)
+    wait_until(f"moto on {url}", lambda: requests.get(f"{url}/moto-api/", timeout=2).ok, timeout=60, process=process)
+    client = boto3.client(
+        "secretsmanager",
+        endpoint_url=url,
+        region_name=REGION,
+        aws_access_key_id=DUMMY_AWS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=DUMMY_AWS["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=DUMMY_AWS["AWS_SESSION_TOKEN"],
+    )
+    return url, client.create_secret(Name=SECRET_NAME, SecretString=api_token)["ARN"]
+
+
+def write_env_vars(path: Path, host: str, moto_url: str) -> None:
+    """The `--env-vars` file: the local-only settings, which the template declares fixed empty."""
+    # Plain http to the bridge address is allowed only because SAM CLI sets AWS_SAM_LOCAL=true in its containers.
+    local = {"SAM_LOCAL_HTTP_ISSUER_HOSTS": host}
+    document = {
+        "AuthorizerFunction": local,
+        "HelloFunction": local,
+        "RegisterFunction": {**local, "AWS_ENDPOINT_URL_SECRETS_MANAGER": moto_url},
+    }
+    path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+
+
+def parameter_overrides(okta: dict[str, str], secret_arn: str) -> str:
+    """Template parameters that point the functions at the local Okta server and the moto secret."""
+    values = {
+        "Issuer": okta["ISSUER"],
+        "OktaOrgUrl": okta["OKTA_ORG_URL"],
+        "OktaApiTokenSecretArn": secret_arn,
+        "HelloScope": okta.get("HELLO_SCOPE", "hello"),
+        "RegisterScope": okta.get("REGISTER_SCOPE", "register"),
+    }
+    return " ".join(f"{key}={value}" for key, value in values.items())
+
+
+def fresh_events(okta: dict[str, str], out_dir: Path) -> dict[Path, Expectation]:
+    """Authorizer events holding a fresh token of the local Okta server (hello scope), with what each must give."""
+    token = client_for(okta, "", okta["CLIENT_ID"], okta["CLIENT_SECRET"], okta.get("HELLO_SCOPE", "hello")).token()
+    client_id = okta["CLIENT_ID"]
+    cases = {
+        "authorizer-valid": (METHOD_ARN, token, policy(True, METHOD_ARN, client_id)),
+        "authorizer-wrong-scope": (REGISTER_ARN, token, policy(False, REGISTER_ARN, client_id)),
+        "authorizer-tampered": (METHOD_ARN, tamper(token), unauthorized),
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    events: dict[Path, Expectation] = {}
+    for name, (arn, event_token, check) in cases.items():
+        path = out_dir / f"{name}.fresh.json"
+        path.write_text(json.dumps({**token_event(event_token), "methodArn": arn}, indent=2), encoding="utf-8")
+        events[path] = Expectation("AuthorizerFunction", check)
+    return events
+
+
+def sample_events(events_dir: Path) -> list[Path]:
+    """Committed sample events (a developer's *.fresh.json files are local and skipped)."""
+    return sorted(p for p in events_dir.glob("*.json") if not p.name.endswith(".fresh.json"))
+
+
+def invoke(event: Path, expectation: Expectation | None, sam_args: list[str], log_dir: Path) -> Step:
+    """Run `sam local invoke` for one event and check its result."""
+    name = f"sam local invoke {event.name}"
+    if expectation is None:
+        return Step(name, False, "no expectation for this event: add one to tools/sam_local/expectations.py")
+    log = log_dir / f"invoke-{event.stem}.log"
+    argv = [SAM, "local", "invoke", expectation.function, "--event", str(event), *sam_args]
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=INVOKE_TIMEOUT, env=sam_env(), check=False)
+    except subprocess.TimeoutExpired:
+        return Step(name, False, f"timed out after {INVOKE_TIMEOUT:.0f}s")
+    log.write_text(done.stderr, encoding="utf-8")
+    lines = [line for line in done.stdout.splitlines() if line.strip()]
+    try:
+        result = json.loads(lines[-1])
+    except (IndexError, ValueError):
+        return Step(name, False, f"exit {done.returncode}, no JSON result (see {log})")
+    passed, detail = expectation.check(result)
+    return Step(name, passed, detail if passed else f"{detail} (see {log})")
+
+
+def call(api_url: str, method: str, route: str, token: str | None, body: str | None = None) -> requests.Response:
+    """One request to the local API, with the bearer token if given, and no retry."""
+    headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+    return requests.request(method, f"{api_url}{route}", headers=headers, data=body, timeout=HTTP_TIMEOUT)
+
+
+def api_matrix(api_url: str, okta: dict[str, str]) -> list[Step]:
+    """The HTTP matrix against `sam local start-api`, asserting SAM CLI's answers where they differ from API Gateway."""
+    hello_scope, register_scope = okta.get("HELLO_SCOPE", "hello"), okta.get("REGISTER_SCOPE", "register")
+    hello = client_for(okta, api_url, okta["CLIENT_ID"], okta["CLIENT_SECRET"], hello_scope)
+    admin = client_for(okta, api_url, okta["ADMIN_CLIENT_ID"], okta["ADMIN_CLIENT_SECRET"], register_scope)
+    token, admin_token = hello.token(), admin.token()
+    label = json.dumps({"label": f"sam-local-{uuid.uuid4().hex[:8]}"})
+    created: dict[str, Any] = {}
+
+    def get(route: str, bearer: str | None) -> Callable[[], requests.Response]:
+        return lambda: call(api_url, "GET", route, bearer)
+
+    def register(bearer: str, body: str) -> Callable[[], requests.Response]:
+        return lambda: call(api_url, "POST", "/register", bearer, body)
+
+    def remember(body: Any) -> bool:
+        created.update(body if new_credentials(body) else {})
+        return bool(created)
+
+    def newcomer_hello() -> requests.Response:
+        client = client_for(okta, api_url, created["client_id"], created["client_secret"], hello_scope)
+        return call(api_url, "GET", "/hello", client.token())
+
+    rows: list[tuple[str, Callable[[], requests.Response], int, BodyCheck]] = [
+        ("GET /hello, no token", get("/hello", None), 401, message_is("Unauthorized")),
+        ("GET /hello, malformed token", get("/hello", "not-a-jwt"), 401, message_is("Unauthorized")),
+        # API Gateway: 401. SAM CLI reads the authorizer's "Unauthorized" error as a malformed policy.
+        (
+            "GET /hello, tampered token (API Gateway: 401)",
+            get("/hello", tamper(token)),
+            502,
+            message_is(SAM_AUTHORIZER_ERROR),
+        ),
+        ("GET /hello, valid token", get("/hello", token), 200, greeting(okta["CLIENT_ID"])),
+        ("GET /, valid token", get("/", token), 200, greeting(okta["CLIENT_ID"])),
+        # API Gateway: 403 {"message": "Forbidden"} from the template's ACCESS_DENIED gateway response.
+        ("GET /hello, register scope only", get("/hello", admin_token), 403, message_is(SAM_DENIED)),
+        ("POST /register, hello scope only", register(token, label), 403, message_is(SAM_DENIED)),
+        ("POST /register, register scope", register(admin_token, label), 201, remember),
+        ("GET /hello, the new client's token", newcomer_hello, 200, lambda b: greeting(created["client_id"])(b)),
+        ("POST /register, same label again", register(admin_token, label), 409, has_message),
+        ("POST /register, bad JSON", register(admin_token, "{"), 400, has_message),
+    ]
+    steps = []
+    for name, send, status, check in rows:
+        try:
+            steps.append(Step(name, *answered(send(), status, check)))
+        except (requests.RequestException, ClientError, KeyError) as exc:
+            steps.append(Step(name, False, f"{type(exc).__name__}: {str(exc)[:100]}"))
+    return steps
+
+
+def start_api(sam_args: list[str], log_dir: Path, processes: list[ManagedProcess]) -> str:
+    """Start `sam local start-api` on 127.0.0.1 with warm containers; return its URL once it answers."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    argv = [SAM, "local", "start-api", "--host", "127.0.0.1", "--port", str(port), "--warm-containers", "EAGER"]
+    process = ManagedProcess(
+        "sam local start-api", [*argv, *sam_args], log_path=log_dir / "start-api.log", env=sam_env()
+    )
+    processes.append(process)
+    wait_until(
+        f"sam local start-api on {url}",
+        lambda: requests.get(f"{url}/hello", timeout=5).status_code == 401,
+        timeout=API_START_TIMEOUT,
+        process=process,
+    )
+    return url
+
+
+def run(args: argparse.Namespace, processes: list[ManagedProcess]) -> list[Step]:
+    """Start the local servers, then every invoke and the HTTP matrix."""
+    work: Path = args.work_dir
+    logs = work / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    okta = start_okta(args.host, work / "okta", processes)
+    moto_url, secret_arn = start_moto(args.host, okta["OKTA_API_TOKEN"], logs, processes)
+    env_vars = work / "env-vars.json"
+    write_env_vars(env_vars, args.host, moto_url)
+    sam_args = ["--template", str(args.template), "--skip-pull-image", "--env-vars", str(env_vars)]
+    sam_args += ["--parameter-overrides", parameter_overrides(okta, secret_arn)]
+
+    steps = []
+    planned: dict[Path, Expectation | None] = {p: expectation_for(p.name) for p in sample_events(args.events_dir)}
+    planned.update(fresh_events(okta, work / "events"))
+    for event, expectation in planned.items():
+        steps.append(invoke(event, expectation, sam_args, logs))
+        print(steps[-1].line(), flush=True)
+
+    api_url = start_api(sam_args, logs, processes)
+    for step in api_matrix(api_url, okta):
+        steps.append(step)
+        print(step.line(), flush=True)
+    return steps
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Where the built template is, the address the containers reach the host on, and a scratch folder."""
+    parser = argparse.ArgumentParser(prog="python -m sam_local", description=__doc__.splitlines()[0])
+    parser.add_argument("--host", required=True, help="address for the local servers, reachable from containers")
+    parser.add_argument("--template", type=Path, required=True, help="the template `sam build` wrote")
+    parser.add_argument("--work-dir", type=Path, required=True, help="scratch folder (state, logs, env-vars)")
+    parser.add_argument("--events-dir", type=Path, default=REPO_ROOT / "events")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run every check; exit 0 only if all passed."""
+    args = build_parser().parse_args(argv)
+    processes: list[ManagedProcess] = []
+    steps: list[Step] = []
+    try:
+        steps = run(args, processes)
+    except (StackError, ClientError, requests.RequestException, OSError) as exc:
+        steps.append(Step("local servers", False, str(exc)))
+        print(steps[-1].line(), flush=True)
+    finally:
+        while processes:
+            processes.pop().stop()
+    failed = sum(not step.passed for step in steps)
+    print(f"sam-local-check: {len(steps) - failed} passed, {failed} failed", flush=True)
+    return 1 if failed or not steps else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
