@@ -17,7 +17,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from okta_m2m.okta_client import service_app_body
+from okta_m2m.okta_client import MAX_SEARCH_PAGES, service_app_body
 from tests.register_fixtures import (
     CALLER_BEARER,
     CALLER_CLIENT_ID,
@@ -144,6 +144,18 @@ def test_the_search_follows_next_page_links_to_find_a_duplicate(stack):
 
     assert response["statusCode"] == 409
     assert len(stack.okta.calls("GET")) == 3
+
+
+def test_more_matching_pages_than_can_be_read_fail_closed(stack):
+    stack.okta.page_size = 1
+    for n in range(MAX_SEARCH_PAGES + 1):
+        stack.okta.add_app(f"{LABEL} {n}")
+
+    response = stack.register()
+
+    assert response["statusCode"] == 502
+    assert len(stack.okta.calls("GET")) == MAX_SEARCH_PAGES
+    assert stack.okta.calls("POST") == []
 
 
 def test_a_next_page_link_to_another_host_is_not_followed_and_fails_closed(stack):

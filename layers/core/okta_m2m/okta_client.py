@@ -100,11 +100,9 @@ class OktaAppsClient:
         Okta's ``q`` search matches name or label by prefix, so results are filtered for an exact,
         case-sensitive label here, following ``Link: rel="next"`` for up to MAX_SEARCH_PAGES pages.
         """
-        url: str | None = self._apps_url
+        url = self._apps_url
         params: dict[str, str] | None = {"q": label, "limit": str(SEARCH_PAGE_SIZE)}
         for _ in range(MAX_SEARCH_PAGES):
-            if url is None:
-                return None
             response = self._call("GET", url, api_token, params=params)
             apps = self._json(response)
             if not isinstance(apps, list):
@@ -112,9 +110,10 @@ class OktaAppsClient:
             for app in apps:
                 if isinstance(app, dict) and app.get("label") == label and app.get("status") == "ACTIVE":
                     return str(app.get("id"))
-            url, params = self._next_page(response), None
-        if url is None:
-            return None
+            next_url = self._next_page(response)
+            if next_url is None:
+                return None
+            url, params = next_url, None  # the next link carries the query
         # Fail closed: with more matches than we can page through, a duplicate cannot be ruled out.
         raise OktaUnavailableError("too many apps match the label prefix to check for a duplicate")
 
