@@ -14,8 +14,8 @@ from types import FrameType
 
 from devstack.events import write_fresh_event
 from devstack.processes import StackError
-from devstack.stack import REPO_ROOT, LocalStack, Ports
-from devstack.story import run_story
+from devstack.stack import DEFAULT_PORTS, REPO_ROOT, LocalStack, Ports, env_port
+from devstack.story import STORY_STEPS, run_story
 from m2m_client import ClientError
 
 
@@ -40,9 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _ports(args: argparse.Namespace) -> Ports:
-    defaults = Ports()
+    # A flag wins over the environment, which wins over the default.
     return Ports(
-        api=args.api_port or defaults.api, okta=args.okta_port or defaults.okta, moto=args.moto_port or defaults.moto
+        api=args.api_port or env_port("API_PORT", DEFAULT_PORTS["api"]),
+        okta=args.okta_port or env_port("OKTA_PORT", DEFAULT_PORTS["okta"]),
+        moto=args.moto_port or env_port("MOTO_PORT", DEFAULT_PORTS["moto"]),
     )
 
 
@@ -103,7 +105,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _stop_on_signal)
     signal.signal(signal.SIGHUP, _stop_on_signal)
-    stack = LocalStack(args.state_dir, ports=_ports(args), api_output_to_terminal=args.command == "dev")
+    try:
+        stack = LocalStack(args.state_dir, ports=_ports(args), api_output_to_terminal=args.command == "dev")
+    except StackError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     try:
         if args.command == "fresh-event":
             print(f"wrote {shown(write_fresh_event(stack))}")
@@ -120,8 +126,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         steps = run_story(stack.okta, stack.api_url)
         for step in steps:
             print(step.line())
-        passed = len(steps) == 6 and all(step.passed for step in steps)
-        print(f"demo {'passed' if passed else 'FAILED'}: {sum(s.passed for s in steps)}/6 steps")
+        passed = len(steps) == STORY_STEPS and all(step.passed for step in steps)
+        print(f"demo {'passed' if passed else 'FAILED'}: {sum(s.passed for s in steps)}/{STORY_STEPS} steps")
         return 0 if passed else 1
     except (StackError, ClientError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -22,15 +22,26 @@ SECRET_NAME = "okta-api-token"  # noqa: S105 - a name, not a value
 # moto accepts any credentials; these only keep boto3 from looking for real ones.
 DUMMY_AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
 START_TIMEOUT = 60.0
+DEFAULT_PORTS = {"api": 3000, "okta": 9000, "moto": 5050}
+
+
+def env_port(name: str, default: int) -> int:
+    """The port in env var name, or default; StackError if it is not a port number."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise StackError(f"{name} must be a port number, not {raw!r}")
+    return int(raw)
 
 
 @dataclass(frozen=True)
 class Ports:
     """Where each server listens; defaults from API_PORT, OKTA_PORT and MOTO_PORT, else 3000, 9000 and 5050."""
 
-    api: int = field(default_factory=lambda: int(os.environ.get("API_PORT", "3000")))
-    okta: int = field(default_factory=lambda: int(os.environ.get("OKTA_PORT", "9000")))
-    moto: int = field(default_factory=lambda: int(os.environ.get("MOTO_PORT", "5050")))
+    api: int = field(default_factory=lambda: env_port("API_PORT", DEFAULT_PORTS["api"]))
+    okta: int = field(default_factory=lambda: env_port("OKTA_PORT", DEFAULT_PORTS["okta"]))
+    moto: int = field(default_factory=lambda: env_port("MOTO_PORT", DEFAULT_PORTS["moto"]))
 
 
 class LocalStack:

@@ -14,6 +14,7 @@ import requests
 from m2m_client import ClientConfig, ClientError, M2MClient
 
 TIMEOUT = 15.0
+STORY_STEPS = 6  # register, token, hello 200, no token 401, tampered 401, lacking scope 403
 
 
 @dataclass(frozen=True)
