@@ -10,8 +10,10 @@ from okta_m2m.authorization import TokenAuthorizer
 from okta_m2m.config import authorizer_settings
 from okta_m2m.errors import TokenError
 from okta_m2m.jwks import KeyCache
+from okta_m2m.log_format import LeanJsonFormatter
 
-logger = Logger()
+# The lean formatter keeps a decision line at a fraction of the default formatter's cost (make bench).
+logger = Logger(logger_formatter=LeanJsonFormatter())
 
 
 @lru_cache(maxsize=1)

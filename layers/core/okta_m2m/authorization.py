@@ -20,13 +20,15 @@ BEARER = "Bearer "
 
 
 class _Verified:
-    """A verified token, the key-set version it was checked under, and its policies by API prefix."""
+    """A verified token, the routes it may call, its authorizer context, and its policies by methodArn."""
 
-    __slots__ = ("policies", "token", "version")
+    __slots__ = ("context", "policies", "routes", "token")
 
-    def __init__(self, token: AccessToken, version: int) -> None:
+    def __init__(self, token: AccessToken, routes: tuple[str, ...]) -> None:
         self.token = token
-        self.version = version
+        self.routes = routes
+        scopes = " ".join(token.scopes)
+        self.context = {"clientId": token.client_id, "scopes": scopes, "sub": token.sub, "jti": token.jti}
         self.policies: dict[str, dict[str, Any]] = {}
 
 
@@ -47,6 +49,8 @@ class TokenAuthorizer:
         self.clock = clock
         self.grants = route_grants(settings.hello_scope, settings.register_scope)
         self._verified: dict[str, _Verified] = {}
+        self._key_version = keys.version
+        self._routes_by_scopes: dict[tuple[str, ...], tuple[str, ...]] = {}
 
     def authorize(self, authorization: object, method_arn: object) -> dict[str, Any]:
         """The policy for this token; TokenError if it is missing or invalid, KeySetUnavailableError if no keys."""
@@ -57,18 +61,17 @@ class TokenAuthorizer:
         raw = authorization[len(BEARER) :]
         now = self.clock()
         self.keys.refresh_if_stale()
+        self._forget_if_keys_changed()
         entry = self._verified.get(raw)
-        if entry is None or entry.version != self.keys.version or now >= entry.token.expires_at:
+        if entry is None or now >= entry.token.expires_at:
             entry = self._verify(raw, now)
-            cached = False
-        else:
-            cached = True
-        prefix = api_prefix(method_arn)
-        policy = entry.policies.get(prefix)
+        # The same token comes back for each route it calls: its decision was logged when it was verified.
+        policy = entry.policies.get(method_arn)
         if policy is None:
-            policy = entry.policies[prefix] = self._policy(entry.token, prefix)
-        if cached:  # the decision for this token was logged at INFO when it was verified
-            logger.debug("decision (cached)", client_id=entry.token.client_id, kid=entry.token.kid)
+            prefix = api_prefix(method_arn)
+            resources = [f"{prefix}/{route}" for route in entry.routes] or [f"{prefix}/*/*"]
+            effect = "Allow" if entry.routes else "Deny"
+            policy = entry.policies[method_arn] = policy_response(entry.token.sub, effect, resources, entry.context)
         return policy
 
     def _verify(self, raw: str, now: float) -> _Verified:
@@ -76,36 +79,38 @@ class TokenAuthorizer:
         token = validate_access_token(
             raw, issuer=s.issuer, audience=s.audience, leeway=s.leeway_seconds, key_for=self.keys.get, now=now
         )
-        entry = _Verified(token, self.keys.version)
-        if len(self._verified) >= self.cache_size:
-            self._evict(now)
-        self._verified[raw] = entry
-        return entry
-
-    def _evict(self, now: float) -> None:
-        stale = [k for k, v in self._verified.items() if now >= v.token.expires_at or v.version != self.keys.version]
-        for k in stale:
-            del self._verified[k]
-        while len(self._verified) >= self.cache_size:
-            del self._verified[next(iter(self._verified))]  # the oldest entry
-
-    def _policy(self, token: AccessToken, prefix: str) -> dict[str, Any]:
-        context = {"clientId": token.client_id, "scopes": " ".join(token.scopes), "sub": token.sub, "jti": token.jti}
-        allowed_ids = self.settings.allowed_client_ids
-        routes = allowed_routes(token.scopes, self.grants)
-        if allowed_ids and token.client_id not in allowed_ids:
+        routes = self._routes(token.scopes)
+        if s.allowed_client_ids and token.client_id not in s.allowed_client_ids:
             reason, routes = "client not allowed", ()
         else:
             reason = "scopes" if routes else "no scope opens a route"
-        effect = "Allow" if routes else "Deny"
+        entry = _Verified(token, routes)
         logger.info(
-            effect.lower(),
-            decision=effect.lower(),
+            "allow" if routes else "deny",
+            decision="allow" if routes else "deny",
             reason=reason,
             client_id=token.client_id,
             kid=token.kid,
-            scopes=context["scopes"],
+            scopes=entry.context["scopes"],
             routes=list(routes),
         )
-        resources = [f"{prefix}/{route}" for route in routes] or [f"{prefix}/*/*"]
-        return policy_response(token.sub, effect, resources, context)
+        self._forget_if_keys_changed()  # this very call may have fetched a new key set
+        if len(self._verified) >= self.cache_size:
+            del self._verified[next(iter(self._verified))]  # the oldest: O(1), even under a flood of tokens
+        self._verified[raw] = entry
+        return entry
+
+    def _routes(self, scopes: tuple[str, ...]) -> tuple[str, ...]:
+        # Clients ask for the same few scope sets over and over.
+        routes = self._routes_by_scopes.get(scopes)
+        if routes is None:
+            if len(self._routes_by_scopes) >= self.cache_size:
+                self._routes_by_scopes.clear()
+            routes = self._routes_by_scopes[scopes] = allowed_routes(scopes, self.grants)
+        return routes
+
+    def _forget_if_keys_changed(self) -> None:
+        # A token verified under the old key set may be signed by a key that was withdrawn.
+        if self._key_version != self.keys.version:
+            self._verified.clear()
+            self._key_version = self.keys.version

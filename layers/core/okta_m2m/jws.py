@@ -24,7 +24,9 @@ MAX_TOKEN_LENGTH = 8192
 # payload is a valid JWS; it is refused later, as it is no JSON claims set.
 _COMPACT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+")
 # Headers that point at keys or change processing: never followed, so refused outright (RFC 8725 3.10, RFC 7797).
+_B64URL = re.compile(r"[A-Za-z0-9_-]*")
 _REFUSED_HEADERS = frozenset({"jku", "x5u", "jwk", "x5c", "crit", "b64", "zip", "enc"})
+_B64_VALUE = {c: i for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")}
 _ACCEPTED_TYP = frozenset({"jwt", "at+jwt", "application/at+jwt"})
 _PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 _PKCS1 = PKCS1v15()
@@ -47,16 +49,16 @@ class KeyRejectedError(ValueError):
 
 def b64url_decode(segment: str) -> bytes:
     """Decode unpadded, canonical base64url; anything else raises TokenError."""
-    if len(segment) % 4 == 1:
-        raise TokenError("bad base64url length")
-    try:
-        raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-    except (binascii.Error, ValueError):
-        raise TokenError("bad base64url") from None
-    # Non-zero trailing bits make several strings decode to the same bytes: accept only the canonical one.
-    if base64.urlsafe_b64encode(raw).rstrip(b"=").decode() != segment:
+    if not _B64URL.fullmatch(segment):
+        raise TokenError("not base64url")
+    tail = len(segment) % 4
+    # Unused low bits of the last character must be zero, or several strings would decode to the same bytes.
+    if tail == 1 or (tail and _B64_VALUE[segment[-1]] & (0b1111 if tail == 2 else 0b11)):
         raise TokenError("non-canonical base64url")
-    return raw
+    try:
+        return base64.urlsafe_b64decode(segment + "==")
+    except (binascii.Error, ValueError, KeyError):
+        raise TokenError("bad base64url") from None
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -66,10 +68,13 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return obj
 
 
+_DECODER = json.JSONDecoder(object_pairs_hook=_unique_keys)
+
+
 def json_object(raw: bytes) -> dict[str, Any]:
     """Parse a UTF-8 JSON object that has no duplicate member names (RFC 7515 section 5.2)."""
     try:
-        obj = json.loads(raw.decode("utf-8"), object_pairs_hook=_unique_keys)
+        obj = _DECODER.decode(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise TokenError("not a JSON object") from None
     if not isinstance(obj, dict):

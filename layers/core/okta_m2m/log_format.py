@@ -1,0 +1,59 @@
+"""A lean JSON formatter for Powertools Logger, for the authorizer's hot path.
+
+Powertools' default formatter costs about 30 us a line here, more than an RS256 verify; this one writes the same
+keys (level, location, message, timestamp, appended keys such as service, extra keys, exception) for a fraction of it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from aws_lambda_powertools.logging.formatter import BasePowertoolsFormatter
+
+# Attributes every LogRecord has: anything else on a record came in through `extra` (Powertools' keyword arguments).
+_RECORD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
+
+
+class LeanJsonFormatter(BasePowertoolsFormatter):
+    """One JSON object per line, keys as Powertools writes them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.keys: dict[str, Any] = {}  # Powertools appends service, sampling_rate and Lambda context keys here
+
+    def append_keys(self, **additional_keys: Any) -> None:
+        """Add keys to every following line."""
+        self.keys.update((k, v) for k, v in additional_keys.items() if v is not None)
+
+    def get_current_keys(self) -> dict[str, Any]:
+        """The keys added to every line."""
+        return self.keys
+
+    def remove_keys(self, keys: Iterable[str]) -> None:
+        """Stop adding these keys."""
+        for key in keys:
+            self.keys.pop(key, None)
+
+    def clear_state(self) -> None:
+        """Forget every appended key."""
+        self.keys = {}
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Render the record as a JSON line."""
+        created = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+        line: dict[str, Any] = {
+            "level": record.levelname,
+            "location": f"{record.funcName}:{record.lineno}",
+            "message": record.getMessage(),
+            "timestamp": f"{created}.{int(record.msecs):03d}Z",
+            **self.keys,
+        }
+        line.update((k, v) for k, v in vars(record).items() if k not in _RECORD_ATTRS)
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+            line["exception_name"] = record.exc_info[0].__name__ if record.exc_info[0] else ""
+        return json.dumps(line, default=str, separators=(",", ":"))
