@@ -134,8 +134,18 @@ def run_route(label: str, url: str, token: str, clients: int, requests_per_clien
     return Result(label, time.perf_counter() - began, [x for xs in latencies for x in xs], sum(errors))
 
 
-def bench(stack: LocalStack, clients: int, requests_per_client: int, warmup: int) -> list[Result]:
-    """Warm both routes, then run the baseline and the authorized route one after the other."""
+def merge(results: Sequence[Result]) -> Result:
+    """One result from several rounds of the same route."""
+    return Result(
+        results[0].label,
+        sum(r.seconds for r in results),
+        [x for r in results for x in r.latencies],
+        sum(r.errors for r in results),
+    )
+
+
+def bench(stack: LocalStack, clients: int, requests_per_client: int, warmup: int, rounds: int) -> list[Result]:
+    """Warm both routes, then alternate baseline and authorized runs for some rounds (so drift hits both alike)."""
     okta = stack.okta
     token = client_for(okta, stack.api_url, okta["CLIENT_ID"], okta["CLIENT_SECRET"], okta["HELLO_SCOPE"]).token()
     routes = [
@@ -144,14 +154,18 @@ def bench(stack: LocalStack, clients: int, requests_per_client: int, warmup: int
     ]
     for label, url in routes:
         run_route(label, url, token, 1, warmup)
-    return [run_route(label, url, token, clients, requests_per_client) for label, url in routes]
+    per_round = [
+        [run_route(label, url, token, clients, requests_per_client) for label, url in routes] for _ in range(rounds)
+    ]
+    return [merge(runs) for runs in zip(*per_round, strict=True)]
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Command-line options."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.api", description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients (threads), default 8")
-    parser.add_argument("--requests", type=int, default=250, help="requests per client and route, default 250")
+    parser.add_argument("--requests", type=int, default=250, help="requests per client, route and round, default 250")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating runs per route, default 2")
     parser.add_argument("--warmup", type=int, default=20, help="requests per route before measuring, default 20")
     parser.add_argument(
         "--authorizer-cache-ttl", type=int, help="override AuthorizerCacheTtl (0 runs the authorizer on every call)"
@@ -173,13 +187,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         try:
             with stack:
-                results = bench(stack, args.clients, args.requests, args.warmup)
+                results = bench(stack, args.clients, args.requests, args.warmup, args.rounds)
         except (StackError, ClientError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
-    total = args.clients * args.requests
+    total = args.clients * args.requests * args.rounds
     ttl = "template default" if args.authorizer_cache_ttl is None else f"{args.authorizer_cache_ttl} s"
-    print(f"bench-api: {args.clients} clients x {args.requests} requests = {total} per route, same local API process")
+    print(f"bench-api: {args.clients} clients x {args.requests} requests x {args.rounds} rounds = {total} per route")
+    print("both routes in the same local API process, alternating")
     print(f"authorizer cache TTL: {ttl} (one token for all requests)")
     print(f"{'route':<38}{'rps':>9}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}")
     for result in results:
