@@ -247,3 +247,15 @@ def test_cli_refuses_bad_json_data(tmp_path: Path, capsys):
     env.write_text(f"ISSUER={ISSUER}\nCLIENT_ID=a\nCLIENT_SECRET=b\nAPI_URL=http://127.0.0.1:3000\n")
     assert main(["--env-file", str(env), "call", "/register", "-X", "POST", "-d", "{nope"]) == 1
     assert capsys.readouterr().err.startswith("error: --data is not valid JSON")
+
+
+def test_cli_turns_an_unexpected_failure_into_one_line_without_its_text(tmp_path: Path, monkeypatch, capsys):
+    env = tmp_path / "c.env"
+    env.write_text(f"ISSUER={ISSUER}\nCLIENT_ID=a\nCLIENT_SECRET={SECRET}\n")
+
+    def broken(self, *, fresh=False):
+        raise RuntimeError(f"boom {SECRET}")
+
+    monkeypatch.setattr(M2MClient, "token", broken)
+    assert main(["--env-file", str(env), "token"]) == 1
+    assert capsys.readouterr().err == "error: unexpected RuntimeError; please report it\n"

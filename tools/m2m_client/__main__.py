@@ -61,6 +61,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        # A bug of ours: still one line, and only the type, since the text could quote a header or a secret.
+        print(f"error: unexpected {type(exc).__name__}; please report it", file=sys.stderr)
+        return 1
     return 0
 
 
