@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -24,6 +25,7 @@ class LeanJsonFormatter(BasePowertoolsFormatter):
     def __init__(self) -> None:
         super().__init__()
         self.keys: dict[str, Any] = {}  # Powertools appends service, sampling_rate and Lambda context keys here
+        self._local = threading.local()  # keys appended for the current thread only
 
     def append_keys(self, **additional_keys: Any) -> None:
         """Add keys to every following line."""
@@ -42,6 +44,27 @@ class LeanJsonFormatter(BasePowertoolsFormatter):
         """Forget every appended key."""
         self.keys = {}
 
+    def thread_safe_append_keys(self, **additional_keys: Any) -> None:
+        """Add keys to the current thread's following lines."""
+        self.thread_safe_get_current_keys().update(additional_keys)
+
+    def thread_safe_get_current_keys(self) -> dict[str, Any]:
+        """The keys added to the current thread's lines."""
+        if not hasattr(self._local, "keys"):
+            self._local.keys = {}
+        keys: dict[str, Any] = self._local.keys
+        return keys
+
+    def thread_safe_remove_keys(self, keys: Iterable[str]) -> None:
+        """Stop adding these keys in the current thread."""
+        current = self.thread_safe_get_current_keys()
+        for key in keys:
+            current.pop(key, None)
+
+    def thread_safe_clear_keys(self) -> None:
+        """Forget the current thread's keys."""
+        self._local.keys = {}
+
     def format(self, record: logging.LogRecord) -> str:
         """Render the record as a JSON line."""
         created = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
@@ -51,6 +74,7 @@ class LeanJsonFormatter(BasePowertoolsFormatter):
             "message": record.getMessage(),
             "timestamp": f"{created}.{int(record.msecs):03d}Z",
             **self.keys,
+            **getattr(self._local, "keys", {}),
         }
         line.update((k, v) for k, v in vars(record).items() if k not in _RECORD_ATTRS)
         if record.exc_info:

@@ -1,0 +1,55 @@
+"""The sample events in events/ give what their names say, through the real handlers (offline)."""
+
+import json
+
+import pytest
+
+from tests.conftest import load_event
+
+AUTHORIZER_ENV = {
+    "ISSUER": "https://example.okta.com/oauth2/default",
+    "AUDIENCE": "api://default",
+    "HELLO_SCOPE": "hello",
+    "REGISTER_SCOPE": "register",
+}
+
+
+@pytest.fixture
+def env(monkeypatch):
+    for name, value in AUTHORIZER_ENV.items():
+        monkeypatch.setenv(name, value)
+
+
+@pytest.mark.parametrize("name", ["authorizer-missing-token", "authorizer-malformed-token", "authorizer-wrong-scheme"])
+def test_authorizer_sample_events_are_unauthorized(env, lambda_context, name):
+    from functions.authorizer import app
+
+    with pytest.raises(Exception, match="^Unauthorized$"):
+        app.lambda_handler(load_event(name), lambda_context)
+
+
+@pytest.mark.parametrize("name", ["hello", "hello-root"])
+def test_hello_sample_events_greet_the_client(env, lambda_context, name):
+    from functions.hello import app
+
+    response = app.lambda_handler(load_event(name), lambda_context)
+    assert response["statusCode"] == 200
+    assert json.loads(response["body"]) == {"message": "Hello World!", "clientId": "0oademo1234567890"}
+
+
+def test_hello_without_the_scope_is_forbidden_even_behind_a_misconfigured_api(env, lambda_context):
+    from functions.hello import app
+
+    response = app.lambda_handler(load_event("hello-missing-scope"), lambda_context)
+    assert response["statusCode"] == 403
+    assert json.loads(response["body"]) == {"message": "Forbidden"}
+
+
+def test_hello_unknown_route_is_a_json_404(env, lambda_context):
+    from functions.hello import app
+
+    event = load_event("hello")
+    event["path"] = event["resource"] = "/nope"
+    response = app.lambda_handler(event, lambda_context)
+    assert response["statusCode"] == 404
+    assert json.loads(response["body"]) == {"message": "Not found"}
