@@ -6,6 +6,7 @@ import base64
 import json
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -170,6 +171,26 @@ def test_apps_api_failing_leaves_nothing_half_made(stack, faults, fault, status)
     assert apps_labelled(stack, label) == []
     # And once Okta recovers the same label registers normally
     assert admin.request("POST", "/register", {"label": label}).status_code == 201
+
+
+def test_rate_limit_reached_between_lookup_and_create_leaves_nothing(stack, faults):
+    # Given the Apps API allows exactly one more request in this window (the register function's lookup)
+    admin = admin_client(stack)
+    admin.token()
+    label = f"e2e-limit-{uuid.uuid4().hex[:8]}"
+    probe = requests.get(f"{stack.okta_url}/api/v1/apps", params={"limit": 1}, headers=ssws(stack), timeout=TIMEOUT)
+    if int(probe.headers["X-Rate-Limit-Reset"]) - time.time() < 5:  # too close to a new window: wait for it
+        time.sleep(max(0.0, int(probe.headers["X-Rate-Limit-Reset"]) - time.time()) + 0.5)
+        probe = requests.get(f"{stack.okta_url}/api/v1/apps", params={"limit": 1}, headers=ssws(stack), timeout=TIMEOUT)
+    used = int(probe.headers["X-Rate-Limit-Limit"]) - int(probe.headers["X-Rate-Limit-Remaining"])
+    faults(apps_rate_limit=used + 1)
+    # When the admin registers a client
+    response = admin.request("POST", "/register", {"label": label})
+    # Then the create is refused with Okta's 429 passed on, and no app exists
+    assert response.status_code == 429
+    assert int(response.headers["Retry-After"]) > 0
+    faults()
+    assert apps_labelled(stack, label) == []
 
 
 @pytest.mark.parametrize(("ttl", "runs_on_second_call"), [("300", 0), ("0", 1)])
