@@ -63,6 +63,8 @@ def test_demo_passes_on_a_fresh_state_dir_and_leaves_nothing_running(tmp_path):
     assert len(lines) == 6
     assert all(line.startswith("PASS") for line in lines)
     assert (state_dir / "okta" / "okta.env").is_file()
+    # The Okta server logs the credentials it creates: its log is the owner's alone
+    assert (state_dir / "devstack" / "okta.log").stat().st_mode & 0o777 == 0o600
     assert_all_stopped(state_dir, ports)
 
 

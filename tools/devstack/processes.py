@@ -58,7 +58,8 @@ class ManagedProcess:
         self._log: IO[bytes] | None = None
         if log_path is not None:
             log_path.parent.mkdir(parents=True, exist_ok=True)
-            self._log = log_path.open("ab")
+            # Owner-only: the local Okta server prints the credentials it creates to its log.
+            self._log = os.fdopen(os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
         # A session of its own: Ctrl-C in the terminal reaches only us, and we stop the whole group in order.
         self.popen = subprocess.Popen(
             list(argv),
