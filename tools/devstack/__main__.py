@@ -14,7 +14,7 @@ from types import FrameType
 
 from devstack.events import write_fresh_event
 from devstack.processes import StackError
-from devstack.stack import DEFAULT_PORTS, REPO_ROOT, LocalStack, Ports, env_port
+from devstack.stack import REPO_ROOT, LocalStack, Ports
 from devstack.story import STORY_STEPS, run_story
 from m2m_client import ClientError
 
@@ -40,12 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _ports(args: argparse.Namespace) -> Ports:
-    # A flag wins over the environment, which wins over the default.
-    return Ports(
-        api=args.api_port or env_port("API_PORT", DEFAULT_PORTS["api"]),
-        okta=args.okta_port or env_port("OKTA_PORT", DEFAULT_PORTS["okta"]),
-        moto=args.moto_port or env_port("MOTO_PORT", DEFAULT_PORTS["moto"]),
-    )
+    # A flag wins; Ports falls back to API_PORT, OKTA_PORT, MOTO_PORT, then the defaults.
+    flags = {"api": args.api_port, "okta": args.okta_port, "moto": args.moto_port}
+    return Ports(**{name: port for name, port in flags.items() if port})
 
 
 def shown(path: Path) -> str:
