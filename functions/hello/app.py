@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from okta_m2m.config import hello_scope
 from okta_m2m.http_errors import register_error_handlers
-from okta_m2m.registration import require_scope
+from okta_m2m.scopes import require_scope
 
 logger = Logger()
 app = APIGatewayRestResolver(debug=False)  # debug mode would print events, bearer tokens included
