@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-# Before any okta_m2m import: Powertools names child loggers after the service.
-os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "okta-m2m-tests")
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 
