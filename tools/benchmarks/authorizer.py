@@ -96,7 +96,7 @@ def minimal_verify(token: str, key: rsa.RSAPublicKey, issuer: str) -> dict[str, 
     """The floor: split, decode, verify RS256, check iss, aud and exp. No policy, no logs, no strictness."""
     h, p, s = token.split(".")
     key.verify(base64.urlsafe_b64decode(s + "=="), f"{h}.{p}".encode(), padding.PKCS1v15(), SHA256())
-    claims = json.loads(base64.urlsafe_b64decode(p + "=="))
+    claims: dict[str, Any] = json.loads(base64.urlsafe_b64decode(p + "=="))
     if claims["iss"] != issuer or claims["aud"] != AUDIENCE or claims["exp"] <= time.time():
         raise ValueError("invalid")
     return claims
