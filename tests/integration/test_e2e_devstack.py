@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.api import main as bench_api
 from devstack import LocalStack, Ports, free_port
 from devstack.events import METHOD_ARN, write_fresh_event
 from devstack.processes import port_in_use
@@ -150,3 +151,11 @@ def test_fresh_event_uses_the_running_stack_and_its_token_is_accepted(tmp_path):
         response = get(running.api_url, "/hello", token)
         assert response.status_code == 200
         assert response.json()["clientId"] == running.okta["CLIENT_ID"]
+
+
+def test_bench_api_runs_both_routes_without_errors(capsys):
+    # A smoke run, not a timing test: the generated baseline template still builds and both routes answer 200
+    assert bench_api(["--clients", "2", "--requests", "5", "--warmup", "2", "--rounds", "1"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("GET /")]
+    assert [row.split()[1] for row in rows] == ["/hello-baseline", "/hello"]
+    assert all(row.split()[-1] == "0" for row in rows)
