@@ -47,7 +47,8 @@ def _ports(args: argparse.Namespace) -> Ports:
 
 def shown(path: Path) -> str:
     """A path as the user would type it: relative below the current folder, absolute elsewhere."""
-    return os.path.relpath(path) if path.resolve().is_relative_to(Path.cwd()) else str(path)
+    # abspath, not resolve: .venv/bin/python is a symlink out of the repository, yet typed as .venv/bin/python.
+    return os.path.relpath(path) if Path(os.path.abspath(path)).is_relative_to(Path.cwd()) else str(path)
 
 
 def _write_client_env(path: Path, values: dict[str, str]) -> None:
