@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
@@ -12,8 +12,7 @@ from okta_m2m.errors import TokenError
 from okta_m2m.jws import json_object, parse_compact, verify_signature
 
 
-@dataclass(frozen=True, slots=True)
-class AccessToken:
+class AccessToken(NamedTuple):
     """The verified facts the API acts on."""
 
     sub: str

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import base64
 import binascii
 import json
 import re
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
@@ -27,14 +25,14 @@ _COMPACT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+")
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
 _REFUSED_HEADERS = frozenset({"jku", "x5u", "jwk", "x5c", "crit", "b64", "zip", "enc"})
 _B64_VALUE = {c: i for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")}
+_TO_STANDARD_ALPHABET = bytes.maketrans(b"-_", b"+/")
 _ACCEPTED_TYP = frozenset({"jwt", "at+jwt", "application/at+jwt"})
 _PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 _PKCS1 = PKCS1v15()
 _SHA256 = SHA256()
 
 
-@dataclass(frozen=True, slots=True)
-class CompactJws:
+class CompactJws(NamedTuple):
     """A parsed compact JWS whose signature has not been checked yet."""
 
     header: dict[str, Any]
@@ -51,14 +49,16 @@ def b64url_decode(segment: str) -> bytes:
     """Decode unpadded, canonical base64url; anything else raises TokenError."""
     if not _B64URL.fullmatch(segment):
         raise TokenError("not base64url")
+    return _decode_checked(segment)
+
+
+def _decode_checked(segment: str) -> bytes:
+    # The caller has checked the alphabet. Unused low bits of the last character must be zero, or several
+    # strings would decode to the same bytes.
     tail = len(segment) % 4
-    # Unused low bits of the last character must be zero, or several strings would decode to the same bytes.
     if tail == 1 or (tail and _B64_VALUE[segment[-1]] & (0b1111 if tail == 2 else 0b11)):
         raise TokenError("non-canonical base64url")
-    try:
-        return base64.urlsafe_b64decode(segment + "==")
-    except (binascii.Error, ValueError, KeyError):
-        raise TokenError("bad base64url") from None
+    return binascii.a2b_base64(segment.encode("ascii").translate(_TO_STANDARD_ALPHABET) + b"==")
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -87,7 +87,7 @@ def parse_compact(token: str) -> CompactJws:
     if len(token) > MAX_TOKEN_LENGTH or not _COMPACT.fullmatch(token):
         raise TokenError("malformed token")
     header_b64, payload_b64, signature_b64 = token.split(".")
-    header = json_object(b64url_decode(header_b64))
+    header = json_object(_decode_checked(header_b64))
     if header.get("alg") != ALGORITHM:
         raise TokenError("algorithm not allowed")
     if not _REFUSED_HEADERS.isdisjoint(header):
@@ -97,9 +97,9 @@ def parse_compact(token: str) -> CompactJws:
         raise TokenError("typ not allowed")
     return CompactJws(
         header=header,
-        payload=b64url_decode(payload_b64),
+        payload=_decode_checked(payload_b64),
         signing_input=f"{header_b64}.{payload_b64}".encode("ascii"),
-        signature=b64url_decode(signature_b64),
+        signature=_decode_checked(signature_b64),
     )
 
 

@@ -26,6 +26,8 @@ class LeanJsonFormatter(BasePowertoolsFormatter):
         super().__init__()
         self.keys: dict[str, Any] = {}  # Powertools appends service, sampling_rate and Lambda context keys here
         self._local = threading.local()  # keys appended for the current thread only
+        self._second = -1
+        self._second_text = ""
 
     def append_keys(self, **additional_keys: Any) -> None:
         """Add keys to every following line."""
@@ -67,12 +69,14 @@ class LeanJsonFormatter(BasePowertoolsFormatter):
 
     def format(self, record: logging.LogRecord) -> str:
         """Render the record as a JSON line."""
-        created = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+        second = int(record.created)
+        if second != self._second:  # strftime once a second, not once a line
+            self._second, self._second_text = second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
         line: dict[str, Any] = {
             "level": record.levelname,
             "location": f"{record.funcName}:{record.lineno}",
             "message": record.getMessage(),
-            "timestamp": f"{created}.{int(record.msecs):03d}Z",
+            "timestamp": f"{self._second_text}.{int(record.msecs):03d}Z",
             **self.keys,
             **getattr(self._local, "keys", {}),
         }
