@@ -132,7 +132,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         print("\nstopping...", file=sys.stderr)
-        return 130
+        # Ctrl-C is how `dev` is meant to end; an interrupted demo or event did not do its job.
+        return 0 if args.command == "dev" else 130
     finally:
         # A second Ctrl-C must not cut the clean-up short.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
