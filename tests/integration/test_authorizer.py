@@ -216,6 +216,23 @@ def test_hostile_token_is_unauthorized(authorizer, jwks, case):
     unauthorized(authorizer, token)
 
 
+def test_issuer_is_compared_exactly_as_configured(authorizer, jwks, monkeypatch):
+    monkeypatch.setenv("ISSUER", jwks.issuer + "/")
+    assert effect(authorizer(mint(KEY, access_claims(jwks.issuer + "/")))) == "Allow"
+    unauthorized(authorizer, mint(KEY, access_claims(jwks.issuer)))
+
+
+def test_bad_token_is_unauthorized_whatever_else_the_event_lacks(jwks, monkeypatch):
+    from functions.authorizer import app
+
+    for name, value in {"ISSUER": jwks.issuer, "AUDIENCE": "api://default", "HELLO_SCOPE": "hello"}.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(Exception, match="^Unauthorized$"):
+        app.lambda_handler({"type": "TOKEN", "authorizationToken": "Bearer a.b.c"}, None)
+    event = {"type": "TOKEN", "authorizationToken": "Bearer " + mint(KEY, access_claims(jwks.issuer)), "methodArn": ARN}
+    assert app.lambda_handler(event, None)["principalId"] == CLIENT_ID
+
+
 def test_audience_list_with_ours_is_accepted(authorizer, jwks):
     response = authorizer(mint(KEY, access_claims(jwks.issuer, aud=["api://other", "api://default"])))
     assert effect(response) == "Allow"
@@ -407,7 +424,7 @@ def test_local_http_host_needs_sam_local(monkeypatch):
     with pytest.raises(ConfigError):
         secure_url("ISSUER", "http://172.17.0.1:9000/oauth2/default")
     monkeypatch.setenv("AWS_SAM_LOCAL", "true")
-    assert secure_url("ISSUER", "http://172.17.0.1:9000/oauth2/default/") == "http://172.17.0.1:9000/oauth2/default"
+    assert secure_url("ISSUER", "http://172.17.0.1:9000/oauth2/default") == "http://172.17.0.1:9000/oauth2/default"
     with pytest.raises(ConfigError):
         secure_url("ISSUER", "http://10.0.0.1:9000/oauth2/default")
 

@@ -56,8 +56,6 @@ class TokenAuthorizer:
         """The policy for this token; TokenError if it is missing or invalid, KeySetUnavailableError if no keys."""
         if not isinstance(authorization, str) or not authorization.startswith(BEARER):
             raise TokenError("missing bearer token")
-        if not isinstance(method_arn, str):
-            raise ValueError("event has no methodArn")
         raw = authorization[len(BEARER) :]
         now = self.clock()
         self.keys.refresh_if_stale()
@@ -66,6 +64,8 @@ class TokenAuthorizer:
         if entry is None or now >= entry.token.expires_at:
             entry = self._verify(raw, now)
         # The same token comes back for each route it calls: its decision was logged when it was verified.
+        if not isinstance(method_arn, str):
+            raise ValueError("event has no methodArn")
         policy = entry.policies.get(method_arn)
         if policy is None:
             prefix = api_prefix(method_arn)

@@ -63,16 +63,16 @@ def _is_loopback(host: str) -> bool:
 
 
 def secure_url(name: str, value: str) -> str:
-    """Return value without a trailing slash if it is https, or plain http to a loopback (or allowed local) host."""
+    """Return value, unchanged, if it is https, or plain http to a loopback (or allowed local) host."""
     parts = urlsplit(value)
     host = (parts.hostname or "").lower()
     if not host or parts.username or parts.password or parts.query or parts.fragment:
         raise ConfigError(f"setting {name} is not a plain URL")
     if parts.scheme == "http" and (_is_loopback(host) or host in _local_http_hosts()):
-        return value.rstrip("/")
+        return value
     if parts.scheme != "https":
         raise ConfigError(f"setting {name} must be an https URL")
-    return value.rstrip("/")
+    return value
 
 
 def _leeway() -> int:
@@ -89,6 +89,7 @@ def _leeway() -> int:
 @lru_cache(maxsize=1)
 def authorizer_settings() -> AuthorizerSettings:
     """Read and check the authorizer's settings once per container."""
+    # Kept exactly as configured: the iss claim must equal it character for character.
     issuer = secure_url("ISSUER", _required("ISSUER"))
     jwks_uri = os.environ.get("JWKS_URI", "").strip()
     allowed = os.environ.get("ALLOWED_CLIENT_IDS", "")
@@ -100,7 +101,7 @@ def authorizer_settings() -> AuthorizerSettings:
         register_scope=os.environ.get("REGISTER_SCOPE", "").strip(),
         allowed_client_ids=frozenset(c.strip() for c in allowed.split(",") if c.strip()),
         leeway_seconds=_leeway(),
-        jwks_uri=secure_url("JWKS_URI", jwks_uri) if jwks_uri else f"{issuer}/v1/keys",
+        jwks_uri=secure_url("JWKS_URI", jwks_uri) if jwks_uri else f"{issuer.rstrip('/')}/v1/keys",
         jwks_uri_configured=bool(jwks_uri),
     )
 
@@ -111,7 +112,7 @@ def register_settings() -> RegisterSettings:
     return RegisterSettings(
         issuer=secure_url("ISSUER", _required("ISSUER")),
         register_scope=_required("REGISTER_SCOPE"),
-        okta_org_url=secure_url("OKTA_ORG_URL", _required("OKTA_ORG_URL")),
+        okta_org_url=secure_url("OKTA_ORG_URL", _required("OKTA_ORG_URL")).rstrip("/"),
         api_token_secret=_required("OKTA_API_TOKEN_SECRET"),
     )
 

@@ -188,7 +188,7 @@ class KeyCache:
     def _discover_jwks_uri(self) -> str:
         for path in _METADATA_PATHS:
             try:
-                metadata = self.fetch(self.issuer + path, self.timeout)
+                metadata = self.fetch(self.issuer.rstrip("/") + path, self.timeout)
             except HttpError:
                 continue
             if not isinstance(metadata, dict) or metadata.get("issuer") != self.issuer:

@@ -128,5 +128,5 @@ def register_service_app(label: str, settings: RegisterSettings, okta: OktaAppsC
         label=app.label,
         client_id=app.client_id,
         client_secret=app.client_secret,
-        request_token_url=f"{settings.issuer}/v1/token",
+        request_token_url=f"{settings.issuer.rstrip('/')}/v1/token",
     )
