@@ -186,6 +186,18 @@ def _hostile(issuer: str) -> dict[str, str]:
         "exp missing": mint(KEY, access_claims(issuer, exp=None)),
         "iat missing": mint(KEY, access_claims(issuer, iat=None)),
         "nbf as string": sign_raw({"alg": "RS256", "kid": KEY.kid}, {**good, "nbf": "0"}, KEY),
+        "exp beyond float range": sign_raw(
+            {"alg": "RS256", "kid": KEY.kid},
+            json.dumps(good).replace(f'"exp": {good["exp"]}', '"exp": ' + "9" * 400).encode(),
+            KEY,
+        ),
+        "exp NaN": sign_raw(
+            {"alg": "RS256", "kid": KEY.kid},
+            json.dumps(good).replace(f'"exp": {good["exp"]}', '"exp": NaN').encode(),
+            KEY,
+        ),
+        "lifetime over a day": mint(KEY, access_claims(issuer, iat=now, exp=now + 10 * 365 * 86400)),
+        "nested JWT (cty)": sign_raw({"alg": "RS256", "kid": KEY.kid, "cty": "JWT"}, good, KEY),
         "exp infinite": sign_raw(
             {"alg": "RS256", "kid": KEY.kid},
             json.dumps(good).replace(f'"exp": {good["exp"]}', '"exp": 1e999').encode(),

@@ -11,6 +11,9 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from okta_m2m.errors import TokenError
 from okta_m2m.jws import json_object, parse_compact, verify_signature
 
+# Okta access tokens live 5 minutes to 24 hours; a longer-lived token was not issued under Okta's rules.
+MAX_LIFETIME_SECONDS = 24 * 3600
+
 
 class AccessToken(NamedTuple):
     """The verified facts the API acts on."""
@@ -25,9 +28,15 @@ class AccessToken(NamedTuple):
 
 def _numeric_date(value: object, name: str) -> float:
     # A NumericDate is a JSON number, never a string or a boolean (bool is an int in Python) (RFC 7519 section 2).
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, int | float):
         raise TokenError(f"{name} is not a NumericDate")
-    return float(value)
+    try:
+        date = float(value)  # a JSON integer too large for a float raises OverflowError
+    except OverflowError:
+        raise TokenError(f"{name} is out of range") from None
+    if not math.isfinite(date):
+        raise TokenError(f"{name} is out of range")
+    return date
 
 
 def _string(claims: dict[str, object], name: str) -> str:
@@ -62,8 +71,11 @@ def validate_access_token(
     exp = _numeric_date(claims.get("exp"), "exp")
     if now >= exp + leeway:
         raise TokenError("expired")
-    if _numeric_date(claims.get("iat"), "iat") > now + leeway:
+    iat = _numeric_date(claims.get("iat"), "iat")
+    if iat > now + leeway:
         raise TokenError("issued in the future")
+    if exp - iat > MAX_LIFETIME_SECONDS:
+        raise TokenError("lifetime longer than Okta issues")
     if "nbf" in claims and _numeric_date(claims["nbf"], "nbf") > now + leeway:
         raise TokenError("not yet valid")
 

@@ -21,9 +21,10 @@ MAX_TOKEN_LENGTH = 8192
 # Three base64url segments, no padding, nothing else (RFC 7515 section 7.1; RFC 8725 section 3.11). An empty
 # payload is a valid JWS; it is refused later, as it is no JSON claims set.
 _COMPACT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+")
-# Headers that point at keys or change processing: never followed, so refused outright (RFC 8725 3.10, RFC 7797).
+# Headers that point at keys, change processing or announce a nested token: refused outright (RFC 8725 3.10 and
+# 2.8, RFC 7797, RFC 7519 5.2).
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
-_REFUSED_HEADERS = frozenset({"jku", "x5u", "jwk", "x5c", "crit", "b64", "zip", "enc"})
+_REFUSED_HEADERS = frozenset({"jku", "x5u", "jwk", "x5c", "crit", "b64", "zip", "enc", "cty"})
 _B64_VALUE = {c: i for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")}
 _TO_STANDARD_ALPHABET = bytes.maketrans(b"-_", b"+/")
 _ACCEPTED_TYP = frozenset({"jwt", "at+jwt", "application/at+jwt"})
