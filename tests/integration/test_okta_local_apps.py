@@ -103,7 +103,7 @@ def test_list_with_q_matches_label_prefix_case_insensitively(okta: LocalOkta) ->
 
 def test_list_pages_with_limit_and_after_link(okta: LocalOkta) -> None:
     ids = [create_app(okta, f"paged-{n}")["id"] for n in range(3)]
-    response = requests.get(apps_url(okta), params={"q": "paged-", "limit": 2}, headers=ssws(okta), timeout=TIMEOUT)
+    response = requests.get(apps_url(okta), params={"q": "paged-", "limit": "2"}, headers=ssws(okta), timeout=TIMEOUT)
     assert [a["id"] for a in response.json()] == ids[:2]
     next_url = response.links["next"]["url"]
     assert next_url.startswith(okta.org_url)

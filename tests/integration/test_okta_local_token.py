@@ -26,7 +26,7 @@ def oauth_error(response: requests.Response, status: int, error: str) -> dict[st
     body = response.json()
     assert body["error"] == error
     assert body["error_description"]
-    return body
+    return dict(body)
 
 
 @pytest.mark.parametrize("document", ["oauth-authorization-server", "openid-configuration"])

@@ -165,8 +165,8 @@ class OktaLocalServer(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(self, address: tuple[str, int], ctx: Context) -> None:
+        self.ctx = ctx  # before binding: a failed bind calls server_close()
         super().__init__(address, Handler)
-        self.ctx = ctx
 
     def server_close(self) -> None:
         """Release hanging requests, stop listening and close the database."""
@@ -191,11 +191,7 @@ def build_server(
     state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     store = Store(state_dir / DB_FILE)
     ctx = Context(store, KeyRing(store), Faults(), RateLimiter(), apps_rate_limit, token_ttl)
-    try:
-        server = OktaLocalServer((host, port), ctx)
-    except OSError:
-        store.close()
-        raise
+    server = OktaLocalServer((host, port), ctx)  # a failed bind closes the store through server_close()
     ctx.base_url = (public_url or f"http://{_url_host(host)}:{server.server_address[1]}").rstrip("/")
     env, issued = bootstrap.prepare(ctx, state_dir)
     return server, env, issued
