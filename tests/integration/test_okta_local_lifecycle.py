@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -354,3 +355,25 @@ def test_cli_port_in_use_fails_cleanly(cli_server: CliServer, tmp_path: Path) ->
     port = cli_server.url.rsplit(":", 1)[1]
     result = run_cli("serve", "--port", port, "--state-dir", str(tmp_path / "other"))
     assert result.returncode == 1 and "Traceback" not in result.stderr
+
+
+# concurrency
+
+
+def test_concurrent_tokens_apps_and_a_rotation_are_safe(tmp_path: Path) -> None:
+    # Given one server, when 16 threads ask for tokens and create apps while the keys rotate
+    with LocalOkta(tmp_path) as okta, ThreadPoolExecutor(16) as pool:
+        token_futures = [pool.submit(okta.token) for _ in range(40)]
+        app_futures = [pool.submit(create_app, okta, f"parallel-{n}") for n in range(20)]
+        new_kid = okta.rotate_keys(grace_seconds=300)
+        tokens = [f.result() for f in token_futures]
+        app_ids = [f.result()["id"] for f in app_futures]
+        # Then every answer is whole: distinct tokens that all verify, distinct apps that are all listed
+        assert len(set(tokens)) == 40
+        assert all(verify(okta, t)["sub"] == okta.env["CLIENT_ID"] for t in tokens)
+        assert len(set(app_ids)) == 20
+        listed = requests.get(
+            f"{okta.org_url}/api/v1/apps", params={"q": "parallel-", "limit": "200"}, headers=ssws(okta), timeout=5
+        ).json()
+        assert sorted(a["id"] for a in listed) == sorted(app_ids)
+        assert token_kid(okta.token()) == new_kid
