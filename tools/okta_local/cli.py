@@ -20,7 +20,7 @@ from okta_local.keys import DEFAULT_GRACE_SECONDS, rotate_keys
 from okta_local.server import DB_FILE, FAULTS_PATH, build_server
 from okta_local.store import Store
 
-DEFAULT_STATE_DIR = ".local/okta_local"
+DEFAULT_STATE_DIR = ".local/okta"
 READY_PREFIX = "okta_local: listening on "
 _SECRET_IDS = {"ADMIN_CLIENT_SECRET": "ADMIN_CLIENT_ID", "CLIENT_SECRET": "CLIENT_ID", "OKTA_API_TOKEN": None}
 
