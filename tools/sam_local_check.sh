@@ -53,7 +53,8 @@ trap 'exit 143' TERM
 apt_install() {
     command -v apt-get >/dev/null && [ "$(id -u)" = 0 ] || { log "$* missing; install it (needs root on Debian)"; exit 1; }
     log "installing $* (apt)"
-    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"; } >"$WORK/apt.log" 2>&1 \
+        || { tail -n 20 "$WORK/apt.log" >&2; log "apt-get install $* failed"; exit 1; }
 }
 
 ensure_docker() {

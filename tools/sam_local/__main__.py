@@ -158,9 +158,9 @@ def invoke(event: Path, expectation: Expectation | None, sam_args: list[str], lo
     try:
         result = json.loads(lines[-1])
     except (IndexError, ValueError):
-        return Step(name, False, f"exit {done.returncode}, no JSON result (see {log})")
+        return Step(name, False, f"exit {done.returncode}, no JSON result (see {log.name} below)")
     passed, detail = expectation.check(result)
-    return Step(name, passed, detail if passed else f"{detail} (see {log})")
+    return Step(name, passed, detail if passed else f"{detail} (see {log.name} below)")
 
 
 def call(api_url: str, method: str, route: str, token: str | None, body: str | None = None) -> requests.Response:

@@ -53,13 +53,19 @@ if docker pull "$IMAGE" >/dev/null 2>&1; then
 fi
 log "cannot pull $IMAGE; building a Debian $SUITE stand-in (NOT Amazon Linux) with Python $PYVER"
 
+WORK=$(mktemp -d /var/tmp/okta-m2m-standin.XXXXXX)
+remove_work() {
+    # A failed debootstrap can leave /proc, /sys or a bind-mounted /dev inside the rootfs: unmount, never descend.
+    awk -v w="$WORK/" 'index($2, w) == 1 {print $2}' /proc/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null
+    rm -rf --one-file-system "$WORK"
+}
+trap remove_work EXIT
 if ! command -v debootstrap >/dev/null; then
     command -v apt-get >/dev/null && [ "$(id -u)" = 0 ] || { log "debootstrap is missing (apt-get install debootstrap)"; exit 1; }
     log "installing debootstrap (apt)"
-    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap; } >"$WORK/apt.log" 2>&1 \
+        || { tail -n 20 "$WORK/apt.log" >&2; exit 1; }
 fi
-WORK=$(mktemp -d /var/tmp/okta-m2m-standin.XXXXXX)
-trap 'rm -rf "$WORK"' EXIT
 ROOT=$WORK/rootfs
 
 start=$SECONDS
