@@ -10,11 +10,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import boto3
@@ -277,9 +279,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _stop_on_signal(signum: int, frame: FrameType | None) -> None:
+    # SIGTERM (CI timeout, the shell script's trap) unwinds like Ctrl-C, so every server and container is stopped.
+    raise SystemExit(128 + signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run every check; exit 0 only if all passed."""
     args = build_parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _stop_on_signal)
     processes: list[ManagedProcess] = []
     steps: list[Step] = []
     try:
