@@ -13,7 +13,14 @@ set -euo pipefail
 
 IMAGE=${1:?usage: build_standin_image.sh IMAGE}
 AWSLAMBDARIC_VERSION=4.2.2
-MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+# The Debian mirror apt already uses here (DEBIAN_MIRROR overrides), else Debian's CDN.
+host_mirror() {
+    # Either file may be missing: a missing one is no error here.
+    awk '/^URIs:/ && $2 ~ /\/debian\/?$/ {print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null || true
+    awk '$1 == "deb" && $2 ~ /\/debian\/?$/ {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true
+}
+MIRROR=${DEBIAN_MIRROR:-$(host_mirror | head -n 1 || true)}
+MIRROR=${MIRROR:-http://deb.debian.org/debian}
 # Shared libraries the CPython build links against (the rest of its extension modules are not needed).
 DEB_PACKAGES=ca-certificates,libssl3,libffi8,libsqlite3-0,libexpat1,libbz2-1.0,liblzma5,zlib1g,libuuid1
 LABEL=okta-m2m.standin
@@ -21,11 +28,16 @@ LABEL=okta-m2m.standin
 log() { printf '[standin] %s\n' "$*" >&2; }
 
 python_prefix() {
-    local py
+    local py prefix
     py=$(command -v python3.13 || PYENV_VERSION=3.13.0 pyenv which python3.13 2>/dev/null \
         || ls /root/.pyenv/versions/3.13.*/bin/python3.13 2>/dev/null | tail -n 1) || true
     [ -n "$py" ] || { log "python3.13 not found (needed for the stand-in image)"; exit 1; }
-    "$py" -c 'import sys; print(sys.base_prefix)'
+    prefix=$("$py" -c 'import sys; print(sys.base_prefix)')
+    # Only a self-contained build (pyenv, python.org) is copied; a distribution's /usr would bring half the host.
+    case "$prefix" in
+        / | /usr | /usr/local) log "python3.13 at $prefix is not self-contained: install one with pyenv"; exit 1 ;;
+    esac
+    echo "$prefix"
 }
 
 if docker image inspect "$IMAGE" >/dev/null 2>&1 && [ -z "$(docker image inspect -f "{{index .Config.Labels \"$LABEL\"}}" "$IMAGE")" ]; then
