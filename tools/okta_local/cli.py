@@ -88,13 +88,14 @@ def _serve(args: argparse.Namespace) -> int:
             if id_name:
                 print(f"  {id_name}={env[id_name]}")
             print(f"  {name}={env[name]}")
-    print(f"okta_local: settings in {args.state_dir / ENV_FILE}")
-    print(f"{READY_PREFIX}{env['OKTA_ORG_URL']} issuer {env['ISSUER']}", flush=True)
 
     def _stop(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
+    # Before the ready line: whoever waits for it may send SIGTERM at once.
     signal.signal(signal.SIGTERM, _stop)
+    print(f"okta_local: settings in {args.state_dir / ENV_FILE}")
+    print(f"{READY_PREFIX}{env['OKTA_ORG_URL']} issuer {env['ISSUER']}", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
