@@ -23,6 +23,7 @@ from typing import Any
 
 import boto3
 import requests
+from samcli.yamlhelper import yaml_parse
 
 from devstack.events import METHOD_ARN, token_event
 from devstack.processes import ManagedProcess, StackError, free_port, wait_until
@@ -57,9 +58,20 @@ SAM_AUTHORIZER_ERROR = "Internal server error"
 UNAUTHORIZED_LINE = re.compile(r'"decision"\s*:\s*"unauthorized"')
 
 
-def sam_env() -> dict[str, str]:
+def declared_env_names(template: Path) -> frozenset[str]:
+    """Every environment variable name the template declares, in Globals or on a function."""
+    document = yaml_parse(template.read_text(encoding="utf-8"))
+    blocks = [document.get("Globals", {}).get("Function", {})]
+    blocks += [r.get("Properties", {}) for r in document.get("Resources", {}).values() if isinstance(r, dict)]
+    return frozenset(name for b in blocks for name in (b.get("Environment") or {}).get("Variables") or {})
+
+
+def sam_env(template: Path) -> dict[str, str]:
     """SAM CLI's environment: dummy credentials and a region (SAM hands both to the containers), no telemetry."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+    # SAM CLI lets the shell override any variable the template declares: an ISSUER exported for m2m_client
+    # would silently replace the local one. Drop those, and every real AWS setting.
+    declared = declared_env_names(template)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k not in declared}
     return {**env, **DUMMY_AWS, "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION, "SAM_CLI_TELEMETRY": "0"}
 
 
@@ -148,7 +160,9 @@ def sample_events(events_dir: Path) -> list[Path]:
     return sorted(p for p in events_dir.glob("*.json") if not p.name.endswith(".fresh.json"))
 
 
-def invoke(event: Path, expectation: Expectation | None, sam_args: list[str], log_dir: Path) -> Step:
+def invoke(
+    event: Path, expectation: Expectation | None, sam_args: list[str], env: dict[str, str], log_dir: Path
+) -> Step:
     """Run `sam local invoke` for one event and check its result."""
     name = f"sam local invoke {event.name}"
     if expectation is None:
@@ -156,7 +170,7 @@ def invoke(event: Path, expectation: Expectation | None, sam_args: list[str], lo
     log = log_dir / f"invoke-{event.stem}.log"
     argv = [SAM, "local", "invoke", expectation.function, "--event", str(event), *sam_args]
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=INVOKE_TIMEOUT, env=sam_env(), check=False)
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=INVOKE_TIMEOUT, env=env, check=False)
     except subprocess.TimeoutExpired:
         return Step(name, False, f"timed out after {INVOKE_TIMEOUT:.0f}s")
     log.write_text(done.stderr, encoding="utf-8")
@@ -242,14 +256,12 @@ def api_matrix(api_url: str, okta: dict[str, str], api_log: Path) -> list[Step]:
     return steps
 
 
-def start_api(sam_args: list[str], log_dir: Path, processes: list[ManagedProcess]) -> str:
+def start_api(sam_args: list[str], env: dict[str, str], log_dir: Path, processes: list[ManagedProcess]) -> str:
     """Start `sam local start-api` on 127.0.0.1 with warm containers; return its URL once it answers."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     argv = [SAM, "local", "start-api", "--host", "127.0.0.1", "--port", str(port), "--warm-containers", "EAGER"]
-    process = ManagedProcess(
-        "sam local start-api", [*argv, *sam_args], log_path=log_dir / "start-api.log", env=sam_env()
-    )
+    process = ManagedProcess("sam local start-api", [*argv, *sam_args], log_path=log_dir / "start-api.log", env=env)
     processes.append(process)
     wait_until(
         f"sam local start-api on {url}",
@@ -269,6 +281,7 @@ def run(args: argparse.Namespace, processes: list[ManagedProcess]) -> list[Step]
     moto_url, secret_arn = start_moto(args.host, okta["OKTA_API_TOKEN"], logs, processes)
     env_vars = work / "env-vars.json"
     write_env_vars(env_vars, args.host, moto_url)
+    env = sam_env(args.template)
     sam_args = ["--template", str(args.template), "--skip-pull-image", "--env-vars", str(env_vars)]
     sam_args += ["--parameter-overrides", parameter_overrides(okta, secret_arn)]
 
@@ -276,10 +289,10 @@ def run(args: argparse.Namespace, processes: list[ManagedProcess]) -> list[Step]
     planned: dict[Path, Expectation | None] = {p: expectation_for(p.name) for p in sample_events(args.events_dir)}
     planned.update(fresh_events(okta, work / "events"))
     for event, expectation in planned.items():
-        steps.append(invoke(event, expectation, sam_args, logs))
+        steps.append(invoke(event, expectation, sam_args, env, logs))
         print(steps[-1].line(), flush=True)
 
-    api_url = start_api(sam_args, logs, processes)
+    api_url = start_api(sam_args, env, logs, processes)
     for step in api_matrix(api_url, okta, logs / "start-api.log"):
         steps.append(step)
         print(step.line(), flush=True)
