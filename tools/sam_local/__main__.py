@@ -272,8 +272,8 @@ def start_api(sam_args: list[str], env: dict[str, str], log_dir: Path, processes
     return url
 
 
-def run(args: argparse.Namespace, processes: list[ManagedProcess]) -> list[Step]:
-    """Start the local servers, then every invoke and the HTTP matrix."""
+def run(args: argparse.Namespace, processes: list[ManagedProcess], steps: list[Step]) -> None:
+    """Start the local servers, then every invoke and the HTTP matrix; each check's step goes to steps as it ends."""
     work: Path = args.work_dir
     logs = work / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -285,7 +285,6 @@ def run(args: argparse.Namespace, processes: list[ManagedProcess]) -> list[Step]
     sam_args = ["--template", str(args.template), "--skip-pull-image", "--env-vars", str(env_vars)]
     sam_args += ["--parameter-overrides", parameter_overrides(okta, secret_arn)]
 
-    steps = []
     planned: dict[Path, Expectation | None] = {p: expectation_for(p.name) for p in sample_events(args.events_dir)}
     planned.update(fresh_events(okta, work / "events"))
     for event, expectation in planned.items():
@@ -296,7 +295,6 @@ def run(args: argparse.Namespace, processes: list[ManagedProcess]) -> list[Step]
     for step in api_matrix(api_url, okta, logs / "start-api.log"):
         steps.append(step)
         print(step.line(), flush=True)
-    return steps
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -321,7 +319,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     processes: list[ManagedProcess] = []
     steps: list[Step] = []
     try:
-        steps = run(args, processes)
+        run(args, processes, steps)
     except (StackError, ClientError, requests.RequestException, OSError) as exc:
         steps.append(Step("local servers", False, str(exc)))
         print(steps[-1].line(), flush=True)
