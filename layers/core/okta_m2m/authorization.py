@@ -51,6 +51,7 @@ class TokenAuthorizer:
         self._verified: dict[str, _Verified] = {}
         self._key_version = keys.version
         self._routes_by_scopes: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self._statements: dict[tuple[tuple[str, ...], str], tuple[str, tuple[str, ...]]] = {}
 
     def authorize(self, authorization: object, method_arn: object) -> dict[str, Any]:
         """The policy for this token; TokenError if it is missing or invalid, KeySetUnavailableError if no keys."""
@@ -68,11 +69,21 @@ class TokenAuthorizer:
             raise ValueError("event has no methodArn")
         policy = entry.policies.get(method_arn)
         if policy is None:
-            prefix = api_prefix(method_arn)
-            resources = [f"{prefix}/{route}" for route in entry.routes] or [f"{prefix}/*/*"]
-            effect = "Allow" if entry.routes else "Deny"
+            effect, resources = self._statement(entry.routes, method_arn)
             policy = entry.policies[method_arn] = policy_response(entry.token.sub, effect, resources, entry.context)
         return policy
+
+    def _statement(self, routes: tuple[str, ...], method_arn: str) -> tuple[str, tuple[str, ...]]:
+        # Every token with the same routes on the same API gets the same statement: build it once.
+        key = (routes, method_arn)
+        statement = self._statements.get(key)
+        if statement is None:
+            if len(self._statements) >= self.cache_size:
+                self._statements.clear()
+            prefix = api_prefix(method_arn)
+            resources = tuple(f"{prefix}/{route}" for route in routes) or (f"{prefix}/*/*",)
+            statement = self._statements[key] = ("Allow" if routes else "Deny", resources)
+        return statement
 
     def _verify(self, raw: str, now: float) -> _Verified:
         s = self.settings

@@ -17,6 +17,9 @@ from aws_lambda_powertools.logging.formatter import BasePowertoolsFormatter
 
 # Attributes every LogRecord has: anything else on a record came in through `extra` (Powertools' keyword arguments).
 _RECORD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
+_ENCODER = json.JSONEncoder(
+    default=str, separators=(",", ":")
+)  # built once: json.dumps(...) with options builds one a call
 
 
 class LeanJsonFormatter(BasePowertoolsFormatter):
@@ -80,8 +83,10 @@ class LeanJsonFormatter(BasePowertoolsFormatter):
             **self.keys,
             **getattr(self._local, "keys", {}),
         }
-        line.update((k, v) for k, v in vars(record).items() if k not in _RECORD_ATTRS)
+        attrs = vars(record)
+        for key in attrs.keys() - _RECORD_ATTRS:
+            line[key] = attrs[key]
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
             line["exception_name"] = record.exc_info[0].__name__ if record.exc_info[0] else ""
-        return json.dumps(line, default=str, separators=(",", ":"))
+        return _ENCODER.encode(line)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 # Each scope opens these routes ("VERB/path" as API Gateway writes them in a methodArn; "GET/" is the root).
@@ -36,14 +37,14 @@ def api_prefix(method_arn: str) -> str:
 
 
 def policy_response(
-    principal_id: str, effect: str, resources: list[str], context: dict[str, str] | None = None
+    principal_id: str, effect: str, resources: Sequence[str], context: dict[str, str] | None = None
 ) -> dict[str, Any]:
     """The authorizer's answer: one statement of `effect` on `resources`, plus a flat string context."""
     response: dict[str, Any] = {
         "principalId": principal_id,
         "policyDocument": {
             "Version": "2012-10-17",
-            "Statement": [{"Action": "execute-api:Invoke", "Effect": effect, "Resource": resources}],
+            "Statement": [{"Action": "execute-api:Invoke", "Effect": effect, "Resource": list(resources)}],
         },
     }
     if context:
