@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 
@@ -14,6 +12,7 @@ import pytest
 from devstack import free_port
 from m2m_client import ClientConfig, IssuerUnreachableError, M2MClient, TokenRequestError
 from okta_local.testing import LocalOkta
+from tests.integration.client_cli import run_m2m_client
 
 pytestmark = pytest.mark.integration
 
@@ -91,33 +90,21 @@ def test_unreachable_issuer_is_named():
 
 
 def test_cli_prints_the_token_and_nothing_else(okta, tmp_path):
-    env_file = tmp_path / "demo.env"
-    env_file.write_text(
-        f"ISSUER={okta.issuer}\nCLIENT_ID={okta.env['CLIENT_ID']}\nCLIENT_SECRET={okta.env['CLIENT_SECRET']}\n"
-        "DEFAULT_SCOPE=hello\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-m", "m2m_client", "--env-file", str(env_file), "token"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    settings = {
+        "ISSUER": okta.issuer,
+        "CLIENT_ID": okta.env["CLIENT_ID"],
+        "CLIENT_SECRET": okta.env["CLIENT_SECRET"],
+        "DEFAULT_SCOPE": "hello",
+    }
+    result = run_m2m_client(tmp_path / "demo.env", settings, "token")
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     assert claims(result.stdout.strip())["cid"] == okta.env["CLIENT_ID"]
 
 
 def test_cli_unreachable_issuer_is_one_line(tmp_path):
-    env_file = tmp_path / "c.env"
-    env_file.write_text(f"ISSUER=http://127.0.0.1:{free_port()}/oauth2/default\nCLIENT_ID=a\nCLIENT_SECRET=b\n")
-    result = subprocess.run(
-        [sys.executable, "-m", "m2m_client", "--env-file", str(env_file), "token"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    settings = {"ISSUER": f"http://127.0.0.1:{free_port()}/oauth2/default", "CLIENT_ID": "a", "CLIENT_SECRET": "b"}
+    result = run_m2m_client(tmp_path / "c.env", settings, "token")
     assert result.returncode == 1
     assert result.stdout == ""
     assert result.stderr.startswith("error: cannot reach the issuer at http://127.0.0.1:")

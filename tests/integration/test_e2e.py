@@ -20,6 +20,7 @@ from local_api import LocalApi
 from m2m_client import M2MClient
 from m2m_client.client import CachedToken
 from okta_local.server import FAULTS_PATH
+from tests.integration.client_cli import run_m2m_client
 
 pytestmark = pytest.mark.integration
 
@@ -228,14 +229,14 @@ def test_client_retries_once_with_a_fresh_token_after_401(stack):
 def run_cli(stack: LocalStack, tmp_path: Path, *args: str, admin: bool = False) -> subprocess.CompletedProcess[str]:
     okta = stack.okta
     prefix = "ADMIN_" if admin else ""
-    env_file = tmp_path / "client.env"
-    env_file.write_text(
-        f"ISSUER={okta['ISSUER']}\nAPI_URL={stack.api_url}\nCLIENT_ID={okta[prefix + 'CLIENT_ID']}\n"
-        f"CLIENT_SECRET={okta[prefix + 'CLIENT_SECRET']}\n"
-        f"DEFAULT_SCOPE={okta['REGISTER_SCOPE' if admin else 'HELLO_SCOPE']}\n"
-    )
-    argv = [sys.executable, "-m", "m2m_client", "--env-file", str(env_file), *args]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+    settings = {
+        "ISSUER": okta["ISSUER"],
+        "API_URL": stack.api_url,
+        "CLIENT_ID": okta[prefix + "CLIENT_ID"],
+        "CLIENT_SECRET": okta[prefix + "CLIENT_SECRET"],
+        "DEFAULT_SCOPE": okta["REGISTER_SCOPE" if admin else "HELLO_SCOPE"],
+    }
+    return run_m2m_client(tmp_path / "client.env", settings, *args)
 
 
 def test_cli_calls_hello(stack, tmp_path):
@@ -271,15 +272,8 @@ def test_cli_scope_the_client_may_not_have_is_one_line(stack, tmp_path):
 
 def test_cli_bad_credentials_is_one_line(stack, tmp_path):
     okta = dict(stack.okta, CLIENT_SECRET="wrong-secret")
-    env_file = tmp_path / "bad.env"
-    env_file.write_text(f"ISSUER={okta['ISSUER']}\nCLIENT_ID={okta['CLIENT_ID']}\nCLIENT_SECRET=wrong-secret\n")
-    result = subprocess.run(
-        [sys.executable, "-m", "m2m_client", "--env-file", str(env_file), "token"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    settings = {"ISSUER": okta["ISSUER"], "CLIENT_ID": okta["CLIENT_ID"], "CLIENT_SECRET": "wrong-secret"}
+    result = run_m2m_client(tmp_path / "bad.env", settings, "token")
     assert result.returncode == 1
     assert result.stderr.startswith(f"error: the issuer refused the client credentials of {okta['CLIENT_ID']}")
     assert "Traceback" not in result.stderr
