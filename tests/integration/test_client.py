@@ -13,20 +13,17 @@ from devstack import free_port
 from m2m_client import ClientConfig, IssuerUnreachableError, M2MClient, TokenRequestError
 from okta_local.testing import LocalOkta
 from tests.integration.client_cli import run_m2m_client
+from tests.integration.okta_local_fixtures import clean_faults
 
 pytestmark = pytest.mark.integration
+
+__all__ = ["clean_faults"]  # re-exported fixture: it clears the faults of this module's own `okta` (short token life)
 
 
 @pytest.fixture(scope="module")
 def okta(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalOkta]:
     with LocalOkta(tmp_path_factory.mktemp("okta"), token_ttl=2) as server:
         yield server
-
-
-@pytest.fixture
-def clean(okta: LocalOkta) -> Iterator[LocalOkta]:
-    yield okta
-    okta.clear_faults()
 
 
 def client(okta: LocalOkta, secret: str | None = None, scope: str = "hello", timeout: float = 10) -> M2MClient:
@@ -71,16 +68,16 @@ def test_scope_the_client_may_not_request_is_named(okta):
         client(okta, scope="register").token()
 
 
-def test_token_endpoint_failure_is_reported(clean):
-    clean.set_faults(token="fail")
+def test_token_endpoint_failure_is_reported(clean_faults):
+    clean_faults.set_faults(token="fail")
     with pytest.raises(TokenRequestError, match=r"^the issuer answered 5\d\d to the token request"):
-        client(clean).token()
+        client(clean_faults).token()
 
 
-def test_slow_issuer_times_out(clean):
-    clean.set_faults(token="slow", delay_seconds=3)
+def test_slow_issuer_times_out(clean_faults):
+    clean_faults.set_faults(token="slow", delay_seconds=3)
     with pytest.raises(IssuerUnreachableError, match=r"^cannot reach the issuer at .*/v1/token: timed out$"):
-        client(clean, timeout=0.5).token()
+        client(clean_faults, timeout=0.5).token()
 
 
 def test_unreachable_issuer_is_named():
