@@ -10,7 +10,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 from types import FrameType
-from typing import Any, Self
+from typing import Any, Self, TypedDict, Unpack
 
 from flask import Response, g, request
 from samcli.lib.providers.api_provider import ApiProvider
@@ -32,6 +32,15 @@ def load_env_vars(path: str | Path | None) -> dict[str, Any]:
     if not isinstance(values, dict) or not all(isinstance(v, dict) for v in values.values()):
         raise ValueError(f"{path}: expected an object of objects, as for `sam local --env-vars`")
     return values
+
+
+class ApiOptions(TypedDict, total=False):
+    """LocalApi's keyword options, for serve to pass on; their defaults live in LocalApi only."""
+
+    host: str
+    port: int
+    env_vars: str | Path | Mapping[str, Any] | None
+    parameter_overrides: Mapping[str, str] | None
 
 
 class _QuietRequestHandler(WSGIRequestHandler):
@@ -125,15 +134,8 @@ def _log_request(response: Response) -> Response:
     return response
 
 
-def serve(
-    template: str | Path,
-    *,
-    host: str = "127.0.0.1",
-    port: int = 3000,
-    env_vars: str | Path | Mapping[str, Any] | None = None,
-    parameter_overrides: Mapping[str, str] | None = None,
-) -> None:
-    """Serve until SIGINT or SIGTERM (call from the main thread), then shut down cleanly."""
+def serve(template: str | Path, **options: Unpack[ApiOptions]) -> None:
+    """Serve LocalApi(template, **options) until SIGINT or SIGTERM (call from the main thread), then shut down."""
     stop = threading.Event()
 
     def _on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -142,7 +144,7 @@ def serve(
 
     previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        api = LocalApi(template, host=host, port=port, env_vars=env_vars, parameter_overrides=parameter_overrides)
+        api = LocalApi(template, **options)
         with api:
             for path, methods in api.routes:
                 LOG.info("route %s %s", ",".join(methods), path)
