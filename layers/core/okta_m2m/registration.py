@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -26,13 +26,9 @@ ALLOWED_FIELDS = frozenset({"label"})
 
 
 @dataclass(frozen=True)
-class Registration:
-    """What the caller gets back once: the new client's credentials and where to use them."""
+class Registration(ServiceApp):
+    """What the caller gets back once: the new app with its credentials (secret out of repr) and where to use them."""
 
-    app_id: str
-    label: str
-    client_id: str
-    client_secret: str = field(repr=False)
     request_token_url: str
 
     def as_dict(self) -> dict[str, str]:
