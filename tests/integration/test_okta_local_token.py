@@ -173,20 +173,15 @@ def test_no_client_credentials_is_invalid_client(okta: LocalOkta) -> None:
     oauth_error(response, 401, "invalid_client")
 
 
-def test_credentials_in_header_and_body_is_invalid_request(okta: LocalOkta) -> None:
+@pytest.mark.parametrize(
+    ("body_field", "env_name"),
+    [("client_secret", "CLIENT_SECRET"), ("client_id", "ADMIN_CLIENT_ID")],
+    ids=["secret-in-header-and-body", "body-client-id-differs-from-header"],
+)
+def test_body_credentials_beside_basic_are_invalid_request(okta: LocalOkta, body_field: str, env_name: str) -> None:
     response = requests.post(
         okta.token_url,
-        data={"grant_type": "client_credentials", "client_secret": okta.env["CLIENT_SECRET"]},
-        auth=(okta.env["CLIENT_ID"], okta.env["CLIENT_SECRET"]),
-        timeout=TIMEOUT,
-    )
-    oauth_error(response, 400, "invalid_request")
-
-
-def test_body_client_id_differing_from_header_is_invalid_request(okta: LocalOkta) -> None:
-    response = requests.post(
-        okta.token_url,
-        data={"grant_type": "client_credentials", "client_id": okta.env["ADMIN_CLIENT_ID"]},
+        data={"grant_type": "client_credentials", body_field: okta.env[env_name]},
         auth=(okta.env["CLIENT_ID"], okta.env["CLIENT_SECRET"]),
         timeout=TIMEOUT,
     )
