@@ -13,8 +13,8 @@ from tests.jwt_factory import ISSUER_PATH
 class JwksServer:
     """Serves {issuer}/v1/keys (and metadata); `mode` is ok, error, hang, notfound, garbage or redirect."""
 
-    def __init__(self) -> None:
-        self.keys: list[dict[str, Any]] = []
+    def __init__(self, keys: list[dict[str, Any]] | None = None) -> None:
+        self.keys: list[dict[str, Any]] = keys or []
         self.mode = "ok"
         self.metadata = False  # serve RFC 8414 metadata with a jwks_uri of /keys-elsewhere
         self.key_requests = 0

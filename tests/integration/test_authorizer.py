@@ -25,8 +25,7 @@ KEY = signing_key("key-1")
 
 @pytest.fixture
 def jwks() -> Iterator[JwksServer]:
-    with JwksServer() as server:
-        server.keys = [KEY.jwk()]
+    with JwksServer([KEY.jwk()]) as server:
         yield server
 
 

@@ -33,8 +33,7 @@ def overrides(issuer: str, **extra: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def jwks() -> Iterator[JwksServer]:
-    with JwksServer() as server:
-        server.keys = [KEY.jwk()]
+    with JwksServer([KEY.jwk()]) as server:
         yield server
 
 

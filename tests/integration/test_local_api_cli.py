@@ -24,8 +24,7 @@ READY = "Local API: "
 
 @pytest.fixture
 def jwks() -> Iterator[JwksServer]:
-    with JwksServer() as server:
-        server.keys = [KEY.jwk()]
+    with JwksServer([KEY.jwk()]) as server:
         yield server
 
 

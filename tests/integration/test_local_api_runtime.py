@@ -158,8 +158,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def jwks() -> Iterator[JwksServer]:
-    with JwksServer() as server:
-        server.keys = [KEY.jwk()]
+    with JwksServer([KEY.jwk()]) as server:
         yield server
 
 
