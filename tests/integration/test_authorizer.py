@@ -400,6 +400,25 @@ def test_cached_tokens_are_dropped_when_the_key_set_changes(authorizer, jwks):
     unauthorized(authorizer, token)
 
 
+def test_cached_tokens_are_dropped_when_a_kid_gets_other_key_material(jwks, monkeypatch):
+    from okta_m2m.authorization import TokenAuthorizer
+    from okta_m2m.config import authorizer_settings
+    from okta_m2m.errors import TokenError
+
+    for name, value in {"ISSUER": jwks.issuer, "AUDIENCE": "api://default", "HELLO_SCOPE": "hello"}.items():
+        monkeypatch.setenv(name, value)
+    settings = authorizer_settings()
+    clock = [1000.0]
+    keys = KeyCache(settings.issuer, settings.jwks_uri, max_age=3600, clock=lambda: clock[0])
+    auth = TokenAuthorizer(settings, keys)
+    token = mint(KEY, access_claims(jwks.issuer))
+    assert effect(auth.authorize(f"Bearer {token}", ARN)) == "Allow"
+    jwks.keys = [signing_key("replacement").jwk(kid=KEY.kid)]  # same kid, other key
+    clock[0] += 3601  # the hourly refresh
+    with pytest.raises(TokenError, match="bad signature"):
+        auth.authorize(f"Bearer {token}", ARN)
+
+
 def test_verified_token_cache_is_bounded(jwks, monkeypatch):
     from okta_m2m.authorization import TokenAuthorizer
     from okta_m2m.config import authorizer_settings

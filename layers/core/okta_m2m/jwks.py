@@ -94,6 +94,10 @@ def parse_key_set(document: Any) -> dict[str, RSAPublicKey]:
     return keys
 
 
+def _material(keys: dict[str, RSAPublicKey]) -> dict[str, object]:
+    return {kid: key.public_numbers() for kid, key in keys.items()}
+
+
 class KeyCache:
     """Signing keys by kid, fetched once per container and again only when needed.
 
@@ -124,8 +128,7 @@ class KeyCache:
         self.failure_backoff = failure_backoff
         self.fetch = fetch
         self.clock = clock
-        self.fetches = 0
-        self.version = 0  # changes whenever the set of keys changes
+        self.version = 0  # changes whenever the keys change (a kid added, removed or given other key material)
         self._keys: dict[str, RSAPublicKey] = {}
         self._fetched_at = float("-inf")
         self._last_miss_fetch = float("-inf")
@@ -168,13 +171,12 @@ class KeyCache:
                 )
                 return
             self._fetched_at = now
-            if keys.keys() != self._keys.keys():
+            if _material(keys) != _material(self._keys):
                 self.version += 1
             self._keys = keys
             logger.info("signing keys loaded", jwks_uri=self.jwks_uri, kids=sorted(keys))
 
     def _fetch_key_set(self) -> Any:
-        self.fetches += 1
         try:
             return self.fetch(self.jwks_uri, self.timeout)
         except HttpError as exc:
