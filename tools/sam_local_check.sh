@@ -39,7 +39,7 @@ cleanup() {
         log "stopped dockerd ($DOCKERD_PID)"
     fi
     if [ "$status" -ne 0 ] && [ -d "$WORK/logs" ]; then
-        for f in "$WORK"/logs/*.log; do
+        for f in "$WORK"/logs/*.log "$WORK"/devstack/*.log; do
             [ -s "$f" ] && { echo "--- last lines of $(basename "$f")"; tail -n 25 "$f"; }
         done >&2
     fi

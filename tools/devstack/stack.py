@@ -55,8 +55,10 @@ class LocalStack:
         template: Path = REPO_ROOT / "template.yaml",
         parameter_overrides: dict[str, str] | None = None,
         api_output_to_terminal: bool = False,
+        host: str = HOST,
     ) -> None:
         self.state_dir = state_dir
+        self.host = host  # 127.0.0.1; the Docker check binds the bridge address so containers can reach it
         self.ports = ports or Ports()
         self.template = template
         self.extra_overrides = parameter_overrides or {}
@@ -70,17 +72,17 @@ class LocalStack:
     @property
     def api_url(self) -> str:
         """Base URL of the local API (no stage prefix, as with sam local start-api)."""
-        return f"http://{HOST}:{self.ports.api}"
+        return f"http://{self.host}:{self.ports.api}"
 
     @property
     def okta_url(self) -> str:
         """Base URL of the local Okta server."""
-        return f"http://{HOST}:{self.ports.okta}"
+        return f"http://{self.host}:{self.ports.okta}"
 
     @property
     def moto_url(self) -> str:
         """Endpoint of the local Secrets Manager."""
-        return f"http://{HOST}:{self.ports.moto}"
+        return f"http://{self.host}:{self.ports.moto}"
 
     def __enter__(self) -> LocalStack:
         self.start()
@@ -102,7 +104,7 @@ class LocalStack:
     def start(self) -> None:
         """Start everything, or stop what was started and raise StackError."""
         for name, port in (("API", self.ports.api), ("Okta", self.ports.okta), ("moto", self.ports.moto)):
-            if port_in_use(HOST, port):
+            if port_in_use(self.host, port):
                 raise StackError(f"port {port} for the {name} server is already in use (choose another with a flag)")
         self.run_dir.mkdir(parents=True, exist_ok=True)
         for log in self.run_dir.glob("*.log"):
@@ -119,7 +121,7 @@ class LocalStack:
         """Start the local Okta server and read the credentials it writes to okta.env."""
         self.okta_dir.mkdir(parents=True, exist_ok=True)
         env_file = self.okta_dir / "okta.env"
-        argv = [sys.executable, "-m", "okta_local", "serve", "--host", HOST, "--port", str(self.ports.okta)]
+        argv = [sys.executable, "-m", "okta_local", "serve", "--host", self.host, "--port", str(self.ports.okta)]
         process = self._spawn("okta", [*argv, "--state-dir", str(self.okta_dir)])
 
         def ready() -> bool:
@@ -135,7 +137,7 @@ class LocalStack:
 
     def start_moto(self) -> None:
         """Start moto's server and store the local Okta API token as the secret the register function reads."""
-        argv = [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(self.ports.moto)]
+        argv = [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.ports.moto)]
         process = self._spawn("moto", argv)
         wait_until(
             f"moto on {self.moto_url}",
@@ -180,7 +182,7 @@ class LocalStack:
         function_env = self.function_env()
         env_vars.write_text(json.dumps({"Parameters": function_env, "RegisterFunction": function_env}, indent=2))
         overrides = " ".join(f"{key}={value}" for key, value in self.parameter_overrides().items())
-        argv = [sys.executable, "-m", "local_api", "--host", HOST, "--port", str(self.ports.api)]
+        argv = [sys.executable, "-m", "local_api", "--host", self.host, "--port", str(self.ports.api)]
         argv += ["--template", str(self.template), "--env-vars", str(env_vars), "--parameter-overrides", overrides]
         # The functions run inside the local API's process, so its environment is theirs too.
         process = self._spawn("api", argv, {**os.environ, **function_env}, to_terminal=self.api_output_to_terminal)

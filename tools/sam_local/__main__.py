@@ -21,15 +21,14 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-import boto3
 import requests
 from samcli.yamlhelper import yaml_parse
 
 from devstack.events import METHOD_ARN, token_event
 from devstack.processes import ManagedProcess, StackError, free_port, wait_until
-from devstack.stack import DUMMY_AWS, REGION, REPO_ROOT, SECRET_NAME
+from devstack.stack import DUMMY_AWS, REGION, REPO_ROOT, LocalStack, Ports
 from devstack.story import Step, client_for, tamper
-from m2m_client import ClientError, parse_env_file
+from m2m_client import ClientError
 from sam_local.expectations import (
     BodyCheck,
     Expectation,
@@ -73,44 +72,6 @@ def sam_env(template: Path) -> dict[str, str]:
     declared = declared_env_names(template)
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k not in declared}
     return {**env, **DUMMY_AWS, "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION, "SAM_CLI_TELEMETRY": "0"}
-
-
-def start_okta(host: str, state_dir: Path, processes: list[ManagedProcess]) -> dict[str, str]:
-    """Start the local Okta server on host and return the values it writes to okta.env."""
-    port = free_port(host)
-    issuer_base = f"http://{host}:{port}"
-    env_file = state_dir / "okta.env"
-    argv = [sys.executable, "-m", "okta_local", "serve", "--host", host, "--port", str(port)]
-    process = ManagedProcess("okta", [*argv, "--state-dir", str(state_dir)], log_path=state_dir / "okta.log")
-    processes.append(process)
-    values: dict[str, str] = {}
-
-    def ready() -> bool:
-        values.update(parse_env_file(env_file))
-        issuer = values.get("ISSUER", "")
-        return issuer.startswith(issuer_base) and requests.get(f"{issuer}/v1/keys", timeout=2).ok
-
-    wait_until(f"the local Okta server on {issuer_base}", ready, timeout=START_TIMEOUT, process=process)
-    return values
-
-
-def start_moto(host: str, api_token: str, log_dir: Path, processes: list[ManagedProcess]) -> tuple[str, str]:
-    """Start moto on host, store the Okta API token as the register function's secret; return endpoint and ARN."""
-    port = free_port(host)
-    url = f"http://{host}:{port}"
-    argv = [sys.executable, "-m", "moto.server", "-H", host, "-p", str(port)]
-    process = ManagedProcess("moto", argv, log_path=log_dir / "moto.log")
-    processes.append(process)
-    wait_until(f"moto on {url}", lambda: requests.get(f"{url}/moto-api/", timeout=2).ok, timeout=60, process=process)
-    client = boto3.client(
-        "secretsmanager",
-        endpoint_url=url,
-        region_name=REGION,
-        aws_access_key_id=DUMMY_AWS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=DUMMY_AWS["AWS_SECRET_ACCESS_KEY"],
-        aws_session_token=DUMMY_AWS["AWS_SESSION_TOKEN"],
-    )
-    return url, client.create_secret(Name=SECRET_NAME, SecretString=api_token)["ARN"]
 
 
 def write_env_vars(path: Path, host: str, moto_url: str) -> None:
@@ -277,10 +238,14 @@ def run(args: argparse.Namespace, processes: list[ManagedProcess], steps: list[S
     work: Path = args.work_dir
     logs = work / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    okta = start_okta(args.host, work / "okta", processes)
-    moto_url, secret_arn = start_moto(args.host, okta["OKTA_API_TOKEN"], logs, processes)
+    # The local Okta server and moto as `make dev` starts them, on the address containers reach the host at.
+    stack = LocalStack(work, host=args.host, ports=Ports(api=0, okta=free_port(args.host), moto=free_port(args.host)))
+    stack.processes = processes  # one list: main() stops them with the rest
+    stack.start_okta()
+    stack.start_moto()
+    okta, secret_arn = stack.okta, stack.secret_arn
     env_vars = work / "env-vars.json"
-    write_env_vars(env_vars, args.host, moto_url)
+    write_env_vars(env_vars, args.host, stack.moto_url)
     env = sam_env(args.template)
     sam_args = ["--template", str(args.template), "--skip-pull-image", "--env-vars", str(env_vars)]
     sam_args += ["--parameter-overrides", parameter_overrides(okta, secret_arn)]
