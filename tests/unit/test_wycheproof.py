@@ -1,7 +1,8 @@
-"""Project Wycheproof JOSE vectors against the signature layer (see ../shared/vectors/wycheproof/README.md)."""
+"""Project Wycheproof JOSE vectors against the signature layer (see tests/vectors/wycheproof/README.md)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -12,22 +13,21 @@ from okta_m2m.errors import KeySetUnavailableError, TokenError
 from okta_m2m.jwks import parse_key_set
 from okta_m2m.jws import parse_compact, verify_signature, verify_with_jwk
 
-# shared/ sits beside the checkout, for developers and CI alike.
-VECTORS = Path(__file__).resolve().parents[3] / "shared" / "vectors" / "wycheproof"
+# In the repository, so every clone runs them. A missing file is a collection error, never a skip.
+VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "wycheproof"
+SHA256 = {
+    "json_web_signature_test.json": "8e687a06fe8359f4ec51480f1a9f73c8faebd6f4c01b818b843b44eee54fd5d9",
+    "json_web_key_test.json": "be983255bce26406f97020ec5458b33930a90d5f868e604fcd569c300aba2862",
+}
 
 
 def _load(name: str) -> dict[str, Any]:
-    path = VECTORS / name
-    if not path.exists():
-        pytest.skip(f"Wycheproof vectors not found at {VECTORS}")
-    return json.loads(path.read_text())
+    document: dict[str, Any] = json.loads((VECTORS / name).read_bytes())
+    return document
 
 
 def _cases(name: str) -> list[Any]:
-    try:
-        groups = json.loads((VECTORS / name).read_text())["testGroups"]
-    except FileNotFoundError:
-        return []
+    groups = _load(name)["testGroups"]
     return [
         pytest.param(group, test, id=f"tc{test['tcId']}-{test['comment']}")
         for group in groups
@@ -41,9 +41,14 @@ def _expect_valid(group: dict[str, Any], test: dict[str, Any]) -> bool:
     return public.get("kty") == "RSA" and public.get("alg") == "RS256" and test["result"] == "valid"
 
 
-def test_vectors_are_present():
-    assert _load("json_web_signature_test.json")["numberOfTests"] == 401
-    assert _load("json_web_key_test.json")["numberOfTests"] == 26
+@pytest.mark.parametrize("name", sorted(SHA256))
+def test_vector_file_is_the_published_one(name: str):
+    assert hashlib.sha256((VECTORS / name).read_bytes()).hexdigest() == SHA256[name]
+
+
+def test_vectors_are_all_collected():
+    assert _load("json_web_signature_test.json")["numberOfTests"] == len(_cases("json_web_signature_test.json")) == 401
+    assert _load("json_web_key_test.json")["numberOfTests"] == len(_cases("json_web_key_test.json")) == 26
 
 
 @pytest.mark.parametrize(("group", "test"), _cases("json_web_signature_test.json"))
