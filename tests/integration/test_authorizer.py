@@ -214,6 +214,13 @@ def _hostile(issuer: str) -> dict[str, str]:
         "cid missing": mint(KEY, access_claims(issuer, cid=None)),
         "sub missing": mint(KEY, access_claims(issuer, sub=None)),
         "jti not a string": mint(KEY, access_claims(issuer, jti=5)),
+        "DPoP-bound (cnf.jkt)": mint(
+            KEY, access_claims(issuer, cnf={"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"})
+        ),
+        "mTLS-bound (cnf.x5t#S256)": mint(
+            KEY, access_claims(issuer, cnf={"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"})
+        ),
+        "cnf of any other shape": mint(KEY, access_claims(issuer, cnf={})),
     }
     return tokens
 

@@ -79,6 +79,10 @@ def validate_access_token(
     if "nbf" in claims and _numeric_date(claims["nbf"], "nbf") > now + leeway:
         raise TokenError("not yet valid")
 
+    # A sender-constrained token (DPoP or mTLS, RFC 9449 / RFC 8705) is valid only with its proof of possession,
+    # which a TOKEN authorizer never sees: accepting it would make it a bearer token again.
+    if "cnf" in claims:
+        raise TokenError("token is bound to a key (cnf)")
     # An ID token or any other JWT from the same issuer has no cid/scp: it is not an access token.
     client_id = _string(claims, "cid")
     scopes = claims.get("scp")
