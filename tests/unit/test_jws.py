@@ -2,6 +2,7 @@
 
 import pytest
 
+from okta_m2m import jws
 from okta_m2m.errors import TokenError
 from okta_m2m.jws import KeyRejectedError, b64url_decode, has_roca_fingerprint, parse_compact, rsa_key_from_jwk
 from tests.jwt_factory import access_claims, mint, signing_key
@@ -45,3 +46,22 @@ def test_bad_public_key_is_rejected(change):
 
 def test_ordinary_modulus_has_no_roca_fingerprint():
     assert not has_roca_fingerprint(KEY.private.public_key().public_numbers().n)
+
+
+def test_checked_headers_are_cached_read_only_and_bounded():
+    token = mint(KEY, access_claims("https://issuer.example"))
+    first, again = parse_compact(token), parse_compact(mint(KEY, access_claims("https://issuer.example")))
+    assert first.header is again.header  # one parse for every token with this header
+    with pytest.raises(TypeError):
+        first.header["alg"] = "none"  # type: ignore[index]
+    for i in range(2 * jws._MAX_CACHED_HEADERS):
+        parse_compact(mint(KEY, access_claims("https://issuer.example"), kid=f"k{i}"))
+    assert len(jws._HEADERS) <= jws._MAX_CACHED_HEADERS
+
+
+def test_a_refused_header_is_refused_every_time():
+    token = mint(KEY, access_claims("https://issuer.example"), jku="https://evil.example/keys")
+    for _ in range(2):
+        with pytest.raises(TokenError, match="header parameter not allowed"):
+            parse_compact(token)
+    assert token.split(".")[0] not in jws._HEADERS

@@ -12,9 +12,11 @@ from okta_m2m.access_token import AccessToken, validate_access_token
 from okta_m2m.config import AuthorizerSettings
 from okta_m2m.errors import TokenError
 from okta_m2m.jwks import KeyCache
+from okta_m2m.log_format import CallSiteLog
 from okta_m2m.policy import allowed_routes, api_prefix, policy_response, route_grants
 
 logger = Logger(child=True)
+_log_decision = CallSiteLog(logger)  # once per verified token: the hot path's one log line
 
 BEARER = "Bearer "
 
@@ -96,14 +98,17 @@ class TokenAuthorizer:
         else:
             reason = "scopes" if routes else "no scope opens a route"
         entry = _Verified(token, routes)
-        logger.info(
-            "allow" if routes else "deny",
-            decision="allow" if routes else "deny",
-            reason=reason,
-            client_id=token.client_id,
-            kid=token.kid,
-            scopes=entry.context["scopes"],
-            routes=list(routes),
+        decision = "allow" if routes else "deny"
+        _log_decision(
+            decision,
+            {
+                "decision": decision,
+                "reason": reason,
+                "client_id": token.client_id,
+                "kid": token.kid,
+                "scopes": entry.context["scopes"],
+                "routes": list(routes),
+            },
         )
         self._forget_if_keys_changed()  # this very call may have fetched a new key set
         if len(self._verified) >= self.cache_size:

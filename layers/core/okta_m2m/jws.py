@@ -5,6 +5,8 @@ from __future__ import annotations
 import binascii
 import json
 import re
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from cryptography.exceptions import InvalidSignature
@@ -31,12 +33,16 @@ _ACCEPTED_TYP = frozenset({"jwt", "at+jwt", "application/at+jwt"})
 _PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 _PKCS1 = PKCS1v15()
 _SHA256 = SHA256()
+# An issuer signs with a handful of keys, so its tokens share a handful of header segments: each accepted one is
+# parsed and checked once. Read-only views, so no caller can change what the next token gets.
+_HEADERS: dict[str, Mapping[str, Any]] = {}
+_MAX_CACHED_HEADERS = 64
 
 
 class CompactJws(NamedTuple):
     """A parsed compact JWS whose signature has not been checked yet."""
 
-    header: dict[str, Any]
+    header: Mapping[str, Any]
     payload: bytes
     signing_input: bytes
     signature: bytes
@@ -88,6 +94,18 @@ def parse_compact(token: str) -> CompactJws:
     if len(token) > MAX_TOKEN_LENGTH or not _COMPACT.fullmatch(token):
         raise TokenError("malformed token")
     header_b64, payload_b64, signature_b64 = token.split(".")
+    header = _HEADERS.get(header_b64)
+    if header is None:
+        header = _checked_header(header_b64)
+    return CompactJws(
+        header=header,
+        payload=_decode_checked(payload_b64),
+        signing_input=f"{header_b64}.{payload_b64}".encode("ascii"),
+        signature=_decode_checked(signature_b64),
+    )
+
+
+def _checked_header(header_b64: str) -> Mapping[str, Any]:
     header = json_object(_decode_checked(header_b64))
     if header.get("alg") != ALGORITHM:
         raise TokenError("algorithm not allowed")
@@ -96,12 +114,10 @@ def parse_compact(token: str) -> CompactJws:
     typ = header.get("typ")
     if typ is not None and (not isinstance(typ, str) or typ.lower() not in _ACCEPTED_TYP):
         raise TokenError("typ not allowed")
-    return CompactJws(
-        header=header,
-        payload=_decode_checked(payload_b64),
-        signing_input=f"{header_b64}.{payload_b64}".encode("ascii"),
-        signature=_decode_checked(signature_b64),
-    )
+    if len(_HEADERS) >= _MAX_CACHED_HEADERS:
+        _HEADERS.clear()  # a flood of distinct headers costs a parse each, as without the cache
+    view = _HEADERS[header_b64] = MappingProxyType(header)
+    return view
 
 
 def _b64url_uint(value: object, name: str) -> int:
