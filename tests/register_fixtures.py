@@ -99,7 +99,8 @@ def all_log_output() -> Iterator[io.StringIO]:
     services = tuple(lg.name for lg in loggers if getattr(lg, "powertools_handler", None))
     for logger in loggers:
         for handler in logger.handlers:
-            if isinstance(handler, logging.StreamHandler):
+            # pytest puts one capture handler on several loggers: swap each handler once, or it is restored to None.
+            if isinstance(handler, logging.StreamHandler) and all(handler is not h for h, _ in swapped):
                 swapped.append((handler, handler.setStream(buffer)))
         ours = logger.name in services or ".okta_m2m." in logger.name  # child names depend on import order
         if ours or logger.name.startswith(tuple(f"{name}." for name in services)):

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from functions.authorizer import app  # imported without ISSUER: no prefetch, so faults set in a test apply to it
 from okta_m2m.errors import KeySetUnavailableError
 from okta_m2m.jwks import KeyCache
 from tests.jwks_server import JwksServer
@@ -39,7 +40,6 @@ def authorizer(jwks: JwksServer, monkeypatch: pytest.MonkeyPatch, lambda_context
         "REGISTER_SCOPE": "register",
     }.items():
         monkeypatch.setenv(name, value)
-    from functions.authorizer import app
 
     def call(token: str | None, method_arn: str = ARN, scheme: str = "Bearer ") -> dict[str, Any]:
         event: dict[str, Any] = {"type": "TOKEN", "methodArn": method_arn}

@@ -1,4 +1,4 @@
-"""The lean JSON formatter writes what Powertools' formatter would, as one JSON object a line."""
+"""The authorizer's log set-up writes Powertools' JSON lines with the standard library, one object a line."""
 
 import io
 import json
@@ -7,29 +7,37 @@ import re
 import sys
 import uuid
 
-from aws_lambda_powertools import Logger
+import pytest
 
-from okta_m2m.log_format import CallSiteLog, LeanJsonFormatter
+from okta_m2m.config import log_settings
+from okta_m2m.log_format import CallSiteLog, FieldLogger, LeanJsonFormatter, child_logger, service_logger
 
 
-def make_logger() -> tuple[Logger, io.StringIO]:
-    # Powertools sets a logger up once per service name: a new name a test.
+def make_logger(
+    monkeypatch: pytest.MonkeyPatch, level: str = "INFO"
+) -> tuple[FieldLogger, LeanJsonFormatter, io.StringIO]:
+    # One service logger a test: a new service name each time, as service_logger sets a logger up once.
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", f"lean-{uuid.uuid4().hex}")
+    monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", level)
+    log_settings.cache_clear()
     out = io.StringIO()
-    handler = logging.StreamHandler(out)
-    logger = Logger(service=f"lean-{uuid.uuid4().hex}", logger_handler=handler, logger_formatter=LeanJsonFormatter())
-    return logger, out
+    logger, formatter = service_logger(out)
+    return FieldLogger(logger), formatter, out
 
 
 def lines(out: io.StringIO) -> list[dict]:
     return [json.loads(line) for line in out.getvalue().splitlines()]
 
 
-def test_line_has_level_message_service_keys_and_extras():
-    logger, out = make_logger()
-    logger.append_keys(function_request_id="req-1")
+def test_line_has_level_message_service_keys_and_extras(monkeypatch):
+    logger, formatter, out = make_logger(monkeypatch)
+    formatter.append_keys(function_request_id="req-1", sampling_rate=None)
     logger.info("allow", client_id="0oa1", routes=["GET/hello"])
+    line_no = sys._getframe().f_lineno - 1
     (line,) = lines(out)
+    assert list(line)[:4] == ["level", "location", "message", "timestamp"]
     assert line["level"] == "INFO"
+    assert line["location"] == f"test_line_has_level_message_service_keys_and_extras:{line_no}"
     assert line["message"] == "allow"
     assert line["service"].startswith("lean-")
     assert line["function_request_id"] == "req-1"
@@ -39,21 +47,29 @@ def test_line_has_level_message_service_keys_and_extras():
     assert "sampling_rate" not in line  # None values are left out, as Powertools does
 
 
-def test_removed_and_cleared_keys_stop_appearing_and_thread_keys_are_kept_apart():
-    logger, out = make_logger()
-    logger.append_keys(a="1", b="2")
-    logger.remove_keys(["a"])
-    logger.thread_safe_append_keys(t="x")
+def test_child_loggers_write_through_the_service_logger_and_its_level(monkeypatch):
+    _, formatter, out = make_logger(monkeypatch, level="WARNING")
+    child = child_logger("okta_m2m.example")
+    assert child.logger.name == f"{formatter.keys['service']}.okta_m2m.example"  # as Powertools names children
+    child.info("quiet")
+    child.warning("signing key skipped", kid="k1")
+    (line,) = lines(out)
+    assert (line["level"], line["message"], line["kid"]) == ("WARNING", "signing key skipped", "k1")
+
+
+def test_removed_keys_stop_appearing_and_a_second_set_up_reuses_the_handler(monkeypatch):
+    logger, formatter, out = make_logger(monkeypatch)
+    formatter.append_keys(a="1", b="2")
+    formatter.remove_keys("a")
     logger.info("one")
-    logger.thread_safe_clear_keys()
-    logger.info("two")
-    first, second = lines(out)
-    assert "a" not in first and first["b"] == "2" and first["t"] == "x"
-    assert "t" not in second
+    again, same = service_logger()
+    assert same is formatter and len(again.handlers) == 1
+    (first,) = lines(out)
+    assert "a" not in first and first["b"] == "2"
 
 
-def test_exception_is_recorded_with_its_name():
-    logger, out = make_logger()
+def test_exception_is_recorded_with_its_name(monkeypatch):
+    logger, _, out = make_logger(monkeypatch)
     try:
         raise KeyError("boom")
     except KeyError:
@@ -64,10 +80,10 @@ def test_exception_is_recorded_with_its_name():
     assert "Traceback" in line["exception"]
 
 
-def test_call_site_log_writes_the_line_logger_info_writes():
-    logger, out = make_logger()
+def test_call_site_log_writes_the_line_logger_info_writes(monkeypatch):
+    logger, formatter, out = make_logger(monkeypatch)
     log = CallSiteLog(logger)
-    logger.append_keys(function_request_id="req-2")
+    formatter.append_keys(function_request_id="req-2")
     fields = {"decision": "allow", "client_id": "0oa1", "routes": ["GET/hello", "GET/"]}
     logger.info("allow", **fields)
     log("allow", fields)  # the line of this call
@@ -82,15 +98,14 @@ def test_call_site_log_writes_the_line_logger_info_writes():
     assert fast["timestamp"] >= standard["timestamp"]
 
 
-def test_call_site_log_honours_the_level():
-    logger, out = make_logger()
-    logger.setLevel("WARNING")
+def test_call_site_log_honours_the_level(monkeypatch):
+    logger, _, out = make_logger(monkeypatch, level="WARNING")
     CallSiteLog(logger)("allow", {"decision": "allow"})
     assert out.getvalue() == ""
 
 
-def test_call_site_log_takes_the_standard_path_when_more_is_set_up():
-    logger, out = make_logger()
+def test_call_site_log_takes_the_standard_path_when_more_is_set_up(monkeypatch):
+    logger, _, out = make_logger(monkeypatch)
     seen: list[logging.LogRecord] = []
 
     class Keep(logging.Handler):
@@ -98,22 +113,22 @@ def test_call_site_log_takes_the_standard_path_when_more_is_set_up():
             seen.append(record)
 
     extra = Keep()
-    logging.getLogger(logger.name).addHandler(extra)
+    logger.logger.addHandler(extra)
     try:
         log = CallSiteLog(logger)
         for _ in range(2):
             log("allow", {"decision": "allow", "client_id": "0oa1"})
     finally:
-        logging.getLogger(logger.name).removeHandler(extra)
+        logger.logger.removeHandler(extra)
     assert [(r.getMessage(), r.decision, r.funcName) for r in seen] == [  # type: ignore[attr-defined]
         ("allow", "allow", "test_call_site_log_takes_the_standard_path_when_more_is_set_up")
     ] * 2
     assert [line["client_id"] for line in lines(out)] == ["0oa1", "0oa1"]
 
 
-def test_call_site_log_takes_the_standard_path_past_a_filter():
-    logger, out = make_logger()
-    logging.getLogger(logger.name).addFilter(lambda record: record.getMessage() != "secret")
+def test_call_site_log_takes_the_standard_path_past_a_filter(monkeypatch):
+    logger, _, out = make_logger(monkeypatch)
+    logger.logger.addFilter(lambda record: record.getMessage() != "secret")
     log = CallSiteLog(logger)
     log("secret", {"a": 1})
     log("plain", {"a": 2})

@@ -6,16 +6,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools import Logger
-
 from okta_m2m.access_token import AccessToken, validate_access_token
 from okta_m2m.config import AuthorizerSettings
 from okta_m2m.errors import TokenError
 from okta_m2m.jwks import KeyCache
-from okta_m2m.log_format import CallSiteLog
+from okta_m2m.log_format import CallSiteLog, child_logger
 from okta_m2m.policy import allowed_routes, api_prefix, policy_response, route_grants
 
-logger = Logger(child=True)
+logger = child_logger(__name__)
 _log_decision = CallSiteLog(logger)  # once per verified token: the hot path's one log line
 
 BEARER = "Bearer "

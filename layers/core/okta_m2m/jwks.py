@@ -2,68 +2,22 @@
 
 from __future__ import annotations
 
-import http.client
-import json
-import ssl
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
-from aws_lambda_powertools import Logger
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 from okta_m2m.config import secure_url
 from okta_m2m.errors import ConfigError, KeySetUnavailableError, TokenError
+from okta_m2m.fetch import TIMEOUT_SECONDS, HttpError, fetch_json
 from okta_m2m.jws import KeyRejectedError, rsa_key_from_jwk
+from okta_m2m.log_format import child_logger
 
-logger = Logger(child=True)
+logger = child_logger(__name__)
 
-MAX_RESPONSE_BYTES = 512 * 1024
 _METADATA_PATHS = ("/.well-known/oauth-authorization-server", "/.well-known/openid-configuration")
-
-
-class HttpError(Exception):
-    """A fetch that did not give a usable 200 answer; status is 0 where no HTTP status came back."""
-
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(f"{reason} (status {status})")
-        self.status = status
-
-
-def fetch_json(url: str, timeout: float) -> Any:
-    """GET a JSON document over https (or loopback http) within `timeout` seconds in all; redirects are not followed."""
-    parts = urlsplit(url)
-    deadline = time.monotonic() + timeout
-    conn: http.client.HTTPConnection
-    if parts.scheme == "https":
-        conn = http.client.HTTPSConnection(
-            parts.hostname or "", parts.port, timeout=timeout, context=ssl.create_default_context()
-        )
-    else:
-        conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=timeout)
-    try:
-        conn.request("GET", parts.path or "/", headers={"Accept": "application/json", "User-Agent": "okta-m2m"})
-        resp = conn.getresponse()
-        if resp.status != 200:
-            raise HttpError(resp.status, "unexpected status")
-        chunks: list[bytes] = []
-        size = 0
-        while chunk := resp.read1(65536):
-            size += len(chunk)
-            if size > MAX_RESPONSE_BYTES:
-                raise HttpError(200, "response too large")
-            if time.monotonic() > deadline:
-                raise HttpError(200, "response too slow")
-            chunks.append(chunk)
-        return json.loads(b"".join(chunks))
-    except (OSError, http.client.HTTPException) as exc:
-        raise HttpError(0, type(exc).__name__) from None
-    except ValueError:
-        raise HttpError(200, "not JSON") from None
-    finally:
-        conn.close()
 
 
 def parse_key_set(document: Any) -> dict[str, RSAPublicKey]:
@@ -112,7 +66,7 @@ class KeyCache:
         jwks_uri: str,
         *,
         discover: bool = True,
-        timeout: float = 3.0,
+        timeout: float = TIMEOUT_SECONDS,
         max_age: float = 3600.0,
         miss_cooldown: float = 60.0,
         failure_backoff: float = 5.0,

@@ -1,75 +1,46 @@
-"""A lean JSON formatter for Powertools Logger, for the authorizer's hot path.
+"""The authorizer's structured logs: Powertools Logger's JSON lines, written with the standard library alone.
 
-Powertools' default formatter costs about 30 us a line here, more than an RS256 verify; this one writes the same
-keys (level, location, message, timestamp, appended keys such as service, extra keys, exception) for a fraction of it.
+The authorizer needs Powertools' line format, not Powertools: importing the package costs about 30 ms, a third of
+the authorizer's cold start, and its default formatter about 30 us a line, more than an RS256 verify (make bench).
+Here a service logger is set up as Powertools sets one up (one stdout handler, no propagation, level from
+POWERTOOLS_LOG_LEVEL), layer modules log through children named as Powertools names them (`{service}.{module}`),
+and each line carries the same keys: level, location, message, timestamp, service, appended keys, extra keys and
+the exception. The proxy functions, which import Powertools anyway, keep Powertools Logger.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import threading
+import sys
 import time
-from collections.abc import Iterable
-from typing import Any
+from typing import Any, TextIO
 
-from aws_lambda_powertools import Logger
-from aws_lambda_powertools.logging.formatter import BasePowertoolsFormatter
+from okta_m2m.config import log_settings
 
-# Attributes every LogRecord has: anything else on a record came in through `extra` (Powertools' keyword arguments).
+# Attributes every LogRecord has: anything else on a record came in through `extra` (the fields of a line).
 _RECORD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
-_ENCODER = json.JSONEncoder(
-    default=str, separators=(",", ":")
-)  # built once: json.dumps(...) with options builds one a call
+_ENCODER = json.JSONEncoder(default=str, separators=(",", ":"))  # built once: json.dumps with options builds one a call
 
 
-class LeanJsonFormatter(BasePowertoolsFormatter):
+class LeanJsonFormatter(logging.Formatter):
     """One JSON object per line, keys as Powertools writes them."""
 
-    def __init__(self) -> None:
+    def __init__(self, **keys: Any) -> None:
         super().__init__()
-        self.keys: dict[str, Any] = {}  # Powertools appends service, sampling_rate and Lambda context keys here
-        self._local = threading.local()  # keys appended for the current thread only
+        self.keys: dict[str, Any] = {}  # service, and what the handler appends (the request id)
+        self.append_keys(**keys)
         self._second = -1
         self._second_text = ""
 
     def append_keys(self, **additional_keys: Any) -> None:
-        """Add keys to every following line."""
+        """Add keys to every following line (a None value is left out, as Powertools does)."""
         self.keys.update((k, v) for k, v in additional_keys.items() if v is not None)
 
-    def get_current_keys(self) -> dict[str, Any]:
-        """The keys added to every line."""
-        return self.keys
-
-    def remove_keys(self, keys: Iterable[str]) -> None:
+    def remove_keys(self, *keys: str) -> None:
         """Stop adding these keys."""
         for key in keys:
             self.keys.pop(key, None)
-
-    def clear_state(self) -> None:
-        """Forget every appended key."""
-        self.keys = {}
-
-    def thread_safe_append_keys(self, **additional_keys: Any) -> None:
-        """Add keys to the current thread's following lines."""
-        self.thread_safe_get_current_keys().update(additional_keys)
-
-    def thread_safe_get_current_keys(self) -> dict[str, Any]:
-        """The keys added to the current thread's lines."""
-        if not hasattr(self._local, "keys"):
-            self._local.keys = {}
-        keys: dict[str, Any] = self._local.keys
-        return keys
-
-    def thread_safe_remove_keys(self, keys: Iterable[str]) -> None:
-        """Stop adding these keys in the current thread."""
-        current = self.thread_safe_get_current_keys()
-        for key in keys:
-            current.pop(key, None)
-
-    def thread_safe_clear_keys(self) -> None:
-        """Forget the current thread's keys."""
-        self._local.keys = {}
 
     def format(self, record: logging.LogRecord) -> str:
         """Render the record as a JSON line."""
@@ -95,17 +66,63 @@ class LeanJsonFormatter(BasePowertoolsFormatter):
         second = int(created)
         if second != self._second:  # strftime once a second, not once a line
             self._second, self._second_text = second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-        line: dict[str, Any] = {
+        return {
             "level": level,
             "location": location,
             "message": message,
             "timestamp": f"{self._second_text}.{int((created - second) * 1000):03d}Z",
             **self.keys,
         }
-        thread_keys = getattr(self._local, "keys", None)
-        if thread_keys:
-            line.update(thread_keys)
-        return line
+
+
+def service_logger(stream: TextIO | None = None) -> tuple[logging.Logger, LeanJsonFormatter]:
+    """The function's logger and its formatter, set up once as Powertools would (stdout, no propagation)."""
+    service, level = log_settings()
+    logger = logging.getLogger(service)
+    for handler in logger.handlers:
+        if isinstance(handler.formatter, LeanJsonFormatter):
+            return logger, handler.formatter  # already set up: a module imported again (tests, the local API)
+    formatter = LeanJsonFormatter(service=service)
+    handler = logging.StreamHandler(stream or sys.stdout)
+    handler.setFormatter(formatter)
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    logger.propagate = False
+    return logger, formatter
+
+
+class FieldLogger:
+    """`logger.info("message", key=value)`, as Powertools loggers take it, over a standard logger."""
+
+    __slots__ = ("logger",)
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self.logger = logger
+
+    def _log(self, level: int, message: str, fields: dict[str, Any], exc_info: bool = False) -> None:
+        if self.logger.isEnabledFor(level):
+            self.logger.log(level, message, exc_info=exc_info, extra=fields, stacklevel=3)
+
+    def debug(self, message: str, **fields: Any) -> None:
+        """Log at DEBUG."""
+        self._log(logging.DEBUG, message, fields)
+
+    def info(self, message: str, **fields: Any) -> None:
+        """Log at INFO."""
+        self._log(logging.INFO, message, fields)
+
+    def warning(self, message: str, **fields: Any) -> None:
+        """Log at WARNING."""
+        self._log(logging.WARNING, message, fields)
+
+    def exception(self, message: str, **fields: Any) -> None:
+        """Log at ERROR with the exception being handled."""
+        self._log(logging.ERROR, message, fields, exc_info=True)
+
+
+def child_logger(module: str) -> FieldLogger:
+    """A layer module's logger: a child of the function's service logger, named as Powertools names it."""
+    return FieldLogger(logging.getLogger(f"{log_settings()[0]}.{module}"))
 
 
 def _sole_lean_handler(logger: logging.Logger, level: int) -> logging.StreamHandler[Any] | None:
@@ -129,18 +146,18 @@ def _sole_lean_handler(logger: logging.Logger, level: int) -> logging.StreamHand
 class CallSiteLog:
     """INFO lines from one hot call site: the line `logger.info` would write, for a third of its cost (make bench).
 
-    `Logger.info` copies its keyword arguments, walks the stack for the caller, builds a LogRecord and passes it
-    down the logger tree, handler lock and formatter. Here the caller is looked up once (a call site does not move)
-    and, when logging is set up as Powertools sets it up (one StreamHandler with LeanJsonFormatter, no filters),
-    the formatter renders the line and the handler's stream gets it under the handler's lock. With any other set-up
-    (more handlers, filters, another formatter, as tests and tools add) the record takes the standard path.
+    `Logger.info` walks the stack for the caller, builds a LogRecord and passes it down the logger tree, filters,
+    handler lock and formatter. Here the caller is looked up once (a call site does not move) and, when logging is
+    set up as `service_logger` sets it up (one StreamHandler with LeanJsonFormatter, no filters), the formatter
+    renders the line and the handler's stream gets it under the handler's lock. With any other set-up (more
+    handlers, filters, another formatter, as tests and tools add) the record takes the standard path.
     Use one instance per call site.
     """
 
     __slots__ = ("_caller", "_logger")
 
-    def __init__(self, logger: Logger) -> None:
-        self._logger = logging.getLogger(logger.name)
+    def __init__(self, logger: FieldLogger) -> None:
+        self._logger = logger.logger
         self._caller: tuple[str, int, str] | None = None
 
     def __call__(self, message: str, fields: dict[str, Any]) -> None:
