@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from functions.authorizer import app  # imported without ISSUER: no prefetch, so faults set in a test apply to it
-from okta_m2m.errors import KeySetUnavailableError
+from okta_m2m.errors import KeySetUnavailableError, TokenError
 from okta_m2m.jwks import KeyCache
 from tests.jwks_server import JwksServer
 from tests.jwt_factory import CLIENT_ID, access_claims, b64url, mint, sign_raw, signing_key
@@ -320,6 +320,27 @@ def test_flood_of_unknown_kids_fetches_at_most_twice(authorizer, jwks):
         token = mint(stranger, access_claims(jwks.issuer), kid=uuid.uuid4().hex)
         unauthorized(authorizer, token)
     assert jwks.key_requests <= 2
+
+
+def test_a_failed_refetch_lets_the_next_unknown_kid_try_again_after_the_back_off(jwks):
+    clock = [1000.0]
+    cache = KeyCache(jwks.issuer, f"{jwks.issuer}/v1/keys", failure_backoff=5.0, clock=lambda: clock[0])
+    assert cache.get(KEY.kid)
+    new = signing_key("key-2")
+    jwks.mode, jwks.keys = "error", [KEY.jwk(), new.jwk()]  # the issuer rotates during an outage
+    with pytest.raises(TokenError):
+        cache.get(new.kid)
+    clock[0] += 1
+    with pytest.raises(TokenError):
+        cache.get(new.kid)  # within the back-off: no fetch
+    assert jwks.key_requests == 2
+    jwks.mode = "ok"
+    clock[0] += 5  # past the back-off, well within the minute between refetches that worked
+    assert cache.get(new.kid)
+    assert jwks.key_requests == 3
+    with pytest.raises(TokenError):
+        cache.get(signing_key("stranger").kid)  # that refetch worked: the minute's cooldown holds again
+    assert jwks.key_requests == 3
 
 
 def test_key_endpoint_failing_after_warm_start_keeps_cached_keys(authorizer, jwks):

@@ -68,7 +68,8 @@ def validate_access_token(
     aud = claims.get("aud")
     if not (aud == audience or (isinstance(aud, list) and audience in aud and all(isinstance(a, str) for a in aud))):
         raise TokenError("wrong audience")
-    exp = _numeric_date(claims.get("exp"), "exp")
+    # Whole seconds, as PyJWT and most verifiers compare: a fractional exp never buys part of a second more.
+    exp = math.floor(_numeric_date(claims.get("exp"), "exp"))
     if now >= exp + leeway:
         raise TokenError("expired")
     iat = _numeric_date(claims.get("iat"), "iat")

@@ -99,8 +99,10 @@ class KeyCache:
                 raise KeySetUnavailableError("no signing keys")
         key = self._keys.get(kid)
         if key is None and not fetched and now - self._last_miss_fetch >= self.miss_cooldown:
-            self._last_miss_fetch = now
-            self._refresh(now)
+            # Only a fetch that worked starts the cooldown: after a failed one (an outage during a rotation) the
+            # next unknown kid tries again once the failure back-off has passed, not a minute later.
+            if self._refresh(now):
+                self._last_miss_fetch = now
             key = self._keys.get(kid)
         if key is None:
             raise TokenError("unknown kid")
@@ -112,9 +114,10 @@ class KeyCache:
         if self._keys and now - self._fetched_at >= self.max_age:
             self._refresh(now)
 
-    def _refresh(self, now: float) -> None:
+    def _refresh(self, now: float) -> bool:
+        """Fetch the key set; False if that was not tried (within the failure back-off) or failed."""
         if now < self._retry_after:
-            return
+            return False
         with self._lock:
             try:
                 keys = parse_key_set(self._fetch_key_set())
@@ -123,12 +126,13 @@ class KeyCache:
                 logger.warning(
                     "signing keys fetch failed", jwks_uri=self.jwks_uri, reason=str(exc), keeping=len(self._keys)
                 )
-                return
+                return False
             self._fetched_at = now
             if _material(keys) != _material(self._keys):
                 self.version += 1
             self._keys = keys
             logger.info("signing keys loaded", jwks_uri=self.jwks_uri, kids=sorted(keys))
+            return True
 
     def _fetch_key_set(self) -> Any:
         try:
