@@ -6,8 +6,8 @@ PY := $(BIN)/python
 export PATH := $(abspath $(BIN)):$(PATH)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: venv lint typecheck validate test-unit test-integration test bench build events dev demo \
-	bench-api sam-local-check clean
+.PHONY: venv lint typecheck validate test-unit test-integration test bench fuzz build events dev demo \
+	bench-api soak sam-local-check clean
 
 venv: $(VENV)/.installed
 
@@ -42,6 +42,10 @@ test: lint typecheck validate
 bench: venv
 	$(PY) -m benchmarks.authorizer
 
+# Differential fuzzing against PyJWT with the "deep" Hypothesis profile (20x the examples, a new seed each run).
+fuzz: venv
+	HYPOTHESIS_PROFILE=deep $(BIN)/pytest -q tests/unit/test_differential.py
+
 build: venv
 	$(BIN)/sam build
 
@@ -57,6 +61,9 @@ demo: venv
 
 bench-api: venv
 	$(PY) -m benchmarks.api
+
+soak: venv
+	$(PY) -m benchmarks.soak
 
 sam-local-check: venv
 	bash tools/sam_local_check.sh

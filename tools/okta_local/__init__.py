@@ -12,6 +12,7 @@ What it serves (Okta's paths and wire formats; issuer http://HOST:PORT/oauth2/de
   and limit/after, GET /{id}, POST /{id}/lifecycle/deactivate|activate, DELETE /{id} (inactive apps only);
   Okta error objects and X-Rate-Limit-* headers on every answer, 429 past the per-minute limit
 - GET/POST /_local/faults (SSWS API token): fault injection, see below
+- GET /_local/keys-log (SSWS API token): the last answers of /v1/keys (received, answered, status, fault)
 
 Scopes: hello and register. Okta grants scopes by the authorization server's access policy; here the
 seeded demo client and every app created through the Apps API may request hello, the seeded admin client

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from okta_local.faults import Faults
+from okta_local.faults import Faults, KeysLog
 from okta_local.keys import KeyRing
 from okta_local.ratelimit import RateLimiter
 from okta_local.store import Store
@@ -43,6 +43,7 @@ class Context:
     apps_rate_limit: int = DEFAULT_APPS_RATE_LIMIT
     token_ttl: int = DEFAULT_TOKEN_TTL
     base_url: str = ""
+    keys_log: KeysLog = field(default_factory=KeysLog)
 
     @property
     def issuer(self) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -11,6 +12,7 @@ KEYS_FAULTS = ("fail", "hang", "slow")
 APPS_FAULTS = (429, 500)
 TOKEN_FAULTS = ("fail", "slow")
 MAX_DELAY_SECONDS = 120.0
+KEYS_LOG_SIZE = 1000
 
 
 class FaultSpecError(ValueError):
@@ -88,3 +90,21 @@ class Faults:
             changed.wait(seconds)
         else:
             time.sleep(seconds)
+
+
+class KeysLog:
+    """The last KEYS_LOG_SIZE answers of the keys endpoint (GET /_local/keys-log), to see what faults did."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: deque[dict[str, Any]] = deque(maxlen=KEYS_LOG_SIZE)
+
+    def add(self, received: float, status: int, fault: str | None) -> None:
+        """Record one answer given now: when its request came (epoch seconds), its status, the keys fault then."""
+        with self._lock:
+            self._entries.append({"received": received, "answered": time.time(), "status": status, "fault": fault})
+
+    def entries(self) -> list[dict[str, Any]]:
+        """Return the recorded answers, oldest first."""
+        with self._lock:
+            return list(self._entries)

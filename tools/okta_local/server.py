@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -23,6 +24,7 @@ logger = logging.getLogger("okta_local")
 DB_FILE = "okta_local.sqlite3"
 MAX_BODY = 64 * 1024
 FAULTS_PATH = "/_local/faults"
+KEYS_LOG_PATH = "/_local/keys-log"
 KEYS_CACHE_SECONDS = 300
 _AS = f"/oauth2/{AUTH_SERVER_ID}"
 
@@ -44,14 +46,20 @@ def discovery(ctx: Context) -> dict[str, Any]:
 
 def _keys(ctx: Context) -> Answer:
     fault = ctx.faults.spec
-    if fault.keys == "fail":
-        raise internal_error()
-    if fault.keys == "hang":
-        # Hold the request until the fault is cleared (or the server stops), far past any sane client timeout.
-        ctx.faults.wait(MAX_DELAY_SECONDS, interruptible=True)
-    if fault.keys == "slow":
-        ctx.faults.wait(fault.delay_seconds, interruptible=False)
-    return Answer(200, ctx.keyring.jwks(), {"Cache-Control": f"max-age={KEYS_CACHE_SECONDS}, must-revalidate"})
+    received, status = time.time(), 500
+    try:
+        if fault.keys == "fail":
+            raise internal_error()
+        if fault.keys == "hang":
+            # Hold the request until the fault is cleared (or the server stops), far past any sane client timeout.
+            ctx.faults.wait(MAX_DELAY_SECONDS, interruptible=True)
+        if fault.keys == "slow":
+            ctx.faults.wait(fault.delay_seconds, interruptible=False)
+        answer = Answer(200, ctx.keyring.jwks(), {"Cache-Control": f"max-age={KEYS_CACHE_SECONDS}, must-revalidate"})
+        status = answer.status
+        return answer
+    finally:
+        ctx.keys_log.add(received, status, fault.keys)
 
 
 def _faults(ctx: Context, method: str, authorization: str | None, body: bytes) -> Answer:
@@ -112,6 +120,11 @@ class Handler(BaseHTTPRequestHandler):
             return apps.handle_apps(ctx, method, path, query, auth, body)
         if path == FAULTS_PATH:
             return _faults(ctx, method, auth, body)
+        if path == KEYS_LOG_PATH:
+            apps.authenticate(ctx, auth)
+            if method != "GET":
+                raise method_not_allowed()
+            return Answer(200, {"requests": ctx.keys_log.entries()})
         if path == f"{_AS}/v1/token":
             if method != "POST":
                 raise OAuthError(405, "invalid_request", "The token endpoint accepts POST only.")
@@ -163,6 +176,7 @@ class OktaLocalServer(ThreadingHTTPServer):
     """A threading HTTP server that carries the shared context."""
 
     daemon_threads = True
+    request_queue_size = 128  # socketserver's 5 refuses connections when a few dozen clients ask at once
 
     def __init__(self, address: tuple[str, int], ctx: Context) -> None:
         self.ctx = ctx  # before binding: a failed bind calls server_close()
