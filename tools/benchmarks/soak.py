@@ -15,7 +15,7 @@ Schedule, in seconds after traffic starts (--short in brackets):
   apart, so no token with the new kid reaches the authorizer before the outage). Tokens issued from now on carry the
   new kid. Each client switches to a reserve token it got at the start (old kid, never seen by gateway or
   authorizer) for RESERVE_USES good calls, then to fresh tokens, with the new kid.
-- 20 [6] the keys endpoint hangs (fault keys=hang); 23 [7.5] faults cleared.
+- 20 [6] the keys endpoint hangs (fault keys=hang); 25 [11] faults cleared.
 - 45 [20] the requests end. The authorizer (KeyCache) refetches at once on an unknown kid and keeps its keys when a
   fetch fails. A refetch that worked holds the next one off for a minute; a failed one only for the 5 s failure
   back-off, so the new kid's tokens retry through the outage (one of those retries meets the hang and times out)
@@ -101,8 +101,9 @@ class Schedule:
     duration: float
 
 
-FULL = Schedule(outage=10.0, hang=20.0, recover=23.0, duration=45.0)
-SHORT = Schedule(outage=2.0, hang=6.0, recover=7.5, duration=20.0)
+# Hangs longer than the authorizer's fetch timeout, so that the retry meeting one surely times out.
+FULL = Schedule(outage=10.0, hang=20.0, recover=25.0, duration=45.0)
+SHORT = Schedule(outage=2.0, hang=6.0, recover=11.0, duration=22.0)
 
 
 @dataclass(frozen=True)
