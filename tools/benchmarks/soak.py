@@ -429,7 +429,7 @@ class Report:
         delay = t.new_key_at - t.recovered if t.new_key_at is not None else None
         refetches = self.keys[1:]  # after the first fetch, every fetch is a refetch
         gaps = [
-            (later.received - earlier.received, FAILURE_BACKOFF if earlier.failed else MISS_COOLDOWN)
+            (later.received - earlier.received, MISS_COOLDOWN if earlier.reached_authorizer else FAILURE_BACKOFF)
             for earlier, later in zip(refetches, refetches[1:], strict=False)
         ]
         return [
