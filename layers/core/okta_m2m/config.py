@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from functools import lru_cache
 from typing import NamedTuple
@@ -54,8 +55,6 @@ def _local_http_hosts() -> frozenset[str]:
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
-    import ipaddress  # only plain http needs it: not on a deployed function's cold path
-
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
