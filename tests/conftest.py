@@ -41,7 +41,7 @@ def reset_caches() -> None:
     """Forget every per-container cache, as a cold start would."""
     from okta_m2m import config
 
-    for cached in (config.authorizer_settings, config.register_settings, config.hello_scope, config.log_settings):
+    for cached in (config.authorizer_settings, config.register_settings, config.route_table, config.log_settings):
         cached.cache_clear()
     authorizer = sys.modules.get("functions.authorizer.app")
     if authorizer is not None:

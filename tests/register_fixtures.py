@@ -21,6 +21,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 
 from tests.conftest import load_event
+from tests.route_tables import TEMPLATE_ROUTES
 
 ISSUER = "https://example.okta.com/oauth2/default"
 SECRET_NAME = "okta-api-token"
@@ -36,7 +37,7 @@ def register_env(monkeypatch: pytest.MonkeyPatch, org_url: str = "https://exampl
         "POWERTOOLS_SERVICE_NAME": "register",
         "POWERTOOLS_METRICS_NAMESPACE": "OktaM2MApiTest",
         "ISSUER": ISSUER,
-        "REGISTER_SCOPE": REGISTER_SCOPE,
+        "ROUTE_SCOPES": TEMPLATE_ROUTES,
         "OKTA_ORG_URL": org_url,
         "OKTA_API_TOKEN_SECRET": SECRET_NAME,
         "AWS_DEFAULT_REGION": "us-east-1",

@@ -9,12 +9,13 @@ from okta_m2m.errors import ConfigError
 from okta_m2m.fetch import TIMEOUT_SECONDS, Prefetched
 
 
-def _prefetch_keys() -> Prefetched | None:
-    """Start fetching the signing keys; None without settings (the first call then fails on them, as it would)."""
+def _prefetch_keys() -> dict[str, Prefetched]:
+    """Start fetching each issuer's signing keys; none without settings (the first call then fails on them)."""
     try:
-        return Prefetched(authorizer_settings().jwks_uri, TIMEOUT_SECONDS)
+        issuers = authorizer_settings().issuers
     except ConfigError:
-        return None
+        return {}
+    return {issuer.issuer: Prefetched(issuer.jwks_uri, TIMEOUT_SECONDS) for issuer in issuers}
 
 
 _keys_prefetch = _prefetch_keys()
@@ -40,12 +41,15 @@ _log_unauthorized = CallSiteLog(FieldLogger(logger))
 def token_authorizer() -> TokenAuthorizer:
     """One authorizer per container, so signing keys and verified tokens stay cached between calls."""
     settings = authorizer_settings()
-    keys = KeyCache(
-        settings.issuer,
-        settings.jwks_uri,
-        discover=not settings.jwks_uri_configured,
-        fetch=_keys_prefetch or fetch_json,
-    )
+    keys = {
+        issuer.issuer: KeyCache(
+            issuer.issuer,
+            issuer.jwks_uri,
+            discover=not issuer.jwks_uri_configured,
+            fetch=_keys_prefetch.get(issuer.issuer, fetch_json),
+        )
+        for issuer in settings.issuers
+    }
     return TokenAuthorizer(settings, keys)
 
 

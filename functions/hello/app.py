@@ -7,12 +7,12 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from okta_m2m.config import hello_scope
 from okta_m2m.http_errors import register_error_handlers
-from okta_m2m.scopes import require_scope
+from okta_m2m.scopes import check_route_scope
 
 logger = Logger()
 app = APIGatewayRestResolver(debug=False)  # debug mode would print events, bearer tokens included
+app.use(middlewares=[check_route_scope])  # the scopes ROUTE_SCOPES lists for the route, checked again here
 register_error_handlers(app, logger)
 
 
@@ -21,8 +21,6 @@ register_error_handlers(app, logger)
 def get_hello() -> dict[str, str]:
     """Greet the calling client, named by the authorizer's context."""
     caller: dict[str, Any] = app.current_event.request_context.authorizer.raw_event or {}
-    # Defence in depth: the authorizer's policy already holds this, unless the API is misconfigured.
-    require_scope(caller.get("scopes"), hello_scope())
     logger.info("hello", client_id=caller.get("clientId"))
     return {"message": "Hello World!", "clientId": str(caller.get("clientId", ""))}
 

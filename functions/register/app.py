@@ -15,7 +15,7 @@ from okta_m2m.config import register_settings
 from okta_m2m.http_errors import NO_STORE, ErrorAnswer, register_error_handlers
 from okta_m2m.okta_client import OktaAppsClient
 from okta_m2m.registration import read_label, register_service_app
-from okta_m2m.scopes import require_scope
+from okta_m2m.scopes import check_route_scope
 
 logger = Logger()
 metrics = Metrics()
@@ -34,15 +34,15 @@ def _count_error(answer: ErrorAnswer) -> None:
 
 
 register_error_handlers(app, logger, on_error=_count_error)
+app.use(middlewares=[check_route_scope])  # the scopes ROUTE_SCOPES lists for the route, checked again here
 
 
 @app.post("/register")
 def register_client() -> Response:
-    """Check the caller's scope and the body, create the service app, and answer 201 with its credentials."""
+    """Check the body, create the service app, and answer 201 with its credentials (the scope: check_route_scope)."""
     caller: dict[str, Any] = app.current_event.request_context.authorizer.raw_event or {}
     logger.append_keys(caller_client_id=caller.get("clientId"))
     settings = register_settings()
-    require_scope(caller.get("scopes"), settings.register_scope)
     label = read_label(app.current_event.body, bool(app.current_event.is_base64_encoded))
     logger.append_keys(label=label)
     okta = OktaAppsClient(settings.okta_org_url, app.lambda_context.get_remaining_time_in_millis)

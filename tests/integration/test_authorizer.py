@@ -15,6 +15,7 @@ from functions.authorizer import app  # imported without ISSUER: no prefetch, so
 from okta_m2m.errors import KeySetUnavailableError, TokenError
 from okta_m2m.jwks import KeyCache
 from tests.jwks_server import JwksServer
+from tests.route_tables import TEMPLATE_ROUTES
 from tests.jwt_factory import CLIENT_ID, access_claims, b64url, mint, sign_raw, signing_key
 
 pytestmark = pytest.mark.integration
@@ -36,8 +37,7 @@ def authorizer(jwks: JwksServer, monkeypatch: pytest.MonkeyPatch, lambda_context
     for name, value in {
         "ISSUER": jwks.issuer,
         "AUDIENCE": "api://default",
-        "HELLO_SCOPE": "hello",
-        "REGISTER_SCOPE": "register",
+        "ROUTE_SCOPES": TEMPLATE_ROUTES,
     }.items():
         monkeypatch.setenv(name, value)
 
@@ -48,6 +48,11 @@ def authorizer(jwks: JwksServer, monkeypatch: pytest.MonkeyPatch, lambda_context
         return app.lambda_handler(event, lambda_context)
 
     return call
+
+
+def key_caches(settings: Any, **kwargs: Any) -> dict[str, KeyCache]:
+    """One key cache per configured issuer, as the handler builds them."""
+    return {i.issuer: KeyCache(i.issuer, i.jwks_uri, **kwargs) for i in settings.issuers}
 
 
 def unauthorized(call: Any, token: str | None, **kwargs: Any) -> None:
@@ -71,7 +76,7 @@ def test_valid_hello_token_allows_every_hello_route_with_flat_context(authorizer
     response = authorizer(mint(KEY, claims))
     assert response["principalId"] == CLIENT_ID
     assert effect(response) == "Allow"
-    assert resources(response) == [f"{PREFIX}/GET/hello", f"{PREFIX}/GET/"]
+    assert resources(response) == [f"{PREFIX}/GET/", f"{PREFIX}/GET/hello"]
     assert response["context"] == {"clientId": CLIENT_ID, "scopes": "hello", "sub": CLIENT_ID, "jti": claims["jti"]}
     assert all(isinstance(v, str) for v in response["context"].values())
 
@@ -86,7 +91,7 @@ def test_policy_is_the_same_whichever_route_is_called_first(authorizer, jwks):
     token = mint(KEY, access_claims(jwks.issuer, scopes=("hello", "register")))
     first = authorizer(token, method_arn=f"{PREFIX}/POST/register")
     again = authorizer(token, method_arn=ARN)
-    assert resources(first) == resources(again) == [f"{PREFIX}/GET/hello", f"{PREFIX}/GET/", f"{PREFIX}/POST/register"]
+    assert resources(first) == resources(again) == [f"{PREFIX}/GET/", f"{PREFIX}/GET/hello", f"{PREFIX}/POST/register"]
 
 
 def test_valid_token_without_a_route_scope_is_denied(authorizer, jwks):
@@ -98,10 +103,10 @@ def test_valid_token_without_a_route_scope_is_denied(authorizer, jwks):
 def test_policy_follows_the_stage_and_api_of_the_method_arn(authorizer, jwks):
     token = mint(KEY, access_claims(jwks.issuer))
     other = "arn:aws:execute-api:eu-west-1:210987654321:zyx987/prod/GET/"
-    assert (
-        resources(authorizer(token, method_arn=other))[0]
-        == "arn:aws:execute-api:eu-west-1:210987654321:zyx987/prod/GET/hello"
-    )
+    assert resources(authorizer(token, method_arn=other)) == [
+        "arn:aws:execute-api:eu-west-1:210987654321:zyx987/prod/GET/",
+        "arn:aws:execute-api:eu-west-1:210987654321:zyx987/prod/GET/hello",
+    ]
 
 
 def test_client_outside_the_allow_list_is_denied(authorizer, jwks, monkeypatch):
@@ -111,9 +116,10 @@ def test_client_outside_the_allow_list_is_denied(authorizer, jwks, monkeypatch):
     assert effect(authorizer(mint(KEY, listed))) == "Allow"
 
 
-def test_register_scope_unset_opens_no_register_route(authorizer, jwks, monkeypatch):
-    monkeypatch.delenv("REGISTER_SCOPE")
+def test_a_route_the_table_does_not_list_opens_to_no_scope(authorizer, jwks, monkeypatch):
+    monkeypatch.setenv("ROUTE_SCOPES", "GET /hello hello")
     assert effect(authorizer(mint(KEY, access_claims(jwks.issuer, scopes=("register",))))) == "Deny"
+    assert resources(authorizer(mint(KEY, access_claims(jwks.issuer)))) == [f"{PREFIX}/GET/hello"]
 
 
 @pytest.mark.parametrize("header", [None, "", "Bearer", "Bearer ", "Basic dXNlcjpwYXNz", "bearer x.y.z", "Token a.b.c"])
@@ -243,7 +249,7 @@ def test_issuer_is_compared_exactly_as_configured(authorizer, jwks, monkeypatch)
 def test_bad_token_is_unauthorized_whatever_else_the_event_lacks(jwks, monkeypatch):
     from functions.authorizer import app
 
-    for name, value in {"ISSUER": jwks.issuer, "AUDIENCE": "api://default", "HELLO_SCOPE": "hello"}.items():
+    for name, value in {"ISSUER": jwks.issuer, "AUDIENCE": "api://default", "ROUTE_SCOPES": TEMPLATE_ROUTES}.items():
         monkeypatch.setenv(name, value)
     with pytest.raises(Exception, match="^Unauthorized$"):
         app.lambda_handler({"type": "TOKEN", "authorizationToken": "Bearer a.b.c"}, None)
@@ -407,11 +413,15 @@ def test_cached_token_is_refused_once_expired(jwks, monkeypatch):
     from okta_m2m.errors import TokenError
 
     monkeypatch.setenv("ISSUER", jwks.issuer)
-    for name, value in {"AUDIENCE": "api://default", "HELLO_SCOPE": "hello", "CLOCK_LEEWAY_SECONDS": "0"}.items():
+    for name, value in {
+        "AUDIENCE": "api://default",
+        "ROUTE_SCOPES": TEMPLATE_ROUTES,
+        "CLOCK_LEEWAY_SECONDS": "0",
+    }.items():
         monkeypatch.setenv(name, value)
     settings = authorizer_settings()
     clock = [time.time()]
-    auth = TokenAuthorizer(settings, KeyCache(settings.issuer, settings.jwks_uri), clock=lambda: clock[0])
+    auth = TokenAuthorizer(settings, key_caches(settings), clock=lambda: clock[0])
     token = mint(KEY, access_claims(jwks.issuer, exp=int(clock[0]) + 60))
     assert effect(auth.authorize(f"Bearer {token}", ARN)) == "Allow"
     clock[0] += 61
@@ -433,12 +443,11 @@ def test_cached_tokens_are_dropped_when_a_kid_gets_other_key_material(jwks, monk
     from okta_m2m.config import authorizer_settings
     from okta_m2m.errors import TokenError
 
-    for name, value in {"ISSUER": jwks.issuer, "AUDIENCE": "api://default", "HELLO_SCOPE": "hello"}.items():
+    for name, value in {"ISSUER": jwks.issuer, "AUDIENCE": "api://default", "ROUTE_SCOPES": TEMPLATE_ROUTES}.items():
         monkeypatch.setenv(name, value)
     settings = authorizer_settings()
     clock = [1000.0]
-    keys = KeyCache(settings.issuer, settings.jwks_uri, max_age=3600, clock=lambda: clock[0])
-    auth = TokenAuthorizer(settings, keys)
+    auth = TokenAuthorizer(settings, key_caches(settings, max_age=3600, clock=lambda: clock[0]))
     token = mint(KEY, access_claims(jwks.issuer))
     assert effect(auth.authorize(f"Bearer {token}", ARN)) == "Allow"
     jwks.keys = [signing_key("replacement").jwk(kid=KEY.kid)]  # same kid, other key
@@ -451,10 +460,10 @@ def test_verified_token_cache_is_bounded(jwks, monkeypatch):
     from okta_m2m.authorization import TokenAuthorizer
     from okta_m2m.config import authorizer_settings
 
-    for name, value in {"ISSUER": jwks.issuer, "AUDIENCE": "api://default", "HELLO_SCOPE": "hello"}.items():
+    for name, value in {"ISSUER": jwks.issuer, "AUDIENCE": "api://default", "ROUTE_SCOPES": TEMPLATE_ROUTES}.items():
         monkeypatch.setenv(name, value)
     settings = authorizer_settings()
-    auth = TokenAuthorizer(settings, KeyCache(settings.issuer, settings.jwks_uri), cache_size=8)
+    auth = TokenAuthorizer(settings, key_caches(settings), cache_size=8)
     for _ in range(20):
         auth.authorize(f"Bearer {mint(KEY, access_claims(jwks.issuer))}", ARN)
     assert len(auth._verified) <= 8

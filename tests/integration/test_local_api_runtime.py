@@ -45,8 +45,10 @@ Globals:
         SETTING: template
         ISSUER: !Ref Issuer
         AUDIENCE: api://default
-        HELLO_SCOPE: hello
-        REGISTER_SCOPE: register
+        ROUTE_SCOPES: |
+          GET / hello
+          GET /hello hello
+          POST /register register
 Resources:
   Api:
     Type: AWS::Serverless::Api

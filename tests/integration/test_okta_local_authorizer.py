@@ -12,6 +12,7 @@ import pytest
 from okta_local.testing import LocalOkta
 from okta_m2m.errors import KeySetUnavailableError
 from tests.integration.okta_local_fixtures import create_app
+from tests.route_tables import TEMPLATE_ROUTES
 
 pytestmark = pytest.mark.integration
 
@@ -34,8 +35,7 @@ def authorize(okta: LocalOkta, monkeypatch: pytest.MonkeyPatch, lambda_context: 
     for name, value in {
         "ISSUER": okta.issuer,
         "AUDIENCE": "api://default",
-        "HELLO_SCOPE": okta.env["HELLO_SCOPE"],
-        "REGISTER_SCOPE": okta.env["REGISTER_SCOPE"],
+        "ROUTE_SCOPES": TEMPLATE_ROUTES,
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("JWKS_URI", raising=False)

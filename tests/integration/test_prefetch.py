@@ -16,6 +16,7 @@ from okta_m2m.fetch import Prefetched
 from okta_m2m.jwks import KeyCache
 from tests.jwks_server import JwksServer
 from tests.jwt_factory import access_claims, mint, signing_key
+from tests.route_tables import TEMPLATE_ROUTES
 
 pytestmark = pytest.mark.integration
 
@@ -100,7 +101,12 @@ ARN = "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/v1/GET/hello"
 def first_call(issuer: str, token: str) -> tuple[float, float, str]:
     """Import the authorizer in a fresh process and make its first call: (import s, call s, Allow or error)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ISSUER", "AUDIENCE", "JWKS_URI"))}
-    env |= {"ISSUER": issuer, "AUDIENCE": "api://default", "HELLO_SCOPE": "hello", "POWERTOOLS_LOG_LEVEL": "ERROR"}
+    env |= {
+        "ISSUER": issuer,
+        "AUDIENCE": "api://default",
+        "ROUTE_SCOPES": TEMPLATE_ROUTES,
+        "POWERTOOLS_LOG_LEVEL": "ERROR",
+    }
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "functions" / "authorizer"), str(ROOT / "layers" / "core")])
     out = subprocess.run(
         [sys.executable, "-c", FIRST_CALL, token, ARN], env=env, capture_output=True, text=True, check=True, timeout=30

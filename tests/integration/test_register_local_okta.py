@@ -21,6 +21,7 @@ from moto.server import ThreadedMotoServer
 
 from tests.conftest import load_event
 from tests.register_fixtures import register_env
+from tests.route_tables import TEMPLATE_ROUTES
 
 okta_testing = pytest.importorskip("okta_local.testing", reason="tools/okta_local is not available")
 
@@ -47,8 +48,7 @@ def local_okta(tmp_path, monkeypatch) -> Iterator[Any]:
         for name, value in {
             "ISSUER": okta.issuer,
             "AUDIENCE": "api://default",
-            "HELLO_SCOPE": okta.env["HELLO_SCOPE"],
-            "REGISTER_SCOPE": okta.env["REGISTER_SCOPE"],
+            "ROUTE_SCOPES": TEMPLATE_ROUTES,
             "OKTA_API_TOKEN_SECRET": secret_name,
             "AWS_ENDPOINT_URL_SECRETS_MANAGER": endpoint,
         }.items():

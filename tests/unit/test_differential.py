@@ -23,7 +23,7 @@ from hypothesis import event, given, note
 from hypothesis import strategies as st
 from jwt.warnings import InsecureKeyLengthWarning
 
-from okta_m2m.access_token import validate_access_token
+from okta_m2m.access_token import Trust, validate_access_token
 from okta_m2m.errors import TokenError
 from okta_m2m.jwks import parse_key_set
 from okta_m2m.jws import MAX_TOKEN_LENGTH, MIN_RSA_BITS
@@ -98,7 +98,8 @@ def ours(token: str, leeway: float, now: float) -> TokenError | None:
             raise TokenError("unknown kid") from None
 
     try:
-        validate_access_token(token, issuer=ISSUER, audience=AUDIENCE, leeway=leeway, key_for=key_for, now=now)
+        trust = {ISSUER: Trust(frozenset({AUDIENCE}), key_for)}
+        validate_access_token(token, trust=trust, leeway=leeway, now=now)
     except TokenError as exc:
         return exc
     return None

@@ -5,12 +5,12 @@ import json
 import pytest
 
 from tests.conftest import load_event
+from tests.route_tables import TEMPLATE_ROUTES
 
 AUTHORIZER_ENV = {
     "ISSUER": "https://example.okta.com/oauth2/default",
     "AUDIENCE": "api://default",
-    "HELLO_SCOPE": "hello",
-    "REGISTER_SCOPE": "register",
+    "ROUTE_SCOPES": TEMPLATE_ROUTES,
 }
 
 

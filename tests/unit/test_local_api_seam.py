@@ -121,13 +121,13 @@ def test_runner_resolves_env_as_sam_local_does(stacks, monkeypatch):
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_REGION", "eu-west-3")
-    runner = InProcessRunner(SamFunctionProvider(stacks), str(ROOT), {"Parameters": {"HELLO_SCOPE": "greet"}})
+    runner = InProcessRunner(SamFunctionProvider(stacks), str(ROOT), {"Parameters": {"CLOCK_LEEWAY_SECONDS": "7"}})
 
     env = {name: container.env for name, container in runner._containers.items()}["AuthorizerFunction"]
 
     assert env["ISSUER"] == PARAMS["Issuer"]  # parameter override through Globals
     assert env["POWERTOOLS_SERVICE_NAME"] == "authorizer"  # function's own variable
-    assert env["HELLO_SCOPE"] == "greet"  # --env-vars "Parameters" win over the template
+    assert env["CLOCK_LEEWAY_SECONDS"] == "7"  # --env-vars "Parameters" win over the template
     assert env["AWS_SAM_LOCAL"] == "true"
     assert env["AWS_LAMBDA_FUNCTION_TIMEOUT"] == "10"
     # No credentials here: SAM CLI's placeholders, found without the network (sockets are blocked in unit tests).

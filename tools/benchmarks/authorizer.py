@@ -44,6 +44,7 @@ ISSUER_PATH = "/oauth2/default"
 # The peer accepts https issuers only: its tokens name this one, and it gets its keys as a static JWKS.
 PEER_ISSUER = "https://issuer.bench.invalid/oauth2/default"
 AUDIENCE = "api://default"
+ROUTE_SCOPES = "GET / hello\nGET /hello hello\nPOST /register register\n"
 ARN = "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/v1/GET/hello"
 DISTINCT = 2000
 WARM_CALLS = 10000
@@ -376,7 +377,7 @@ class Bench:
         server = KeyServer({"keys": [jwk]})
         print(f"minting {2 * ROUNDS * DISTINCT} tokens...", file=sys.stderr)
         rounds, peer_rounds = token_rounds(private, server.issuer), token_rounds(private, PEER_ISSUER)
-        env = {"ISSUER": server.issuer, "AUDIENCE": AUDIENCE, "HELLO_SCOPE": "hello", "REGISTER_SCOPE": "register"}
+        env = {"ISSUER": server.issuer, "AUDIENCE": AUDIENCE, "ROUTE_SCOPES": ROUTE_SCOPES}
         env |= {"POWERTOOLS_SERVICE_NAME": "authorizer", "POWERTOOLS_LOG_LEVEL": "INFO"}
         code_path = [str(ROOT / "functions" / "authorizer"), str(ROOT / "layers" / "core")]
         return cls(server, jwk, private.public_key(), rounds, peer_rounds, env, code_path)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from typing import NamedTuple
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
 
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
@@ -24,6 +24,15 @@ class AccessToken(NamedTuple):
     jti: str
     expires_at: float
     kid: str
+    issuer: str
+    claims: Mapping[str, Any]  # every claim, as verified (the authorizer copies CONTEXT_CLAIMS from here)
+
+
+class Trust(NamedTuple):
+    """What one issuer's tokens are checked against: its audiences and its own signing keys."""
+
+    audiences: frozenset[str]
+    key_for: Callable[[str], RSAPublicKey]
 
 
 def _numeric_date(value: object, name: str) -> float:
@@ -49,24 +58,30 @@ def _string(claims: dict[str, object], name: str) -> str:
 def validate_access_token(
     token: str,
     *,
-    issuer: str,
-    audience: str,
+    trust: Mapping[str, Trust],
     leeway: float,
-    key_for: Callable[[str], RSAPublicKey],
     now: float,
 ) -> AccessToken:
-    """Verify an Okta access token and return its facts; raise TokenError for anything not fully valid."""
+    """Verify an Okta access token from one of the trusted issuers (by `iss`) and return its facts; raise
+    TokenError for anything not fully valid."""
     jws = parse_compact(token)
     kid = jws.header.get("kid")
     if not isinstance(kid, str) or not kid:
         raise TokenError("missing kid")
-    verify_signature(jws, key_for(kid))
     claims = json_object(jws.payload)
-
-    if claims.get("iss") != issuer:
+    # The claimed issuer only picks whose keys to check the signature with: an issuer not listed costs no fetch,
+    # and a token signed by one issuer's key but naming another fails on the other's keys.
+    issuer = claims.get("iss")
+    if not isinstance(issuer, str) or (trusted := trust.get(issuer)) is None:
         raise TokenError("wrong issuer")
+    verify_signature(jws, trusted.key_for(kid))
+
     aud = claims.get("aud")
-    if not (aud == audience or (isinstance(aud, list) and audience in aud and all(isinstance(a, str) for a in aud))):
+    audiences = trusted.audiences
+    if isinstance(aud, str):
+        if aud not in audiences:
+            raise TokenError("wrong audience")
+    elif not (isinstance(aud, list) and all(isinstance(a, str) for a in aud) and not audiences.isdisjoint(aud)):
         raise TokenError("wrong audience")
     # Whole seconds, as PyJWT and most verifiers compare: a fractional exp never buys part of a second more.
     exp = math.floor(_numeric_date(claims.get("exp"), "exp"))
@@ -99,4 +114,6 @@ def validate_access_token(
         jti=jti,
         expires_at=exp + leeway,
         kid=kid,
+        issuer=issuer,
+        claims=claims,
     )

@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from okta_m2m.access_token import AccessToken, validate_access_token
+from okta_m2m.access_token import AccessToken, Trust, validate_access_token
 from okta_m2m.config import AuthorizerSettings
 from okta_m2m.errors import TokenError
 from okta_m2m.jwks import KeyCache
 from okta_m2m.log_format import CallSiteLog, child_logger
-from okta_m2m.policy import allowed_routes, api_prefix, policy_response, route_grants
+from okta_m2m.policy import api_prefix, policy_response, route_resources, statements
+from okta_m2m.routes import Route
 
 logger = child_logger(__name__)
 _log_decision = CallSiteLog(logger)  # once per verified token: the hot path's one log line
 
 BEARER = "Bearer "
+MAX_CONTEXT_VALUE = 256  # characters of a claim copied into the context (CONTEXT_CLAIMS)
+
+
+def _fits(value: str | int | float) -> bool:
+    if isinstance(value, float) and not math.isfinite(value):
+        return False  # NaN and Infinity are no JSON
+    return len(value if isinstance(value, str) else repr(value)) <= MAX_CONTEXT_VALUE
 
 
 class _Verified:
@@ -24,11 +33,18 @@ class _Verified:
 
     __slots__ = ("context", "policies", "routes", "token")
 
-    def __init__(self, token: AccessToken, routes: tuple[str, ...]) -> None:
+    def __init__(self, token: AccessToken, routes: tuple[Route, ...], context_claims: tuple[str, ...]) -> None:
         self.token = token
         self.routes = routes
+        self.context: dict[str, Any] = {}
+        claims = token.claims
+        for name in context_claims:  # first, so that none can stand in for the four below
+            value = claims.get(name)
+            # API Gateway takes strings, numbers and booleans only; a long value is not an identifier to route on.
+            if isinstance(value, str | int | float) and _fits(value):
+                self.context[name] = value
         scopes = " ".join(token.scopes)
-        self.context = {"clientId": token.client_id, "scopes": scopes, "sub": token.sub, "jti": token.jti}
+        self.context |= {"clientId": token.client_id, "scopes": scopes, "sub": token.sub, "jti": token.jti}
         self.policies: dict[str, dict[str, Any]] = {}
 
 
@@ -38,7 +54,7 @@ class TokenAuthorizer:
     def __init__(
         self,
         settings: AuthorizerSettings,
-        keys: KeyCache,
+        keys: Mapping[str, KeyCache],
         *,
         cache_size: int = 1024,
         clock: Callable[[], float] = time.time,
@@ -47,11 +63,14 @@ class TokenAuthorizer:
         self.keys = keys
         self.cache_size = cache_size
         self.clock = clock
-        self.grants = route_grants(settings.hello_scope, settings.register_scope)
+        # Each issuer's tokens are checked against its own audiences and its own keys only.
+        self._trust = {issuer.issuer: Trust(issuer.audiences, keys[issuer.issuer].get) for issuer in settings.issuers}
+        self._key_caches = tuple(keys[issuer.issuer] for issuer in settings.issuers)
         self._verified: dict[str, _Verified] = {}
-        self._key_version = keys.version
-        self._routes_by_scopes: dict[tuple[str, ...], tuple[str, ...]] = {}
-        self._statements: dict[tuple[tuple[str, ...], str], tuple[str, tuple[str, ...]]] = {}
+        self._key_version = self._keys_version()
+        self._routes_by_scopes: dict[tuple[str, ...], tuple[Route, ...]] = {}
+        self._statements: dict[tuple[tuple[Route, ...], str], tuple[dict[str, Any], ...]] = {}
+        self._prefixes: dict[str, str] = {}
 
     def authorize(self, authorization: object, method_arn: object) -> dict[str, Any]:
         """The policy for this token; TokenError if it is missing or invalid, KeySetUnavailableError if no keys."""
@@ -59,7 +78,8 @@ class TokenAuthorizer:
             raise TokenError("missing bearer token")
         raw = authorization[len(BEARER) :]
         now = self.clock()
-        self.keys.refresh_if_stale()
+        for keys in self._key_caches:
+            keys.refresh_if_stale()
         self._forget_if_keys_changed()
         entry = self._verified.get(raw)
         if entry is None or now >= entry.token.expires_at:
@@ -67,35 +87,44 @@ class TokenAuthorizer:
         # The same token comes back for each route it calls: its decision was logged when it was verified.
         if not isinstance(method_arn, str):
             raise ValueError("event has no methodArn")
-        policy = entry.policies.get(method_arn)
+        # A policy covers the whole API stage, whichever path was called: one per token and stage.
+        prefix = self._prefixes.get(method_arn)
+        if prefix is None:
+            if len(self._prefixes) >= self.cache_size:
+                self._prefixes.clear()
+            prefix = self._prefixes[method_arn] = api_prefix(method_arn)
+        policy = entry.policies.get(prefix)
         if policy is None:
-            effect, resources = self._statement(entry.routes, method_arn)
-            policy = entry.policies[method_arn] = policy_response(entry.token.sub, effect, resources, entry.context)
+            statement = self._statement(entry.routes, prefix)
+            policy = entry.policies[prefix] = policy_response(entry.token.sub, statement, entry.context)
         return policy
 
-    def _statement(self, routes: tuple[str, ...], method_arn: str) -> tuple[str, tuple[str, ...]]:
-        # Every token with the same routes on the same API gets the same statement: build it once.
-        key = (routes, method_arn)
+    def _statement(self, routes: tuple[Route, ...], prefix: str) -> tuple[dict[str, Any], ...]:
+        # Every token with the same routes on the same API stage gets the same statements: build them once.
+        key = (routes, prefix)
         statement = self._statements.get(key)
         if statement is None:
             if len(self._statements) >= self.cache_size:
                 self._statements.clear()
-            prefix = api_prefix(method_arn)
-            resources = tuple(f"{prefix}/{route}" for route in routes) or (f"{prefix}/*/*",)
-            statement = self._statements[key] = ("Allow" if routes else "Deny", resources)
+            found = route_resources(self.settings.routes, routes)
+            if found.shadowed:
+                logger.warning(
+                    "routes partly denied by the policy",
+                    routes=[str(route) for route in found.shadowed],
+                    reason="a Deny for a route the token may not call also covers them",
+                )
+            statement = self._statements[key] = statements(prefix, found.allow, found.deny)
         return statement
 
     def _verify(self, raw: str, now: float) -> _Verified:
         s = self.settings
-        token = validate_access_token(
-            raw, issuer=s.issuer, audience=s.audience, leeway=s.leeway_seconds, key_for=self.keys.get, now=now
-        )
+        token = validate_access_token(raw, trust=self._trust, leeway=s.leeway_seconds, now=now)
         routes = self._routes(token.scopes)
         if s.allowed_client_ids and token.client_id not in s.allowed_client_ids:
             reason, routes = "client not allowed", ()
         else:
             reason = "scopes" if routes else "no scope opens a route"
-        entry = _Verified(token, routes)
+        entry = _Verified(token, routes, s.context_claims)
         decision = "allow" if routes else "deny"
         _log_decision(
             decision,
@@ -105,7 +134,7 @@ class TokenAuthorizer:
                 "client_id": token.client_id,
                 "kid": token.kid,
                 "scopes": entry.context["scopes"],
-                "routes": list(routes),
+                "routes": [str(route) for route in routes],
             },
         )
         self._forget_if_keys_changed()  # this very call may have fetched a new key set
@@ -114,17 +143,22 @@ class TokenAuthorizer:
         self._verified[raw] = entry
         return entry
 
-    def _routes(self, scopes: tuple[str, ...]) -> tuple[str, ...]:
+    def _routes(self, scopes: tuple[str, ...]) -> tuple[Route, ...]:
         # Clients ask for the same few scope sets over and over.
         routes = self._routes_by_scopes.get(scopes)
         if routes is None:
             if len(self._routes_by_scopes) >= self.cache_size:
                 self._routes_by_scopes.clear()
-            routes = self._routes_by_scopes[scopes] = allowed_routes(scopes, self.grants)
+            routes = self._routes_by_scopes[scopes] = self.settings.routes.opened_by(scopes)
         return routes
+
+    def _keys_version(self) -> int:
+        # Versions only grow, so their sum changes whenever any issuer's keys do.
+        return sum(keys.version for keys in self._key_caches)
 
     def _forget_if_keys_changed(self) -> None:
         # A token verified under the old key set may be signed by a key that was withdrawn.
-        if self._key_version != self.keys.version:
+        version = self._keys_version()
+        if self._key_version != version:
             self._verified.clear()
-            self._key_version = self.keys.version
+            self._key_version = version

@@ -9,29 +9,37 @@ from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from okta_m2m.errors import ConfigError
+from okta_m2m.routes import RouteTable, parse_route_table
 
 MAX_LEEWAY_SECONDS = 60
+# The authorizer sets these context keys itself; CONTEXT_CLAIMS may not stand in for them.
+RESERVED_CONTEXT = frozenset({"clientId", "scopes", "sub", "jti"})
 
 
 # NamedTuples, not dataclasses: importing dataclasses pulls in inspect, ~10 ms of the authorizer's cold start.
+class IssuerSettings(NamedTuple):
+    """One trusted authorization server: its tokens' iss, the audiences they may name, where its keys are."""
+
+    issuer: str
+    audiences: frozenset[str]
+    jwks_uri: str
+    jwks_uri_configured: bool
+
+
 class AuthorizerSettings(NamedTuple):
     """What the authorizer needs to validate tokens and build policies."""
 
-    issuer: str
-    audience: str
-    hello_scope: str
-    register_scope: str
+    issuers: tuple[IssuerSettings, ...]
+    routes: RouteTable
     allowed_client_ids: frozenset[str]
     leeway_seconds: int
-    jwks_uri: str
-    jwks_uri_configured: bool
+    context_claims: tuple[str, ...]
 
 
 class RegisterSettings(NamedTuple):
     """What the register function needs to create Okta service apps."""
 
     issuer: str
-    register_scope: str
     okta_org_url: str
     api_token_secret: str
 
@@ -96,23 +104,68 @@ def log_settings() -> tuple[str, str]:
     return service, level if level in _LOG_LEVELS else "INFO"
 
 
+def _okta_keys_uri(issuer: str) -> str:
+    return f"{issuer.rstrip('/')}/v1/keys"
+
+
+def _issuers() -> tuple[IssuerSettings, ...]:
+    """ISSUERS, one `ISSUER AUDIENCE [AUDIENCE ...]` a line; without it, ISSUER and AUDIENCE (and JWKS_URI)."""
+    jwks_uri = os.environ.get("JWKS_URI", "").strip()
+    listed = os.environ.get("ISSUERS", "")
+    if not listed.strip():
+        # Kept exactly as configured: the iss claim must equal it character for character.
+        issuer = secure_url("ISSUER", _required("ISSUER"))
+        return (
+            IssuerSettings(
+                issuer=issuer,
+                audiences=frozenset({_required("AUDIENCE")}),
+                jwks_uri=secure_url("JWKS_URI", jwks_uri) if jwks_uri else _okta_keys_uri(issuer),
+                jwks_uri_configured=bool(jwks_uri),
+            ),
+        )
+    if jwks_uri:
+        raise ConfigError("setting JWKS_URI applies to ISSUER alone, not to ISSUERS")
+    issuers: dict[str, IssuerSettings] = {}
+    for number, line in enumerate(listed.splitlines(), start=1):
+        fields = line.split()
+        if not fields or fields[0].startswith("#"):
+            continue
+        where = f"setting ISSUERS line {number}"
+        if len(fields) < 2:
+            raise ConfigError(f"{where}: expected ISSUER AUDIENCE [AUDIENCE ...]")
+        issuer = secure_url(f"ISSUERS line {number}", fields[0])
+        if issuer in issuers:
+            raise ConfigError(f"{where}: the issuer is already listed")
+        issuers[issuer] = IssuerSettings(issuer, frozenset(fields[1:]), _okta_keys_uri(issuer), False)
+    if not issuers:
+        raise ConfigError("setting ISSUERS lists no issuer")
+    return tuple(issuers.values())
+
+
+def _context_claims() -> tuple[str, ...]:
+    names = tuple(dict.fromkeys(os.environ.get("CONTEXT_CLAIMS", "").split()))
+    reserved = sorted(RESERVED_CONTEXT.intersection(names))
+    if reserved:
+        raise ConfigError(f"setting CONTEXT_CLAIMS names {', '.join(reserved)}, which the authorizer sets itself")
+    return names
+
+
+@lru_cache(maxsize=1)
+def route_table() -> RouteTable:
+    """ROUTE_SCOPES, read and checked once per container (the authorizer and every proxy function use it)."""
+    return parse_route_table(_required("ROUTE_SCOPES"))
+
+
 @lru_cache(maxsize=1)
 def authorizer_settings() -> AuthorizerSettings:
     """Read and check the authorizer's settings once per container."""
-    # Kept exactly as configured: the iss claim must equal it character for character.
-    issuer = secure_url("ISSUER", _required("ISSUER"))
-    jwks_uri = os.environ.get("JWKS_URI", "").strip()
     allowed = os.environ.get("ALLOWED_CLIENT_IDS", "")
     return AuthorizerSettings(
-        issuer=issuer,
-        audience=_required("AUDIENCE"),
-        hello_scope=_required("HELLO_SCOPE"),
-        # Optional here: without it no token opens POST /register (the register function itself requires it).
-        register_scope=os.environ.get("REGISTER_SCOPE", "").strip(),
+        issuers=_issuers(),
+        routes=route_table(),
         allowed_client_ids=frozenset(c.strip() for c in allowed.split(",") if c.strip()),
         leeway_seconds=_leeway(),
-        jwks_uri=secure_url("JWKS_URI", jwks_uri) if jwks_uri else f"{issuer.rstrip('/')}/v1/keys",
-        jwks_uri_configured=bool(jwks_uri),
+        context_claims=_context_claims(),
     )
 
 
@@ -121,13 +174,6 @@ def register_settings() -> RegisterSettings:
     """Read and check the register function's settings once per container."""
     return RegisterSettings(
         issuer=secure_url("ISSUER", _required("ISSUER")),
-        register_scope=_required("REGISTER_SCOPE"),
         okta_org_url=secure_url("OKTA_ORG_URL", _required("OKTA_ORG_URL")).rstrip("/"),
         api_token_secret=_required("OKTA_API_TOKEN_SECRET"),
     )
-
-
-@lru_cache(maxsize=1)
-def hello_scope() -> str:
-    """The scope GET /hello requires (the hello function checks it again behind the authorizer)."""
-    return _required("HELLO_SCOPE")

@@ -21,6 +21,7 @@ from okta_m2m.errors import (
     OktaTimeoutError,
     OktaUnavailableError,
     SecretUnavailableError,
+    UnknownRouteError,
 )
 
 NO_STORE = {"Cache-Control": "no-store"}
@@ -42,6 +43,7 @@ NOT_FOUND = ErrorAnswer(404, "Not found", "not_found")
 _ANSWERS: tuple[tuple[type[OktaM2MError], ErrorAnswer], ...] = (
     (InvalidRequestError, ErrorAnswer(400, "Bad request", "invalid_request")),
     (ForbiddenError, ErrorAnswer(403, "Forbidden", "forbidden")),
+    (UnknownRouteError, NOT_FOUND),
     (AppAlreadyExistsError, ErrorAnswer(409, "A service app with this label already exists", "conflict")),
     (OktaRateLimitedError, ErrorAnswer(429, "Too many requests to Okta, retry later", "rate_limited")),
     (OktaUnavailableError, ErrorAnswer(502, "Okta is unavailable", "okta_unavailable")),
@@ -90,7 +92,8 @@ def register_error_handlers(
         answer = answer_for(exc)
         # Domain error texts are written for logs (errors.py): they name settings and statuses, never secrets.
         log = logger.error if answer.status >= 500 else logger.info
-        log("request failed", outcome=answer.outcome, status=answer.status, reason=str(exc))
+        caller = (app.current_event.request_context.authorizer.raw_event or {}).get("clientId")
+        log("request failed", outcome=answer.outcome, status=answer.status, reason=str(exc), caller_client_id=caller)
         return answered(exc, answer)
 
     @app.not_found

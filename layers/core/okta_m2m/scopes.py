@@ -2,10 +2,38 @@
 
 from __future__ import annotations
 
-from okta_m2m.errors import ForbiddenError
+from collections.abc import Callable
+from typing import Any
+
+from okta_m2m.config import route_table
+from okta_m2m.errors import ForbiddenError, UnknownRouteError
+from okta_m2m.routes import RouteTable
 
 
 def require_scope(granted_scopes: str | None, required: str) -> None:
     """Raise ForbiddenError unless required is one of the space-separated granted scopes."""
     if required not in (granted_scopes or "").split():
         raise ForbiddenError(f"scope {required} not granted")
+
+
+def require_route_scope(granted_scopes: str | None, method: str, resource: str, table: RouteTable) -> None:
+    """Raise ForbiddenError unless a granted scope opens the table's route for this method and template path.
+
+    `resource` is the template path API Gateway reports (`/orders/{id}`), not the path called: the route the
+    request reached. A route missing from the table is UnknownRouteError: it opens to no one.
+    """
+    route = table.route_for(method, resource)
+    if route is None:
+        raise UnknownRouteError(f"{method} {resource} is not in the route table")
+    if route.scopes.isdisjoint((granted_scopes or "").split()):
+        raise ForbiddenError(f"no scope granted opens {route}")
+
+
+def check_route_scope(app: Any, next_middleware: Callable[[Any], Any]) -> Any:
+    """Powertools middleware (`app.use(middlewares=[check_route_scope])`): the route's own scope check, from
+    ROUTE_SCOPES, behind the authorizer's policy (defence in depth, and the only check under `sam local`, which
+    ignores Deny statements)."""
+    event = app.current_event
+    caller = event.request_context.authorizer.raw_event or {}
+    require_route_scope(caller.get("scopes"), event.http_method, event.resource, route_table())
+    return next_middleware(app)
