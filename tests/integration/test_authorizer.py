@@ -15,8 +15,8 @@ from functions.authorizer import app  # imported without ISSUER: no prefetch, so
 from okta_m2m.errors import KeySetUnavailableError, TokenError
 from okta_m2m.jwks import KeyCache
 from tests.jwks_server import JwksServer
-from tests.route_tables import TEMPLATE_ROUTES
 from tests.jwt_factory import CLIENT_ID, access_claims, b64url, mint, sign_raw, signing_key
+from tests.route_tables import TEMPLATE_ROUTES
 
 pytestmark = pytest.mark.integration
 

@@ -163,7 +163,9 @@ RANK = {PARAM: 1, GREEDY: 2}
 def template_matches(shape: tuple[str, ...], segments: list[str]) -> bool:
     if shape and shape[-1] == GREEDY:
         return len(segments) >= len(shape) and template_matches(shape[:-1], segments[: len(shape) - 1])
-    return len(shape) == len(segments) and all(p in (PARAM, GREEDY) or p == s for p, s in zip(shape, segments))
+    return len(shape) == len(segments) and all(
+        p in (PARAM, GREEDY) or p == s for p, s in zip(shape, segments, strict=True)
+    )
 
 
 def routed(table: RouteTable, request: str) -> Route | None:
