@@ -48,7 +48,7 @@ Globals:
         ROUTE_SCOPES: |
           GET / hello
           GET /hello hello
-          POST /register register
+          GET /fake hello
 Resources:
   Api:
     Type: AWS::Serverless::Api

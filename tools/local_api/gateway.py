@@ -3,6 +3,7 @@
 - An authorizer raising Exception("Unauthorized") answers 401 (SAM CLI: 502).
 - Authorizer results (policies) are cached per token for the authorizer's ReauthorizeEvery (SAM CLI: no cache).
 - The template's GatewayResponses shape the authorizer's 401, 403 and failure answers (SAM CLI: fixed bodies).
+- An explicit Deny in the authorizer's policy wins over any Allow, as in IAM (SAM CLI: reads Allow statements only).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -164,6 +166,23 @@ class AuthorizerCache:
             self._entries.clear()
 
 
+def explicitly_denied(output: str, method_arn: str) -> bool:
+    """Whether a Deny statement of the authorizer's policy covers method_arn (`*` any run of characters, `?` one)."""
+    statements = json.loads(output).get("policyDocument", {}).get("Statement", [])
+    for statement in statements if isinstance(statements, list) else []:
+        if not isinstance(statement, dict) or statement.get("Effect") != "Deny":
+            continue
+        actions = statement.get("Action", [])
+        if "execute-api:Invoke" not in (actions if isinstance(actions, list) else [actions]):
+            continue
+        resources = statement.get("Resource", [])
+        for resource in resources if isinstance(resources, list) else [resources]:
+            pattern = re.escape(str(resource)).replace(r"\*", ".*").replace(r"\?", ".")
+            if re.fullmatch(pattern, method_arn):
+                return True
+    return False
+
+
 class GatewayApigwService(LocalApigwService):
     """LocalApigwService with API Gateway's authorizer error statuses, result caching and gateway responses."""
 
@@ -196,16 +215,20 @@ class GatewayApigwService(LocalApigwService):
     ) -> None:
         # SAM CLI evaluates the policy against this route and merges the context; we supply the (cached) output
         # through _invoke_lambda_function and map SAM CLI's verdicts to gateway responses.
-        self._local.authorizer = lambda_authorizer
+        self._local.authorizer, self._local.output = lambda_authorizer, None
         try:
             super()._invoke_parse_lambda_authorizer(lambda_authorizer, auth_lambda_event, route_lambda_event, route)
+            output = self._local.output
+            if lambda_authorizer.type == LambdaAuthorizer.TOKEN and isinstance(output, str):
+                if explicitly_denied(output, str(auth_lambda_event.get("methodArn", ""))):
+                    raise GatewayResponseError(ACCESS_DENIED)
         except AuthorizerUnauthorizedRequest:
             raise GatewayResponseError(ACCESS_DENIED) from None
         except InvalidLambdaAuthorizerResponse:
             LOG.error("authorizer=%s returned a malformed policy", lambda_authorizer.authorizer_name)
             raise GatewayResponseError(AUTHORIZER_CONFIGURATION_ERROR) from None
         finally:
-            self._local.authorizer = None
+            self._local.authorizer = self._local.output = None
 
     def _invoke_lambda_function(
         self, lambda_function_name: str, event: dict[str, Any], tenant_id: str | None = None
@@ -219,8 +242,9 @@ class GatewayApigwService(LocalApigwService):
         cached = self.authorizer_cache.get(key)
         if cached is not None:
             LOG.info("authorizer=%s cache=hit", name)
+            self._local.output = cached
             return cached
-        output = self._run_authorizer(lambda_function_name, event)
+        output = self._local.output = self._run_authorizer(lambda_function_name, event)
         try:
             authorizer.is_valid_response(output, "")  # only well-formed policies are cached
         except InvalidLambdaAuthorizerResponse:

@@ -18,6 +18,7 @@ from samcli.lib.providers.sam_function_provider import SamFunctionProvider
 from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from local_api.drift import route_drift
 from local_api.gateway import GatewayApigwService, GatewaySettings
 from local_api.runner import InProcessRunner
 
@@ -72,6 +73,8 @@ class LocalApi:
         api = ApiProvider(stacks, cwd=cwd).api
         if not api.routes:
             raise ValueError(f"{template}: no API routes")
+        for problem in route_drift(stacks):
+            LOG.warning("route table drift: %s", problem)
         env_values = env_vars if isinstance(env_vars, Mapping) else load_env_vars(env_vars)
         self.runner = InProcessRunner(SamFunctionProvider(stacks), cwd, env_values)
         self.service = GatewayApigwService(

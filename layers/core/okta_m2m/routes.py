@@ -70,13 +70,13 @@ class RouteTable:
     def route_for(self, method: str, path: str) -> Route | None:
         """The route a request reached: the method's own route on that template path, else the path's ANY route."""
         try:
-            shape = _shape(path)
+            shape = path_shape(path)
         except ValueError:
             return None
         return self._by_key.get((method.upper(), shape)) or self._by_key.get((ANY, shape))
 
 
-def _shape(path: str) -> tuple[str, ...]:
+def path_shape(path: str) -> tuple[str, ...]:
     """The parts of a template path, parameters generalised; ValueError if it is not one."""
     if path == "/":
         return ()
@@ -115,7 +115,7 @@ def parse_route_table(text: str, name: str = "ROUTE_SCOPES") -> RouteTable:
         if method not in METHODS and method != ANY:
             raise ConfigError(f"{where}: unknown method {fields[0]!r}")
         try:
-            shape = _shape(path)
+            shape = path_shape(path)
         except ValueError as exc:
             raise ConfigError(f"{where}: path {path!r} {exc}") from None
         first = seen.setdefault((method, shape), number)
