@@ -168,3 +168,17 @@ def test_the_function_checks_its_route_scope_itself_behind_a_too_broad_policy(ap
 def test_the_template_has_no_drift_and_the_local_api_serves_each_route(api):
     local, _ = api
     assert sorted(path for path, _ in local.routes) == ["/files/{proxy+}", "/orders/{id}", "/orders/{id}/audit"]
+
+
+def test_the_local_api_warns_of_drift_at_start(tmp_path, caplog):
+    (tmp_path / "orders").mkdir()
+    (tmp_path / "orders" / "app.py").write_text(ORDERS)
+    drifted = TEMPLATE.replace("          ANY    /files/{{proxy+}}      files\n", "          DELETE /gone  files\n")
+    template = tmp_path / "template.yaml"
+    template.write_text(drifted.format(core=ROOT / "layers" / "core", authorizer=ROOT / "functions" / "authorizer"))
+    caplog.set_level("WARNING", logger="local_api")
+    LocalApi(template, port=0, parameter_overrides={"Issuer": "http://127.0.0.1:9/oauth2/default"}).stop()
+    assert [r.getMessage() for r in caplog.records if r.name == "local_api"] == [
+        "route table drift: ANY /files/{proxy+} (OrdersFunction.Files) has no line in ROUTE_SCOPES",
+        "route table drift: ROUTE_SCOPES line 3: DELETE /gone is not an Api event of the template",
+    ]

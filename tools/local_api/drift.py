@@ -12,9 +12,6 @@ from typing import Any
 
 from samcli.lib.providers.sam_function_provider import SamFunctionProvider
 
-from okta_m2m.errors import ConfigError
-from okta_m2m.routes import ANY, parse_route_table, path_shape
-
 SETTING = "ROUTE_SCOPES"
 
 
@@ -26,14 +23,16 @@ def api_events(stacks: Iterable[Any]) -> list[tuple[str, str, str]]:
             props = event.get("Properties") or {}
             if event.get("Type") == "Api":
                 method = str(props.get("Method", "")).upper()
-                found.append(
-                    (ANY if method == "ANY" else method, str(props.get("Path", "")), f"{function.name}.{name}")
-                )
+                found.append((method, str(props.get("Path", "")), f"{function.name}.{name}"))
     return found
 
 
 def route_drift(stacks: Iterable[Any]) -> list[str]:
-    """Every difference between the template's `Api` events and the ROUTE_SCOPES its functions see."""
+    """Every difference between the template's `Api` events and the ROUTE_SCOPES its functions see (the table is
+    read by the okta_m2m layer package, which must be importable)."""
+    from okta_m2m.errors import ConfigError
+    from okta_m2m.routes import parse_route_table, path_shape
+
     stacks = list(stacks)
     events = api_events(stacks)
     tables: dict[str, list[str]] = {}

@@ -149,6 +149,10 @@ class InProcessRunner(LocalLambdaRunner):
         for function in function_provider.get_all():
             self._containers[function.full_path] = self._make_container(function)
 
+    def containers(self) -> list[FunctionContainer]:
+        """Every function's container, in template order."""
+        return list(self._containers.values())
+
     def _make_container(self, function: Any) -> FunctionContainer:
         config = self.get_invoke_config(function)
         runtime = str(function.runtime or "")

@@ -73,10 +73,9 @@ class LocalApi:
         api = ApiProvider(stacks, cwd=cwd).api
         if not api.routes:
             raise ValueError(f"{template}: no API routes")
-        for problem in route_drift(stacks):
-            LOG.warning("route table drift: %s", problem)
         env_values = env_vars if isinstance(env_vars, Mapping) else load_env_vars(env_vars)
         self.runner = InProcessRunner(SamFunctionProvider(stacks), cwd, env_values)
+        _log_route_drift(self.runner, stacks)
         self.service = GatewayApigwService(
             api=api, lambda_runner=self.runner, host=host, port=port, gateway=GatewaySettings.from_stacks(stacks)
         )
@@ -124,6 +123,17 @@ class LocalApi:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _log_route_drift(runner: InProcessRunner, stacks: list[Any]) -> None:
+    """Warn of drift between Api events and ROUTE_SCOPES, read by the okta_m2m package of a function's own layer."""
+    for container in runner.containers():
+        if any((Path(root) / "okta_m2m" / "routes.py").is_file() for root in container.roots):
+            with container.activated():
+                problems = route_drift(stacks)
+            for problem in problems:
+                LOG.warning("route table drift: %s", problem)
+            return
 
 
 def _start_clock() -> None:
