@@ -48,6 +48,10 @@ Resources:
           Okta:
             FunctionArn: !GetAtt AuthorizerFunction.Arn
             Identity: {{Header: Authorization}}
+      GatewayResponses:
+        AUTHORIZER_CONFIGURATION_ERROR:
+          StatusCode: 503
+          ResponseTemplates: {{application/json: '{{"message": "Authorization is temporarily unavailable"}}'}}
   CoreLayer:
     Type: AWS::Serverless::LayerVersion
     Properties: {{ContentUri: {core}}}
@@ -182,3 +186,19 @@ def test_the_local_api_warns_of_drift_at_start(tmp_path, caplog):
         "route table drift: ANY /files/{proxy+} (OrdersFunction.Files) has no line in ROUTE_SCOPES",
         "route table drift: ROUTE_SCOPES line 3: DELETE /gone is not an Api event of the template",
     ]
+
+
+def test_a_malformed_table_answers_503_through_the_gateway_never_allow(tmp_path):
+    (tmp_path / "orders").mkdir()
+    (tmp_path / "orders" / "app.py").write_text(ORDERS)
+    broken = TEMPLATE.replace("          GET    /orders/{{id}}/audit   orders:audit\n", "          GET /orders/x\n")
+    template = tmp_path / "template.yaml"
+    template.write_text(broken.format(core=ROOT / "layers" / "core", authorizer=ROOT / "functions" / "authorizer"))
+    with (
+        JwksServer([KEY.jwk()]) as keys,
+        LocalApi(template, port=0, parameter_overrides={"Issuer": keys.issuer}) as local,
+    ):
+        token = mint(KEY, access_claims(keys.issuer, scopes=("orders:read",)))
+        answer = requests.get(f"{local.url}/orders/1", headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    assert answer.status_code == 503  # the gateway response template.yaml sets too
+    assert answer.json() == {"message": "Authorization is temporarily unavailable"}
