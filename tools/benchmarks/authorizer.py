@@ -7,6 +7,16 @@ fetch included) <= 1x a minimal authorizer that fetches keys with urllib and ver
 on loopback, and <= 0.75x when every keys answer takes 120 ms; peak RSS of a cold authorizer after its first Allow
 and 2,000 warm distinct calls <= 40 MB; at most 1 key fetch in 10,000 warm calls.
 
+Issue: the ratios do not get worse with a table of 50 routes and 3 issuers than with today's 3 routes and 1 issuer.
+A second configuration runs in the same rounds: BIG_ROUTE_SCOPES (50 routes: literal paths, {id} parameters, nested
+/x/{id}/y, ANY and a greedy {proxy+} route; the bench tokens' scopes open 10 of them, the greedy one included, and
+their policy holds explicit Denies) and ISSUERS listing 3 issuers, each with its own key and keys server, the tokens
+spread over them. Its warm distinct, same token and cold ratios (keys 0 ms and 120 ms) are taken against the same
+baselines (the floor picks the key of the token's issuer; the minimal authorizer fetches the keys of its token's
+issuer) and shown as information against today's targets; the target is on the comparison row
+`50 routes/3 issuers vs 3 routes` = its ratio / today's ratio <= 1.10 (NOT_WORSE: not worse, 10% allowed for noise),
+binding where today's row is.
+
 Information, no target: Powertools' own JWT verifier (auth_alpha) against ours, warm and cold; the minimal and the
 peer authorizers' peak RSS; the CoreLayer's unpacked and zipped size.
 """
@@ -15,6 +25,8 @@ from __future__ import annotations
 
 import argparse
 import base64
+import functools
+import importlib.util
 import io
 import json
 import os
@@ -26,7 +38,7 @@ import tempfile
 import threading
 import time
 import zipfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -45,6 +57,18 @@ ISSUER_PATH = "/oauth2/default"
 PEER_ISSUER = "https://issuer.bench.invalid/oauth2/default"
 AUDIENCE = "api://default"
 ROUTE_SCOPES = "GET / hello\nGET /hello hello\nPOST /register register\n"
+SCOPES = ("hello",)  # the scp of the 3-route tokens (and the peer's): GET / and GET /hello
+BIG = "50 routes/3 issuers"  # the second configuration, in row names
+BIG_ISSUER_PATHS = (ISSUER_PATH, "/oauth2/ausbenchpartners", "/oauth2/ausbenchinternal")
+RESOURCES = ("orders", "customers", "invoices", "products", "shipments", "users", "webhooks")
+# Open 10 routes of BIG_ROUTE_SCOPES, ANY /files/{proxy+} among them: 10 Allow and 14 Deny resources.
+BIG_SCOPES = ("hello", "orders.read", "customers.read", "products.read", "files")
+NOT_WORSE = 1.10  # target of `50 routes/3 issuers vs 3 routes` (ratio over ratio): not worse, 10% for noise
+# What a configuration sets (or leaves unset) in our authorizer's environment; the rest is shared.
+SETTINGS = frozenset({"ISSUER", "AUDIENCE", "ISSUERS", "JWKS_URI", "ROUTE_SCOPES"})
+LOG_ENV = {"POWERTOOLS_SERVICE_NAME": "authorizer", "POWERTOOLS_LOG_LEVEL": "INFO"}
+APP = ROOT / "functions" / "authorizer" / "app.py"
+NAME_WIDTH = 66  # the measure column
 ARN = "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/v1/GET/hello"
 DISTINCT = 2000
 WARM_CALLS = 10000
@@ -140,7 +164,28 @@ class Row:
             met = self.value <= self.target
             target = f"<= {self.target}"
             status = ("ok" if met else "MISSED") if self.binding else f"info, {'met' if met else 'not met'}"
-        return f"{self.name:<62} {self.value:>8.3f} {target:>8} {status}"
+        return f"{self.name:<{NAME_WIDTH}} {self.value:>8.3f} {target:>8} {status}"
+
+
+class Ratio(NamedTuple):
+    """A ratio measured in both configurations (medians), and the target set for 3 routes."""
+
+    name: str
+    short: str  # in the comparison row's name
+    small: float  # 3 routes, 1 issuer
+    big: float  # 50 routes, 3 issuers
+    target: float
+    binding: bool = True
+
+    def rows(self) -> tuple[Row, Row, Row]:
+        """The 3-route row; the 50-route one against the same target, as information; their comparison (the 50-route
+        ratio over the 3-route one <= NOT_WORSE), binding where the 3-route row is."""
+        noise = f"{NOT_WORSE - 1:.0%} noise"
+        return (
+            Row(self.name, self.small, self.target, self.binding),
+            Row(f"{self.name}, {BIG}", self.big, self.target, binding=False),
+            Row(f"{BIG} vs 3 routes, {self.short} ({noise})", self.big / self.small, NOT_WORSE, self.binding),
+        )
 
 
 def b64url(data: bytes) -> str:
@@ -148,10 +193,40 @@ def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
+def big_route_scopes() -> str:
+    """ROUTE_SCOPES of 50 routes: the 3 of ROUTE_SCOPES; for each of RESOURCES a collection, an item and a nested
+    history (read routes opened by the write scope too); a nested route opened with its parent, a {name} parameter,
+    two ANY routes (a literal and a nested one) and a greedy ANY /files/{proxy+}."""
+    lines = ROUTE_SCOPES.splitlines()
+    for name in RESOURCES:
+        read, write = f"{name}.read", f"{name}.write"
+        lines += [
+            f"GET /{name} {read} {write}",
+            f"POST /{name} {write}",
+            f"GET /{name}/{{id}} {read} {write}",
+            f"PUT /{name}/{{id}} {write}",
+            f"DELETE /{name}/{{id}} {name}.admin",
+            f"GET /{name}/{{id}}/history {name}.audit",
+        ]
+    lines += [
+        "GET /orders/{id}/items orders.read",
+        "GET /reports/{name} reports.read",
+        "ANY /admin/settings admin",
+        "ANY /webhooks/{id}/test webhooks.write",
+        "ANY /files/{proxy+} files",
+    ]
+    if len(lines) != 50:
+        raise AssertionError(f"BIG_ROUTE_SCOPES has {len(lines)} routes, not 50")
+    return "".join(line + "\n" for line in lines)
+
+
+BIG_ROUTE_SCOPES = big_route_scopes()
+
+
 class KeyServer:
     """Publishes one JWKS at {issuer}/v1/keys on 127.0.0.1, `delay` seconds late, and counts the fetches."""
 
-    def __init__(self, jwks: dict[str, Any]) -> None:
+    def __init__(self, jwks: dict[str, Any], path: str = ISSUER_PATH) -> None:
         body = json.dumps(jwks).encode()
         server = self
 
@@ -159,7 +234,7 @@ class KeyServer:
             def do_GET(self) -> None:
                 server.fetches += 1
                 time.sleep(server.delay)
-                self.send_response(200 if self.path == f"{ISSUER_PATH}/v1/keys" else 404)
+                self.send_response(200 if self.path == f"{path}/v1/keys" else 404)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
@@ -171,16 +246,17 @@ class KeyServer:
         self.fetches = 0
         self.delay = 0.0
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.issuer = f"http://127.0.0.1:{self.httpd.server_address[1]}{ISSUER_PATH}"
+        self.issuer = f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
 
-def minimal_verify(token: str, key: rsa.RSAPublicKey, issuer: str) -> dict[str, Any]:
-    """The floor: split, decode, verify RS256, check iss, aud and exp. No policy, no logs, no strictness."""
+def minimal_verify(token: str, keys: Mapping[str, rsa.RSAPublicKey]) -> dict[str, Any]:
+    """The floor: split, decode, take the key of the issuer named (iss must be a key), verify RS256, check aud and
+    exp. No policy, no logs, no strictness. The same function for both configurations (keys: all their issuers')."""
     h, p, s = token.split(".")
-    key.verify(base64.urlsafe_b64decode(s + "=="), f"{h}.{p}".encode(), padding.PKCS1v15(), SHA256())
     claims: dict[str, Any] = json.loads(base64.urlsafe_b64decode(p + "=="))
-    if claims["iss"] != issuer or claims["aud"] != AUDIENCE or claims["exp"] <= time.time():
+    keys[claims["iss"]].verify(base64.urlsafe_b64decode(s + "=="), f"{h}.{p}".encode(), padding.PKCS1v15(), SHA256())
+    if claims["aud"] != AUDIENCE or claims["exp"] <= time.time():
         raise ValueError("invalid")
     return claims
 
@@ -210,6 +286,19 @@ def interleaved(runs: Sequence[tuple[Decide, list[str]]], chunk: int = 50) -> li
         for n, (fn, tokens) in enumerate(runs):
             totals[n] += per_call(fn, tokens[i : i + chunk])
     return totals
+
+
+@contextmanager
+def environment(env: Mapping[str, str]) -> Iterator[None]:
+    """os.environ is env while the block runs."""
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 @contextmanager
@@ -250,7 +339,7 @@ def cold_seconds(script: str, args: list[str], env: dict[str, str]) -> float:
     return elapsed
 
 
-def peak_rss_mb(script: str, args: list[str], env: dict[str, str], tokens: list[str]) -> float:
+def peak_rss_mb(script: str, args: list[str], env: dict[str, str], tokens: Sequence[str]) -> float:
     """Peak RSS, in MB, of a cold authorizer process after its first Allow and one warm call per token."""
     _, lines = run_child(script + RSS_TAIL, args, env, "".join(token + "\n" for token in tokens), FRESH_PROCESS)
     label, kib = lines[-1].split()
@@ -331,78 +420,169 @@ class Context:
 
 
 class Child(NamedTuple):
-    """A cold script and its argv."""
+    """A cold script, its argv and its environment."""
 
     script: str
     args: list[str]
+    env: dict[str, str]
 
 
-def signing_key() -> tuple[rsa.RSAPrivateKey, dict[str, Any]]:
+def signing_key(kid: str) -> tuple[rsa.RSAPrivateKey, dict[str, Any]]:
     """A fresh RS256 key and its public JWK."""
     private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     numbers = private.public_key().public_numbers()
-    jwk = {"kty": "RSA", "alg": "RS256", "use": "sig", "kid": "bench-key"}
+    jwk = {"kty": "RSA", "alg": "RS256", "use": "sig", "kid": kid}
     jwk |= {"n": b64url(numbers.n.to_bytes(256, "big")), "e": b64url(numbers.e.to_bytes(3, "big"))}
     return private, jwk
 
 
-def token_rounds(private: rsa.RSAPrivateKey, issuer: str) -> list[list[str]]:
-    """ROUNDS lists of DISTINCT valid Okta-like access tokens from issuer, each token its own jti."""
+class Issuer(NamedTuple):
+    """An issuer of the bench: its RS256 key, the public JWK, and the loopback server publishing it."""
+
+    private: rsa.RSAPrivateKey
+    jwk: dict[str, Any]
+    server: KeyServer
+
+    @classmethod
+    def create(cls, kid: str, path: str) -> Issuer:
+        """A fresh key, served at {issuer}/v1/keys with the issuer at path."""
+        private, jwk = signing_key(kid)
+        return cls(private, jwk, KeyServer({"keys": [jwk]}, path))
+
+    @property
+    def name(self) -> str:
+        """The issuer, as its tokens' iss."""
+        return self.server.issuer
+
+
+def token_rounds(issuers: Sequence[Issuer], scopes: Sequence[str], iss: str | None = None) -> list[list[str]]:
+    """ROUNDS lists of DISTINCT valid Okta-like access tokens, each its own jti, signed by each issuer in turn and
+    naming it (or iss) as their issuer."""
     now = int(time.time())
-    claims = {"ver": 1, "iss": issuer, "aud": AUDIENCE, "iat": now, "exp": now + 3600}
-    claims |= {"cid": "0oabench", "sub": "0oabench", "scp": ["hello"]}
-    headers = {"kid": "bench-key"}
-    return [
-        [jwt.encode({**claims, "jti": f"AT.{r * DISTINCT + i}"}, private, "RS256", headers) for i in range(DISTINCT)]
-        for r in range(ROUNDS)
+    claims = [
+        {"ver": 1, "iss": iss or issuer.name, "aud": AUDIENCE, "iat": now, "exp": now + 3600, "cid": "0oabench"}
+        | {"sub": "0oabench", "scp": list(scopes)}
+        for issuer in issuers
     ]
+    tokens = []
+    for n in range(ROUNDS * DISTINCT):
+        issuer = issuers[n % len(issuers)]
+        headers = {"kid": issuer.jwk["kid"]}
+        tokens.append(jwt.encode(claims[n % len(issuers)] | {"jti": f"AT.{n}"}, issuer.private, "RS256", headers))
+    return [tokens[r * DISTINCT : (r + 1) * DISTINCT] for r in range(ROUNDS)]
+
+
+@dataclass(frozen=True)
+class Setup:
+    """A configuration of our authorizer: its settings, its issuers, and the tokens they sign."""
+
+    name: str
+    env: dict[str, str]  # ISSUER and AUDIENCE, or ISSUERS; ROUTE_SCOPES
+    issuers: tuple[Issuer, ...]
+    rounds: list[list[str]]
+
+    @classmethod
+    def create(cls, name: str, routes: str, paths: Sequence[str], scopes: Sequence[str]) -> Setup:
+        """An issuer at each path, each with a key and a server of its own, the tokens spread over them; one issuer
+        is set as ISSUER and AUDIENCE (as a single-issuer stack is), several as ISSUERS."""
+        issuers = tuple(Issuer.create(f"bench-key-{n}", path) for n, path in enumerate(paths))
+        if len(issuers) == 1:
+            env = {"ISSUER": issuers[0].name, "AUDIENCE": AUDIENCE}
+        else:
+            env = {"ISSUERS": "".join(f"{issuer.name} {AUDIENCE}\n" for issuer in issuers)}
+        return cls(name, env | {"ROUTE_SCOPES": routes}, issuers, token_rounds(issuers, scopes))
+
+    def fetches(self) -> int:
+        """Key fetches so far, all issuers together."""
+        return sum(issuer.server.fetches for issuer in self.issuers)
 
 
 @dataclass(frozen=True)
 class Bench:
-    """What the measurements share: the keys and their server, the tokens (ours and the peer's), our settings."""
+    """What the measurements share: both configurations (3 routes, 50 routes/3 issuers), the peer's tokens (signed
+    with the 3-route key), where our code is."""
 
-    server: KeyServer
-    jwk: dict[str, Any]
-    public: rsa.RSAPublicKey
-    rounds: list[list[str]]
+    small: Setup
+    big: Setup
     peer_rounds: list[list[str]]
-    env: dict[str, str]
     code_path: list[str]
 
     @classmethod
     def create(cls) -> Bench:
-        """A fresh key served on loopback, and the tokens it signs."""
-        private, jwk = signing_key()
-        server = KeyServer({"keys": [jwk]})
-        print(f"minting {2 * ROUNDS * DISTINCT} tokens...", file=sys.stderr)
-        rounds, peer_rounds = token_rounds(private, server.issuer), token_rounds(private, PEER_ISSUER)
-        env = {"ISSUER": server.issuer, "AUDIENCE": AUDIENCE, "ROUTE_SCOPES": ROUTE_SCOPES}
-        env |= {"POWERTOOLS_SERVICE_NAME": "authorizer", "POWERTOOLS_LOG_LEVEL": "INFO"}
+        """Fresh keys served on loopback, and the tokens they sign."""
+        print(f"minting {3 * ROUNDS * DISTINCT} tokens...", file=sys.stderr)
+        small = Setup.create("3 routes", ROUTE_SCOPES, (ISSUER_PATH,), SCOPES)
+        big = Setup.create(BIG, BIG_ROUTE_SCOPES, BIG_ISSUER_PATHS, BIG_SCOPES)
+        peer_rounds = token_rounds(small.issuers, SCOPES, PEER_ISSUER)
         code_path = [str(ROOT / "functions" / "authorizer"), str(ROOT / "layers" / "core")]
-        return cls(server, jwk, private.public_key(), rounds, peer_rounds, env, code_path)
+        return cls(small, big, peer_rounds, code_path)
 
-    def child_env(self) -> dict[str, str]:
-        """The environment of every cold process: ours finds its code and settings, the others ignore them."""
-        return {**os.environ, **self.env, "PYTHONPATH": os.pathsep.join(self.code_path), "PYTHONDONTWRITEBYTECODE": "0"}
+    @property
+    def setups(self) -> tuple[Setup, Setup]:
+        """Both configurations, 3 routes first."""
+        return self.small, self.big
 
-    def children(self) -> tuple[Child, Child, Child]:
-        """Ours, the minimal and the peer authorizer as cold scripts, each with a token of its own issuer."""
+    def public_keys(self) -> dict[str, rsa.RSAPublicKey]:
+        """Every issuer's public key, by issuer: the floor's keys."""
+        return {issuer.name: issuer.private.public_key() for setup in self.setups for issuer in setup.issuers}
+
+    def keys_delay(self, seconds: float) -> None:
+        """Every keys server answers `seconds` late from now on."""
+        for setup in self.setups:
+            for issuer in setup.issuers:
+                issuer.server.delay = seconds
+
+    def env(self, setup: Setup) -> dict[str, str]:
+        """This process's environment with setup's settings, and no other configuration's."""
+        return {**{k: v for k, v in os.environ.items() if k not in SETTINGS}, **LOG_ENV, **setup.env}
+
+    def child_env(self, setup: Setup) -> dict[str, str]:
+        """The environment of a cold process: ours finds its code and setup's settings, the others ignore them."""
+        return {**self.env(setup), "PYTHONPATH": os.pathsep.join(self.code_path), "PYTHONDONTWRITEBYTECODE": "0"}
+
+    def children(self) -> tuple[Child, Child, Child, Child]:
+        """Ours in each configuration (3 routes, then 50), the minimal and the peer authorizer as cold scripts, each
+        with a token of its own issuer (the 50-route one: of its second issuer)."""
+        small, big = self.small, self.big
+        env, issuer, token = self.child_env(small), small.issuers[0].name, small.rounds[0][1]
         return (
-            Child(OURS_COLD, [self.server.issuer, self.rounds[0][1], ARN]),
-            Child(MINIMAL_COLD, [self.server.issuer, self.rounds[0][1], ARN]),
-            Child(PEER_COLD, [self.server.issuer, self.peer_rounds[0][1], ARN, PEER_ISSUER]),
+            Child(OURS_COLD, [issuer, token, ARN], env),
+            Child(OURS_COLD, [big.issuers[1].name, big.rounds[0][1], ARN], self.child_env(big)),
+            Child(MINIMAL_COLD, [issuer, token, ARN], env),
+            Child(PEER_COLD, [issuer, self.peer_rounds[0][1], ARN, PEER_ISSUER], env),
         )
 
 
-def our_authorizer(bench: Bench) -> Decide:
-    """Our lambda_handler, imported into this process under our settings, as a function of the bearer token."""
-    os.environ.update(bench.env)
-    sys.path[:0] = bench.code_path
-    from app import lambda_handler  # type: ignore[import-not-found]
+def our_authorizer(bench: Bench, setup: Setup, module: str) -> tuple[Decide, dict[str, Any]]:
+    """Our lambda_handler under setup's settings, as a function of the bearer token, and its first answer (keys
+    fetched, the first policy built). app.py is loaded as a module of its own (named module) with the settings read
+    afresh, so that each configuration's authorizer lives on beside the other's in this process."""
+    if bench.code_path[0] not in sys.path:
+        sys.path[:0] = bench.code_path
+    from okta_m2m import config
 
+    spec = importlib.util.spec_from_file_location(module, APP)
+    if spec is None or spec.loader is None:
+        raise RuntimeError(f"cannot load {APP}")
+    app = importlib.util.module_from_spec(spec)
     context = Context()
-    return lambda token: lambda_handler(token_event(token), context)
+    with environment(bench.env(setup)):
+        config.authorizer_settings.cache_clear()
+        config.route_table.cache_clear()
+        spec.loader.exec_module(app)  # prefetches setup's keys
+        first: dict[str, Any] = app.lambda_handler(token_event(setup.rounds[0][0]), context)
+    if effect(first) != "Allow":
+        raise RuntimeError(f"our authorizer ({setup.name}) did not allow the bench token")
+    return lambda token: app.lambda_handler(token_event(token), context), first
+
+
+def policy_note(setup: Setup, response: dict[str, Any]) -> str:
+    """What the policy for setup's bench tokens holds: its statements and their resources."""
+    found = response["policyDocument"]["Statement"]
+    resources = ", ".join(f"{statement['Effect']} on {len(statement['Resource'])}" for statement in found)
+    scopes = response["context"]["scopes"]
+    count = f"{len(found)} statement{'' if len(found) == 1 else 's'}"
+    return f"note: {setup.name}: the policy for scp {scopes!r} has {count}: {resources} resources"
 
 
 def peer_authorizer(jwks: dict[str, Any]) -> Decide:
@@ -414,73 +594,93 @@ def peer_authorizer(jwks: dict[str, Any]) -> Decide:
 
 
 def warm_ratios(
-    floor: Decide, ours: Decide, peer: Decide, rounds: list[list[str]], peer_rounds: list[list[str]]
-) -> tuple[list[float], list[float], list[float]]:
-    """Per round: ours / floor on distinct tokens, ours / floor on one token again, peer / ours on distinct tokens."""
-    warm, same, peer_warm = [], [], []
-    for tokens, peer_tokens in zip(rounds, peer_rounds, strict=True):
-        base, mine, theirs = interleaved([(floor, tokens), (ours, tokens), (peer, peer_tokens)])
-        warm.append(mine / base)
-        peer_warm.append(theirs / mine)
-        again = [tokens[0]] * len(tokens)
-        base, mine = interleaved([(floor, again), (ours, again)])
-        same.append(mine / base)
+    floor: Decide, ours: Sequence[Decide], setups: Sequence[Setup], peer: Decide, peer_rounds: list[list[str]]
+) -> tuple[list[list[float]], list[list[float]], list[float]]:
+    """Per round, interleaved: ours / floor on distinct tokens, and on one token again, for each configuration;
+    peer / ours (the first configuration) on distinct tokens."""
+    warm: list[list[float]] = [[] for _ in setups]
+    same: list[list[float]] = [[] for _ in setups]
+    peer_warm = []
+    for r, peer_tokens in enumerate(peer_rounds):
+        distinct = [
+            run for fn, s in zip(ours, setups, strict=True) for run in ((floor, s.rounds[r]), (fn, s.rounds[r]))
+        ]
+        *totals, theirs = interleaved([*distinct, (peer, peer_tokens)])
+        peer_warm.append(theirs / totals[1])
+        again = interleaved([(fn, [tokens[0]] * len(tokens)) for fn, tokens in distinct])
+        for ratios, found in ((warm, totals), (same, again)):
+            for n, per_setup in enumerate(ratios):
+                per_setup.append(found[2 * n + 1] / found[2 * n])
     return warm, same, peer_warm
 
 
-def warm_fetches(ours: Decide, server: KeyServer, rounds: list[list[str]]) -> int:
+def warm_fetches(ours: Decide, setup: Setup) -> int:
     """Key fetches during WARM_CALLS warm calls: every distinct token once, then the first one again."""
-    mixed = [token for tokens in rounds for token in tokens][:WARM_CALLS]
-    mixed += [rounds[0][0]] * (WARM_CALLS - len(mixed))
-    before = server.fetches
+    mixed = [token for tokens in setup.rounds for token in tokens][:WARM_CALLS]
+    mixed += [setup.rounds[0][0]] * (WARM_CALLS - len(mixed))
+    before = setup.fetches()
     per_call(ours, mixed)
-    return server.fetches - before
+    return setup.fetches() - before
 
 
-def warm_rows(bench: Bench) -> tuple[list[Row], Row, Row]:
-    """The warm targets (distinct, same token again), the key fetch target, and the peer's warm ratio."""
+def warm_rows(bench: Bench) -> tuple[list[Ratio], Row, list[Row], Row, list[str]]:
+    """The warm ratios (distinct tokens, the same token again), the stretch row, the key fetch targets (each
+    configuration), the peer's warm ratio, and notes on each configuration's policy."""
     print("warm rounds...", file=sys.stderr)
-
-    def floor(token: str) -> Any:
-        return minimal_verify(token, bench.public, bench.server.issuer)
-
-    peer = peer_authorizer({"keys": [bench.jwk]})
+    floor = functools.partial(minimal_verify, keys=bench.public_keys())
+    peer = peer_authorizer({"keys": [bench.small.issuers[0].jwk]})
     with quiet_stdout():
-        ours = our_authorizer(bench)
-        first = ours(bench.rounds[0][0]), peer(bench.peer_rounds[0][0])  # ours fetches its keys here, once
-        if any(effect(response) != "Allow" for response in first):
-            raise RuntimeError("a warm authorizer did not allow the bench token")
-        warm, same, peer_warm = warm_ratios(floor, ours, peer, bench.rounds, bench.peer_rounds)
-        fetches = warm_fetches(ours, bench.server, bench.rounds)
+        if effect(peer(bench.peer_rounds[0][0])) != "Allow":
+            raise RuntimeError("the peer did not allow the bench token")
+        # Ours fetches its keys on loading and builds the first policy in its first call, once per configuration.
+        ours, firsts = zip(
+            *(our_authorizer(bench, s, f"bench_app_{n}") for n, s in enumerate(bench.setups)), strict=True
+        )
+        warm, same, peer_warm = warm_ratios(floor, ours, bench.setups, peer, bench.peer_rounds)
+        fetches = [warm_fetches(fn, setup) for fn, setup in zip(ours, bench.setups, strict=True)]
+    (distinct, distinct_big), (again, again_big) = ([statistics.median(r) for r in ratios] for ratios in (warm, same))
     return (
         [
-            Row("warm, distinct tokens / minimal verify", statistics.median(warm), 2.0),
-            Row("warm, distinct tokens / minimal verify (stretch)", statistics.median(warm), 1.5, binding=False),
-            Row("same token again / minimal verify", statistics.median(same), 0.1),
+            Ratio("warm, distinct tokens / minimal verify", "warm distinct", distinct, distinct_big, 2.0),
+            Ratio("same token again / minimal verify", "same token", again, again_big, 0.1),
         ],
-        Row(f"key fetches in {WARM_CALLS} warm calls", float(fetches), 1.0),
+        Row("warm, distinct tokens / minimal verify (stretch)", distinct, 1.5, binding=False),
+        [
+            Row(f"key fetches in {WARM_CALLS} warm calls{label}", float(n), 1.0)
+            for label, n in zip(("", f", {BIG}"), fetches, strict=True)
+        ],
         Row("peer (Powertools auth_alpha) / ours, warm distinct", statistics.median(peer_warm)),
+        [policy_note(setup, first) for setup, first in zip(bench.setups, firsts, strict=True)],
     )
 
 
-def cold_rows(bench: Bench, latency_ms: float) -> tuple[Row, Row]:
-    """With keys answered latency_ms late, medians of COLD_RUNS interleaved cold starts: ours / minimal, peer / ours."""
+def cold_rows(bench: Bench, latency_ms: float) -> tuple[Ratio, Row]:
+    """With keys answered latency_ms late, medians of COLD_RUNS interleaved cold starts: ours / minimal in each
+    configuration (the same minimal runs), peer / ours (3 routes)."""
     print(f"cold runs, keys answered after {latency_ms:g} ms...", file=sys.stderr)
-    env, children = bench.child_env(), bench.children()
-    ratios, peer_ratios = [], []
-    bench.server.delay = latency_ms / 1000
+    children = bench.children()
+    small, big, peer_ratios = [], [], []
+    bench.keys_delay(latency_ms / 1000)
     try:
         for _ in range(COLD_RUNS):
-            ours, minimal, peer = (cold_seconds(*child, env) for child in children)
-            ratios.append(ours / minimal)
+            ours, ours_big, minimal, peer = (cold_seconds(*child) for child in children)
+            small.append(ours / minimal)
+            big.append(ours_big / minimal)
             peer_ratios.append(peer / ours)
     finally:
-        bench.server.delay = 0.0
+        bench.keys_delay(0.0)
     keys = f"keys {latency_ms:g} ms"
     target = 1.0 if latency_ms == 0 else 0.75
     binding = latency_ms in (0, KEYS_LATENCY_MS)  # the 0.75x target is set for 120 ms: other latencies are info
     return (
-        Row(f"cold start / minimal authorizer, {keys}", statistics.median(ratios), target, binding),
+        Ratio(
+            f"cold start / minimal authorizer, {keys}",
+            f"cold, {keys}",
+            statistics.median(small),
+            statistics.median(big),
+            target,
+            binding,
+        ),
         Row(f"peer (Powertools auth_alpha) / ours, cold start, {keys}", statistics.median(peer_ratios)),
     )
 
@@ -488,15 +688,17 @@ def cold_rows(bench: Bench, latency_ms: float) -> tuple[Row, Row]:
 def rss_rows(bench: Bench) -> tuple[Row, Row, Row]:
     """Peak RSS after a cold first Allow and RSS_CALLS warm distinct calls: ours (target), minimal and peer (info)."""
     print("peak RSS...", file=sys.stderr)
-    env = bench.child_env()
-    ours, minimal, peer = (
-        peak_rss_mb(*child, env, [token for r in rounds for token in r][1 : RSS_CALLS + 1])
-        for child, rounds in zip(bench.children(), (bench.rounds, bench.rounds, bench.peer_rounds), strict=True)
+    ours, _, minimal, peer = bench.children()
+    tokens, peer_tokens = (
+        [token for r in rounds for token in r][1 : RSS_CALLS + 1] for rounds in (bench.small.rounds, bench.peer_rounds)
+    )
+    mine, base, theirs = (
+        peak_rss_mb(*child, calls) for child, calls in ((ours, tokens), (minimal, tokens), (peer, peer_tokens))
     )
     return (
-        Row(f"peak RSS, MB (cold, first Allow + {RSS_CALLS} warm distinct)", ours, 40.0),
-        Row("minimal authorizer peak RSS, MB (same calls)", minimal),
-        Row("peer peak RSS, MB (same calls)", peer),
+        Row(f"peak RSS, MB (cold, first Allow + {RSS_CALLS} warm distinct)", mine, 40.0),
+        Row("minimal authorizer peak RSS, MB (same calls)", base),
+        Row("peer peak RSS, MB (same calls)", theirs),
     )
 
 
@@ -505,14 +707,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.perf_counter()
     bench = Bench.create()
-    warm, fetches, peer_warm = warm_rows(bench)
+    warm, stretch, fetches, peer_warm, notes = warm_rows(bench)
     cold, peer_cold = zip(*(cold_rows(bench, ms) for ms in sorted({0.0, args.keys_latency_ms})), strict=True)
     rss, minimal_rss, peer_rss = rss_rows(bench)
     layer, layer_note = layer_rows()
-    rows = [*warm, *cold, rss, fetches, minimal_rss, peer_warm, *peer_cold, peer_rss, *layer]
-    print(f"{'measure':<62} {'value':>8} {'target':>8}")
+    ours, big, versus = zip(*(ratio.rows() for ratio in (*warm, *cold)), strict=True)
+    rows = [ours[0], stretch, *ours[1:], rss, *fetches, *versus, *big, minimal_rss, peer_warm, *peer_cold, peer_rss]
+    rows += layer
+    print(f"{'measure':<{NAME_WIDTH}} {'value':>8} {'target':>8}")
     for row in rows:
         print(row.line())
+    print(*notes, sep="\n")
+    print(f"note: {BIG} vs 3 routes = the 50-route ratio / the 3-route ratio, same baselines, same rounds")
     print(f"note: {layer_note}")
     print("note: peer cold start = import, urllib GET of the keys (same server), JWTVerifier(jwks=...), authorize")
     print(f"ran in {time.perf_counter() - started:.0f} s", file=sys.stderr)

@@ -29,13 +29,18 @@ def _fits(value: str | int | float) -> bool:
 
 
 class _Verified:
-    """A verified token, the routes it may call, its authorizer context, and its policies by methodArn."""
+    """A verified token, the routes it may call, its authorizer context, its policies by API stage, and the key set
+    (its issuer's, at a version) that verified it."""
 
-    __slots__ = ("context", "policies", "routes", "token")
+    __slots__ = ("context", "key_version", "keys", "policies", "routes", "token")
 
-    def __init__(self, token: AccessToken, routes: tuple[Route, ...], context_claims: tuple[str, ...]) -> None:
+    def __init__(
+        self, token: AccessToken, routes: tuple[Route, ...], context_claims: tuple[str, ...], keys: KeyCache
+    ) -> None:
         self.token = token
         self.routes = routes
+        self.keys = keys
+        self.key_version = keys.version
         self.context: dict[str, Any] = {}
         claims = token.claims
         for name in context_claims:  # first, so that none can stand in for the four below
@@ -65,10 +70,8 @@ class TokenAuthorizer:
         self.clock = clock
         # Each issuer's tokens are checked against its own audiences and its own keys only.
         self._trust = {issuer.issuer: Trust(issuer.audiences, keys[issuer.issuer].get) for issuer in settings.issuers}
-        self._key_caches = tuple(keys[issuer.issuer] for issuer in settings.issuers)
         self._verified: dict[str, _Verified] = {}
-        self._key_version = self._keys_version()
-        self._routes_by_scopes: dict[tuple[str, ...], tuple[Route, ...]] = {}
+        self._routes_by_scopes: dict[tuple[str, ...], tuple[tuple[Route, ...], tuple[str, ...]]] = {}
         self._statements: dict[tuple[tuple[Route, ...], str], tuple[dict[str, Any], ...]] = {}
         self._prefixes: dict[str, str] = {}
 
@@ -78,11 +81,13 @@ class TokenAuthorizer:
             raise TokenError("missing bearer token")
         raw = authorization[len(BEARER) :]
         now = self.clock()
-        for keys in self._key_caches:
-            keys.refresh_if_stale()
-        self._forget_if_keys_changed()
         entry = self._verified.get(raw)
-        if entry is None or now >= entry.token.expires_at:
+        if entry is not None:
+            # A token verified under an older key set may be signed by a key that was withdrawn since.
+            entry.keys.refresh_if_stale()
+            if entry.keys.version != entry.key_version or now >= entry.token.expires_at:
+                entry = None
+        if entry is None:
             entry = self._verify(raw, now)
         # The same token comes back for each route it calls: its decision was logged when it was verified.
         if not isinstance(method_arn, str):
@@ -119,12 +124,13 @@ class TokenAuthorizer:
     def _verify(self, raw: str, now: float) -> _Verified:
         s = self.settings
         token = validate_access_token(raw, trust=self._trust, leeway=s.leeway_seconds, now=now)
-        routes = self._routes(token.scopes)
+        routes, names = self._routes(token.scopes)
         if s.allowed_client_ids and token.client_id not in s.allowed_client_ids:
-            reason, routes = "client not allowed", ()
+            reason, routes, names = "client not allowed", (), ()
         else:
             reason = "scopes" if routes else "no scope opens a route"
-        entry = _Verified(token, routes, s.context_claims)
+        # After the check: this very call may have fetched a new key set.
+        entry = _Verified(token, routes, s.context_claims, self.keys[token.issuer])
         decision = "allow" if routes else "deny"
         _log_decision(
             decision,
@@ -134,31 +140,20 @@ class TokenAuthorizer:
                 "client_id": token.client_id,
                 "kid": token.kid,
                 "scopes": entry.context["scopes"],
-                "routes": [str(route) for route in routes],
+                "routes": names,
             },
         )
-        self._forget_if_keys_changed()  # this very call may have fetched a new key set
         if len(self._verified) >= self.cache_size:
             del self._verified[next(iter(self._verified))]  # the oldest: O(1), even under a flood of tokens
         self._verified[raw] = entry
         return entry
 
-    def _routes(self, scopes: tuple[str, ...]) -> tuple[Route, ...]:
-        # Clients ask for the same few scope sets over and over.
-        routes = self._routes_by_scopes.get(scopes)
-        if routes is None:
+    def _routes(self, scopes: tuple[str, ...]) -> tuple[tuple[Route, ...], tuple[str, ...]]:
+        # Clients ask for the same few scope sets over and over: the routes, and their names for the log line.
+        found = self._routes_by_scopes.get(scopes)
+        if found is None:
             if len(self._routes_by_scopes) >= self.cache_size:
                 self._routes_by_scopes.clear()
-            routes = self._routes_by_scopes[scopes] = self.settings.routes.opened_by(scopes)
-        return routes
-
-    def _keys_version(self) -> int:
-        # Versions only grow, so their sum changes whenever any issuer's keys do.
-        return sum(keys.version for keys in self._key_caches)
-
-    def _forget_if_keys_changed(self) -> None:
-        # A token verified under the old key set may be signed by a key that was withdrawn.
-        version = self._keys_version()
-        if self._key_version != version:
-            self._verified.clear()
-            self._key_version = version
+            routes = self.settings.routes.opened_by(scopes)
+            found = self._routes_by_scopes[scopes] = (routes, tuple(str(route) for route in routes))
+        return found

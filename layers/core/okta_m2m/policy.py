@@ -8,113 +8,122 @@ from typing import Any, NamedTuple
 
 from okta_m2m.routes import GREEDY, PARAM, Route, RouteTable
 
-# Edge classes of the small automata below; a str edge is that one character.
-_ANY_CHAR, _NOT_SLASH = 0, 1
+# IAM matches a resource such as GET/orders/* against `VERB/path` character by character, `*` matching any text.
+# Our resources are whole path parts and `*`s between slashes, so the same match can be made part by part: a `*`
+# stands for one or more parts, `/` included between them (one empty part, for the root). The automata below read
+# parts (the verb first), which keeps their searches short.
+_ANY, _NOT_EMPTY = 0, 1  # edge classes; a str edge is that one part
 
 
 class _Nfa:
-    """A nondeterministic automaton over characters, just enough for IAM wildcards and template paths."""
+    """A nondeterministic automaton over path parts (no empty moves), with its steps memoised."""
 
-    __slots__ = ("edges", "empty")
+    __slots__ = ("edges", "end", "steps")
 
     def __init__(self) -> None:
         self.edges: list[list[tuple[str | int, int]]] = [[]]
-        self.empty: list[list[int]] = [[]]  # moves that read nothing
+        self.end = 0
+        self.steps: dict[tuple[frozenset[int], str], frozenset[int]] = {}
 
-    def state(self) -> int:
-        self.edges.append([])
-        self.empty.append([])
-        return len(self.edges) - 1
+    def add(self, state: int, edge: str | int, target: int | None = None) -> int:
+        if target is None:
+            self.edges.append([])
+            target = len(self.edges) - 1
+        self.edges[state].append((edge, target))
+        return target
 
-    def chars(self, state: int, text: str) -> int:
-        for char in text:
-            nxt = self.state()
-            self.edges[state].append((char, nxt))
-            state = nxt
-        return state
-
-
-def _closure(nfa: _Nfa, states: set[int]) -> frozenset[int]:
-    todo = list(states)
-    while todo:
-        for nxt in nfa.empty[todo.pop()]:
-            if nxt not in states:
-                states.add(nxt)
-                todo.append(nxt)
-    return frozenset(states)
-
-
-def _reads(edge: str | int, char: str) -> bool:
-    return edge == char or edge == _ANY_CHAR or (edge == _NOT_SLASH and char != "/")
-
-
-def _glob_nfa(resource: str) -> tuple[_Nfa, int]:
-    """What an execute-api resource matches: IAM's `*` is any run of characters, `/` included."""
-    nfa, state = _Nfa(), 0
-    for char in resource:
-        if char == "*":
-            nfa.edges[state].append((_ANY_CHAR, state))
-            nxt = nfa.state()
-            nfa.empty[state].append(nxt)
-            state = nxt
-        else:
-            state = nfa.chars(state, char)
-    return nfa, state
-
-
-def _path_nfa(verb: str, shape: tuple[str, ...]) -> tuple[_Nfa, int]:
-    """`VERB/path` of the requests a template path matches: a parameter is one non-empty path part, a greedy one
-    one or more."""
-    nfa = _Nfa()
-    state = nfa.chars(0, verb + "/")
-    for i, part in enumerate(shape):
-        if i:
-            state = nfa.chars(state, "/")
-        if part in (PARAM, GREEDY):
-            inside = nfa.state()
-            nfa.edges[state].append((_NOT_SLASH, inside))
-            nfa.edges[inside].append((_NOT_SLASH, inside))
-            if part == GREEDY:
-                after_slash = nfa.state()
-                nfa.edges[inside].append(("/", after_slash))
-                nfa.edges[after_slash].append((_NOT_SLASH, inside))
-            state = inside
-        else:
-            state = nfa.chars(state, part)
-    return nfa, state
-
-
-def _some_string(wanted: list[tuple[_Nfa, int]], unwanted: list[tuple[_Nfa, int]], alphabet: str) -> bool:
-    """Whether some string is accepted by every `wanted` automaton and by no `unwanted` one (a search of their
-    product, each automaton tracked by the set of states it may be in)."""
-    machines = wanted + unwanted
-    start = tuple(_closure(nfa, {0}) for nfa, _ in machines)
-    seen, todo = {start}, [start]
-    while todo:
-        current = todo.pop()
-        done = all(end in states for (_, end), states in zip(wanted, current, strict=False))
-        if done and not any(end in states for (_, end), states in zip(unwanted, current[len(wanted) :], strict=True)):
-            return True
-        for char in alphabet:
-            nxt = tuple(
-                _closure(nfa, {t for s in states for edge, t in nfa.edges[s] if _reads(edge, char)})
-                for (nfa, _), states in zip(machines, current, strict=True)
+    def step(self, states: frozenset[int], part: str) -> frozenset[int]:
+        key = (states, part)
+        found = self.steps.get(key)
+        if found is None:
+            found = self.steps[key] = frozenset(
+                t
+                for s in states
+                for edge, t in self.edges[s]
+                if edge == part or edge == _ANY or (edge == _NOT_EMPTY and part)
             )
-            if all(nxt[: len(wanted)]) and nxt not in seen:
-                seen.add(nxt)
-                todo.append(nxt)
+        return found
+
+
+@lru_cache(maxsize=4096)
+def _glob_nfa(resource: str) -> _Nfa:
+    """What an execute-api resource (`VERB/path`, `*` for whole parts) matches, part by part."""
+    nfa, state = _Nfa(), 0
+    for part in resource.split("/"):
+        if part == "*":
+            state = nfa.add(state, _ANY)
+            nfa.add(state, _ANY, state)
+        else:
+            state = nfa.add(state, part)
+    nfa.end = state
+    return nfa
+
+
+@lru_cache(maxsize=4096)
+def _path_nfa(verbs: tuple[str, ...], shape: tuple[str, ...]) -> _Nfa:
+    """`VERB/path` of the requests a template path matches: a parameter is one non-empty part, a greedy one or
+    more; the root is one empty part."""
+    nfa = _Nfa()
+    state = nfa.add(0, verbs[0])
+    for verb in verbs[1:]:
+        nfa.add(0, verb, state)
+    for part in shape or ("",):
+        if part in (PARAM, GREEDY):
+            state = nfa.add(state, _NOT_EMPTY)
+            if part == GREEDY:
+                nfa.add(state, _NOT_EMPTY, state)
+        else:
+            state = nfa.add(state, part)
+    nfa.end = state
+    return nfa
+
+
+_FRESH = "\x00"  # stands for every part that no automaton of a search names
+
+
+def _compatible(a: str | int, b: str | int) -> bool:
+    """Whether some one part is read by both edges."""
+    if isinstance(a, str) and isinstance(b, str):
+        return a == b
+    if isinstance(a, str) or isinstance(b, str):
+        part, other = (a, b) if isinstance(a, str) else (b, a)
+        return other == _ANY or part != ""
+    return True
+
+
+def _intersect(a: _Nfa, b: _Nfa) -> bool:
+    """Whether some part sequence is accepted by both (their product, edge pair by edge pair: no alphabet)."""
+    seen, todo = {(0, 0)}, [(0, 0)]
+    while todo:
+        sa, sb = todo.pop()
+        if sa == a.end and sb == b.end:
+            return True
+        for ea, ta in a.edges[sa]:
+            for eb, tb in b.edges[sb]:
+                if (ta, tb) not in seen and _compatible(ea, eb):
+                    seen.add((ta, tb))
+                    todo.append((ta, tb))
     return False
 
 
-_KIND = {PARAM: 1, GREEDY: 2}  # how API Gateway ranks path parts: a literal part (0) before a parameter, then greedy
-
-
-def _preferred(shape: tuple[str, ...], other: tuple[str, ...]) -> bool:
-    """Whether API Gateway sends a request matching both template paths to `shape` rather than to `other`."""
-    for a, b in zip(shape, other, strict=False):
-        ka, kb = _KIND.get(a, 0), _KIND.get(b, 0)
-        if ka != kb:
-            return ka < kb
+def _some_request(wanted: list[_Nfa], unwanted: list[_Nfa], alphabet: frozenset[str]) -> bool:
+    """Whether some part sequence is accepted by every `wanted` automaton and by no `unwanted` one (a search of
+    their product, each automaton tracked by the set of states it may be in)."""
+    machines = wanted + unwanted
+    count = len(wanted)
+    start = tuple(frozenset({0}) for _ in machines)
+    seen, todo = {start}, [start]
+    while todo:
+        current = todo.pop()
+        if all(m.end in states for m, states in zip(wanted, current, strict=False)) and not any(
+            m.end in states for m, states in zip(unwanted, current[count:], strict=True)
+        ):
+            return True
+        for part in alphabet:
+            nxt = tuple(m.step(states, part) for m, states in zip(machines, current, strict=True))
+            if all(nxt[:count]) and nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
     return False
 
 
@@ -127,31 +136,52 @@ def _may_match(resource: str, target: str) -> bool:
     return ours.endswith(theirs) or theirs.endswith(ours)
 
 
-def _verbs(resource: str, route: Route) -> tuple[str, ...]:
+def _verb_groups(resource: str, route: Route, table: RouteTable) -> list[tuple[tuple[str, ...], tuple]]:
+    """The route's verbs that `resource` may match, grouped by the more specific routes that take their requests."""
     verb = resource.partition("/")[0]
-    return route.verbs if verb == "*" else tuple(v for v in route.verbs if v == verb)
-
-
-def _escapes(resource: str, route: Route, verb: str, routes: tuple[Route, ...], covered: tuple[str, ...]) -> bool:
-    """Whether `resource` matches a request for `verb` that API Gateway could hand to `route` (its template
-    matches, no more specific route of the table takes it) and that none of the `covered` resources matches."""
-    if not _may_match(resource, verb + route.resource_path):
-        return False
-    taken = [r.shape for r in routes if verb in r.verbs and _preferred(r.shape, route.shape)]
-    texts = resource + verb + "/\x00" + "".join(route.shape) + "".join("".join(t) for t in taken) + "".join(covered)
-    unwanted = [_path_nfa(verb, t) for t in taken] + [_glob_nfa(c) for c in covered]
-    return _some_string([_glob_nfa(resource), _path_nfa(verb, route.shape)], unwanted, "".join(set(texts)))
+    groups: dict[tuple, list[str]] = {}
+    for v in route.verbs if verb == "*" else [v for v in route.verbs if v == verb]:
+        if _may_match(resource, v + route.resource_path):
+            groups.setdefault(table.taken_from(route.shape, v), []).append(v)
+    return [(tuple(verbs), taken) for taken, verbs in groups.items()]
 
 
 @lru_cache(maxsize=8192)
-def _reaches(resource: str, route: Route, routes: tuple[Route, ...]) -> bool:
-    return any(_escapes(resource, route, verb, routes, ()) for verb in _verbs(resource, route))
+def _escapes(
+    resource: str, route: Route, verbs: tuple[str, ...], taken: tuple[tuple[str, ...], ...], covered: tuple[str, ...]
+) -> bool:
+    """Whether `resource` matches a request for one of `verbs` that API Gateway could hand to `route` (its template
+    matches, none of the more specific `taken` paths does) and that none of the `covered` resources matches."""
+    allow, requests = _glob_nfa(resource), _path_nfa(verbs, route.shape)
+    if not _intersect(allow, requests):
+        return False  # the common case, and cheap: no search over parts needed
+    if not taken and not covered:
+        return True
+    # Only the exclusions that can meet the requests matter; dropping the others keeps the search small.
+    unwanted = [
+        m
+        for m in [*(_path_nfa(verbs, t) for t in taken), *(_glob_nfa(c) for c in covered)]
+        if _intersect(requests, m) and _intersect(allow, m)
+    ]
+    if not unwanted:
+        return True
+    parts = {_FRESH, ""}
+    for m in (allow, requests, *unwanted):
+        parts.update(edge for edges in m.edges for edge, _ in edges if isinstance(edge, str))
+    alphabet = frozenset(parts)
+    return _some_request([allow, requests], unwanted, alphabet)
+
+
+def _reaches(resource: str, route: Route, table: RouteTable, covered: tuple[str, ...] = ()) -> bool:
+    return any(
+        _escapes(resource, route, verbs, taken, covered) for verbs, taken in _verb_groups(resource, route, table)
+    )
 
 
 def may_reach(resource: str, route: Route, table: RouteTable) -> bool:
     """Whether an Allow on `resource` (`VERB/path` after the stage) matches some request API Gateway could hand to
     `route`: one its template matches, for one of its verbs, that no more specific route of the table takes."""
-    return _reaches(resource, route, table.routes)
+    return _reaches(resource, route, table)
 
 
 def _deny_candidates(allow: str, route: Route, verb: str) -> tuple[str, ...]:
@@ -166,12 +196,15 @@ def _deny_candidates(allow: str, route: Route, verb: str) -> tuple[str, ...]:
 
 def _deny_for(allow: str, route: Route, verb: str, table: RouteTable, opened: frozenset[Route]) -> tuple[str, ...]:
     """The Deny that closes what `allow` opens of `route` for `verb`, shadowing no opened route if one does."""
-    candidates = _deny_candidates(allow, route, verb)
-    for candidate in candidates:
-        covers = not _escapes(allow, route, verb, table.routes, (candidate,))
+    own, *narrower = _deny_candidates(allow, route, verb)
+    # The route's own resource matches every request of the route: it always covers, if it shadows nothing.
+    if not any(may_reach(own, other, table) for other in opened):
+        return (own,)
+    for candidate in narrower:
+        covers = not _reaches(allow, route._replace(verbs=(verb,)), table, (candidate,))
         if covers and not any(may_reach(candidate, other, table) for other in opened):
             return (candidate,)
-    return (candidates[0],)  # the route's own resource always covers it; the shadowed routes are reported
+    return (own,)  # the shadowed routes are reported
 
 
 class RouteResources(NamedTuple):
@@ -198,9 +231,10 @@ def route_resources(table: RouteTable, allowed: Sequence[Route]) -> RouteResourc
         if route in opened:
             continue
         for resource in allow:
-            for verb in _verbs(resource, route):
-                if _escapes(resource, route, verb, table.routes, ()):
-                    deny.update(dict.fromkeys(_deny_for(resource, route, verb, table, opened)))
+            for verbs, taken in _verb_groups(resource, route, table):
+                if _escapes(resource, route, verbs, taken, ()):
+                    for verb in verbs:
+                        deny.update(dict.fromkeys(_deny_for(resource, route, verb, table, opened)))
     shadowed = tuple(route for route in allowed if any(may_reach(d, route, table) for d in deny))
     return RouteResources(allow, tuple(deny), shadowed)
 

@@ -32,11 +32,7 @@ class Route(NamedTuple):
     line: int
     shape: tuple[str, ...]  # path parts, parameters as PARAM or GREEDY: ("orders", "{}")
     verbs: tuple[str, ...]  # the verbs that reach this route (ANY: those with no route of their own on the path)
-
-    @property
-    def resource_path(self) -> str:
-        """The path as an execute-api resource: each parameter is `*`; the root stays `/`."""
-        return "/" + "/".join("*" if part in (PARAM, GREEDY) else part for part in self.shape)
+    resource_path: str  # the path as an execute-api resource: each parameter is `*`; the root stays `/`
 
     @property
     def allow_resource(self) -> str:
@@ -58,6 +54,17 @@ class RouteTable:
     def __init__(self, routes: Iterable[Route]) -> None:
         self.routes = tuple(routes)
         self._by_key = {(r.method, r.shape): r for r in self.routes}
+        self._taken: dict[tuple[tuple[str, ...], str], tuple[tuple[str, ...], ...]] = {}
+
+    def taken_from(self, shape: tuple[str, ...], verb: str) -> tuple[tuple[str, ...], ...]:
+        """The template paths of routes for `verb` that API Gateway prefers to `shape` for a request both match."""
+        key = (shape, verb)
+        found = self._taken.get(key)
+        if found is None:
+            found = self._taken[key] = tuple(
+                r.shape for r in self.routes if verb in r.verbs and preferred(r.shape, shape)
+            )
+        return found
 
     def __len__(self) -> int:
         return len(self.routes)
@@ -74,6 +81,19 @@ class RouteTable:
         except ValueError:
             return None
         return self._by_key.get((method.upper(), shape)) or self._by_key.get((ANY, shape))
+
+
+_RANK = {PARAM: 1, GREEDY: 2}  # how API Gateway ranks path parts: a literal part (0), then a parameter, then greedy
+
+
+def preferred(shape: tuple[str, ...], other: tuple[str, ...]) -> bool:
+    """Whether API Gateway sends a request matching both template paths to `shape` rather than to `other`: at the
+    first part where they differ in kind, the more specific kind wins."""
+    for a, b in zip(shape, other, strict=False):
+        ka, kb = _RANK.get(a, 0), _RANK.get(b, 0)
+        if ka != kb:
+            return ka < kb
+    return False
 
 
 def path_shape(path: str) -> tuple[str, ...]:
@@ -136,6 +156,7 @@ def parse_route_table(text: str, name: str = "ROUTE_SCOPES") -> RouteTable:
             line=number,
             shape=shape,
             verbs=(method,) if method != ANY else tuple(v for v in METHODS if v not in own_verbs.get(shape, ())),
+            resource_path="/" + "/".join("*" if part in (PARAM, GREEDY) else part for part in shape),
         )
         for number, method, path, shape, scopes in lines
     )
