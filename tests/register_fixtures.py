@@ -31,9 +31,12 @@ CALLER_CLIENT_ID = "0oaadmin1234567890"
 CALLER_BEARER = load_event("register-valid")["headers"]["Authorization"].split()[1]
 
 
-def register_env(monkeypatch: pytest.MonkeyPatch, org_url: str = "https://example.okta.com") -> None:
+def register_env(
+    monkeypatch: pytest.MonkeyPatch, org_url: str = "https://example.okta.com", auth_mode: str = "ssws"
+) -> None:
     """Set the register function's settings (as template.yaml does) plus a fake AWS region and credentials."""
     for name, value in {
+        "OKTA_AUTH_MODE": auth_mode,
         "POWERTOOLS_SERVICE_NAME": "register",
         "POWERTOOLS_METRICS_NAMESPACE": "OktaM2MApiTest",
         "ISSUER": ISSUER,

@@ -13,7 +13,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from okta_m2m.config import register_settings
 from okta_m2m.http_errors import NO_STORE, ErrorAnswer, register_error_handlers
-from okta_m2m.okta_client import OktaAppsClient
+from okta_m2m.okta_auth import okta_auth
+from okta_m2m.okta_client import OktaClient
 from okta_m2m.registration import read_label, register_service_app
 from okta_m2m.scopes import check_route_scope
 
@@ -45,8 +46,9 @@ def register_client() -> Response:
     settings = register_settings()
     label = read_label(app.current_event.body, bool(app.current_event.is_base64_encoded))
     logger.append_keys(label=label)
-    okta = OktaAppsClient(settings.okta_org_url, app.lambda_context.get_remaining_time_in_millis)
-    registration = register_service_app(label, settings, okta)
+    remaining_ms = app.lambda_context.get_remaining_time_in_millis
+    okta = OktaClient(settings.okta_org_url, remaining_ms, okta_auth(settings, remaining_ms))
+    registration = register_service_app(label, settings, okta, remaining_ms)
     logger.info("service app registered", outcome="created", app_id=registration.app_id)
     count_registration("created")
     return Response(

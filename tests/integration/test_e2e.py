@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from devstack import LocalStack, Ports, free_port
-from devstack.story import client_for, get, run_story, tamper
+from devstack.story import STORY_STEPS, client_for, get, run_story, tamper
 from local_api import LocalApi
 from m2m_client import M2MClient
 from m2m_client.client import CachedToken
@@ -115,7 +115,8 @@ def test_token_without_the_hello_scope_is_403(stack):
 
 def test_demo_story_passes_every_step(stack):
     steps = run_story(stack.okta, stack.api_url)
-    assert [s.passed for s in steps] == [True] * 6, [s.line() for s in steps]
+    assert [s.passed for s in steps] == [True] * STORY_STEPS, [s.line() for s in steps]
+    assert "new client is refused the register scope" in [s.name for s in steps]
 
 
 # Beyond the story.
@@ -266,7 +267,7 @@ def test_cli_scope_the_client_may_not_have_is_one_line(stack, tmp_path):
     assert result.returncode == 1
     assert result.stderr == (
         "error: the issuer refused the scope 'register' "
-        "(invalid_scope: The client is not allowed to request: register.)\n"
+        "(invalid_scope: One or more scopes are not configured for the authorization server resource.)\n"
     )
 
 

@@ -17,7 +17,7 @@ from benchmarks.api import main as bench_api
 from devstack import LocalStack, Ports, free_port
 from devstack.events import METHOD_ARN, write_fresh_event
 from devstack.processes import port_in_use
-from devstack.story import get
+from devstack.story import STORY_STEPS, get
 
 pytestmark = pytest.mark.integration
 
@@ -61,7 +61,7 @@ def test_demo_passes_on_a_fresh_state_dir_and_leaves_nothing_running(tmp_path):
     # Then every step passed, it exited 0 and stopped every server
     assert result.returncode == 0, result.stdout + result.stderr
     lines = [line for line in result.stdout.splitlines() if line.startswith(("PASS", "FAIL"))]
-    assert len(lines) == 6
+    assert len(lines) == STORY_STEPS
     assert all(line.startswith("PASS") for line in lines)
     assert (state_dir / "okta" / "okta.env").is_file()
     # The Okta server logs the credentials it creates: its log is the owner's alone

@@ -14,6 +14,7 @@ from tests.integration.okta_local_fixtures import (
     TIMEOUT,
     create_app,
     okta,
+    okta_error,
     request_token,
     service_app,
     ssws,
@@ -24,22 +25,11 @@ pytestmark = pytest.mark.integration
 __all__ = ["okta"]  # re-exported fixture: pytest finds it here, and ruff reads it as used
 
 
-def okta_error(response: requests.Response, status: int, code: str) -> dict[str, Any]:
-    """Check an Okta error object and return it."""
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert body["errorCode"] == code
-    assert body["errorLink"] == code
-    assert body["errorSummary"] and body["errorId"]
-    assert isinstance(body["errorCauses"], list)
-    return dict(body)
-
-
 def apps_url(okta: LocalOkta, suffix: str = "") -> str:
     return f"{okta.org_url}/api/v1/apps{suffix}"
 
 
-def test_created_service_app_answers_like_okta_and_gets_tokens_at_once(okta: LocalOkta) -> None:
+def test_created_service_app_answers_like_okta_and_gets_tokens_once_enrolled(okta: LocalOkta) -> None:
     # Given the SSWS token, when a client-credentials service app is created the documented way
     app = create_app(okta, "orders-service")
     # Then the answer holds Okta's fields and the one-time client credentials
@@ -53,15 +43,22 @@ def test_created_service_app_answers_like_okta_and_gets_tokens_at_once(okta: Loc
     assert oauth["token_endpoint_auth_method"] == "client_secret_basic"
     assert len(oauth["client_secret"]) == 40
     assert app["created"].endswith("Z") and app["_links"]["self"]["href"] == apps_url(okta, f"/{app['id']}")
-    # And the new app gets a hello token that verifies against the published keys
+    assert app["settings"]["oauthClient"]["dpop_bound_access_tokens"] is False
+    assert "jwks" not in app["settings"]["oauthClient"]
+    # And, as with Okta, the new app is in no access policy: no token until it is enrolled in one
+    refused = request_token(okta, oauth["client_id"], oauth["client_secret"], "hello")
+    assert refused.status_code == 400 and refused.json()["error"] == "access_denied"
+    okta.enroll(app["id"])
+    # Then it gets a hello token that verifies against the published keys
     response = request_token(okta, oauth["client_id"], oauth["client_secret"], "hello")
     assert response.status_code == 200, response.text
     claims = verify(okta, response.json()["access_token"])
     assert claims["sub"] == claims["cid"] == app["id"] and claims["scp"] == ["hello"]
 
 
-def test_new_app_may_not_ask_for_register(okta: LocalOkta) -> None:
+def test_enrolled_app_may_not_ask_for_register(okta: LocalOkta) -> None:
     oauth = create_app(okta, "no-register")["credentials"]["oauthClient"]
+    okta.enroll(oauth["client_id"])
     response = request_token(okta, oauth["client_id"], oauth["client_secret"], "register")
     assert response.status_code == 400 and response.json()["error"] == "invalid_scope"
 
@@ -70,6 +67,7 @@ def test_app_with_post_auth_method_is_recorded_and_gets_tokens(okta: LocalOkta) 
     app = create_app(okta, "post-client", auth_method="client_secret_post")
     oauth = app["credentials"]["oauthClient"]
     assert oauth["token_endpoint_auth_method"] == "client_secret_post"
+    okta.enroll(app["id"])
     response = requests.post(
         okta.token_url,
         data={
@@ -142,6 +140,7 @@ def test_deactivated_app_gets_no_token_and_can_then_be_deleted(okta: LocalOkta) 
 def test_reactivated_app_gets_tokens_again(okta: LocalOkta) -> None:
     app = create_app(okta, "comeback")
     oauth = app["credentials"]["oauthClient"]
+    okta.enroll(app["id"])
     url = apps_url(okta, f"/{app['id']}/lifecycle")
     requests.post(f"{url}/deactivate", headers=ssws(okta), timeout=TIMEOUT)
     requests.post(f"{url}/activate", headers=ssws(okta), timeout=TIMEOUT)
@@ -167,7 +166,15 @@ def test_activate_false_creates_an_inactive_app(okta: LocalOkta) -> None:
         (("settings", "oauthClient", "grant_types"), ["authorization_code"], "grant_types"),
         (("settings", "oauthClient", "grant_types"), "client_credentials", "grant_types"),
         (("settings", "oauthClient", "response_types"), ["code"], "response_types"),
-        (("credentials", "oauthClient", "token_endpoint_auth_method"), "private_key_jwt", "token_endpoint_auth_method"),
+        (("credentials", "oauthClient", "token_endpoint_auth_method"), "private_key_jwt", "jwks"),  # no keys
+        (("credentials", "oauthClient", "token_endpoint_auth_method"), "none", "token_endpoint_auth_method"),
+        (
+            ("credentials", "oauthClient", "token_endpoint_auth_method"),
+            "client_secret_jwt",
+            "token_endpoint_auth_method",
+        ),
+        (("settings", "oauthClient", "dpop_bound_access_tokens"), "yes", "dpop_bound_access_tokens"),
+        (("settings", "oauthClient", "jwks"), {"keys": []}, "jwks"),  # keys for a client_secret app
         (("settings",), None, "application_type"),
     ],
 )

@@ -69,8 +69,9 @@ def test_hello_token_is_denied_on_register_and_register_token_allowed(okta: Loca
     assert f"{PREFIX}/POST/register" not in hello_policy["policyDocument"]["Statement"][0]["Resource"]
 
 
-def test_app_created_through_the_apps_api_is_allowed(okta: LocalOkta, authorize: Call) -> None:
+def test_app_created_through_the_apps_api_and_enrolled_is_allowed(okta: LocalOkta, authorize: Call) -> None:
     oauth = create_app(okta, "authorized-app")["credentials"]["oauthClient"]
+    okta.enroll(oauth["client_id"])
     assert effect(authorize(okta.token(oauth["client_id"], oauth["client_secret"]))) == "Allow"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import stat
@@ -20,7 +21,7 @@ import requests
 
 from okta_local.cli import READY_PREFIX
 from okta_local.envfile import read_env
-from okta_local.testing import LocalOkta
+from okta_local.testing import LocalOkta, OrgClient
 from tests.integration.okta_local_fixtures import (
     TIMEOUT,
     clean_faults,
@@ -45,6 +46,10 @@ ENV_KEYS = {
     "ADMIN_CLIENT_SECRET",
     "CLIENT_ID",
     "CLIENT_SECRET",
+    "OKTA_SERVICE_CLIENT_ID",
+    "OKTA_SERVICE_PRIVATE_JWK_FILE",
+    "OKTA_CLIENTS_POLICY_ID",
+    "OKTA_ADMIN_POLICY_ID",
 }
 
 
@@ -68,9 +73,14 @@ def test_okta_env_is_private_and_complete(tmp_path: Path) -> None:
         assert okta.env["HELLO_SCOPE"] == "hello" and okta.env["REGISTER_SCOPE"] == "register"
         assert okta.env["OKTA_ORG_URL"] + "/oauth2/default" == okta.issuer
         secret = okta.env["CLIENT_SECRET"]
-    # Secrets are stored only as hashes
+        jwk_file = okta.service_jwk_path
+        assert jwk_file == tmp_path.resolve() / "service-app.jwk.json"
+        assert stat.S_IMODE(jwk_file.stat().st_mode) == 0o600
+        private_part = okta.service_jwk["d"]
+    # Secrets are stored only as hashes, and the service app's private key only in its own file
     database = b"".join(p.read_bytes() for p in tmp_path.glob("okta_local.sqlite3*"))
     assert secret.encode() not in database and okta.api_token.encode() not in database
+    assert private_part.encode() not in database
 
 
 def test_restart_keeps_keys_clients_apps_and_tokens(tmp_path: Path) -> None:
@@ -78,6 +88,7 @@ def test_restart_keeps_keys_clients_apps_and_tokens(tmp_path: Path) -> None:
     with LocalOkta(tmp_path) as first:
         old_env, old_kids, old_token = dict(first.env), kids(first), first.token()
         app = create_app(first, "survivor")
+        first.enroll(app["id"])
     # When it restarts on another port
     with LocalOkta(tmp_path) as second:
         # Then okta.env has the new URL and the same credentials
@@ -210,7 +221,11 @@ def test_apps_rate_limit_can_be_changed_on_a_running_server(clean_faults: LocalO
     "body",
     [
         {"keys": "explode"},
-        {"token": "hang"},
+        {"token": "explode"},
+        {"token": "428"},
+        {"token": 429.0},
+        {"token": True},
+        {"dpop_nonce": "sometimes"},
         {"apps": 404},
         {"apps": True},
         {"apps": "429"},
@@ -286,14 +301,18 @@ def test_cli_server_prints_secrets_once_and_binds_loopback(cli_server: CliServer
     env = read_env(tmp_path / "okta.env")
     printed = "".join(cli_server.stdout_lines)
     assert cli_server.url.startswith("http://127.0.0.1:") and env["OKTA_ORG_URL"] == cli_server.url
-    for name in ("CLIENT_SECRET", "ADMIN_CLIENT_SECRET", "OKTA_API_TOKEN"):
+    for name in ("CLIENT_SECRET", "ADMIN_CLIENT_SECRET", "OKTA_API_TOKEN", "OKTA_SERVICE_PRIVATE_JWK_FILE"):
         assert f"{name}={env[name]}" in printed
+    assert f"OKTA_SERVICE_CLIENT_ID={env['OKTA_SERVICE_CLIENT_ID']}" in printed
+    private = json.loads(Path(env["OKTA_SERVICE_PRIVATE_JWK_FILE"]).read_text())
+    assert private["d"] not in printed  # the key file's path, never the key
     assert "development tool" in printed
     status, _ = cli_server.stop()
     assert status == 0
     again = CliServer(tmp_path)
     try:
         assert env["CLIENT_SECRET"] not in "".join(again.stdout_lines)
+        assert "OKTA_SERVICE_PRIVATE_JWK_FILE=" not in "".join(again.stdout_lines)
     finally:
         again.stop()
 
@@ -327,10 +346,24 @@ def test_cli_rotation_and_faults_reach_the_running_server(cli_server: CliServer,
     assert '"keys": "fail"' in shown.stdout
     assert run_cli("faults", "--state-dir", state).returncode == 0
     assert requests.get(f"{okta_url}/v1/keys", timeout=TIMEOUT).status_code == 200
+    assert run_cli("faults", "--state-dir", state, "--token", "429", "--dpop-nonce", "always").returncode == 0
+    shown = json.loads(run_cli("faults", "--state-dir", state, "--show").stdout)
+    assert shown["token"] == 429 and shown["dpop_nonce"] == "always"
+    assert run_cli("faults", "--state-dir", state).returncode == 0
+    # an org token and a DPoP-bound API call: assertion, proof and token must not be logged either
+    private = json.loads(Path(env["OKTA_SERVICE_PRIVATE_JWK_FILE"]).read_text())
+    client = OrgClient(env["OKTA_ORG_URL"], env["OKTA_SERVICE_CLIENT_ID"], private)
+    org = client.token("okta.apps.manage")
+    assertion = client.assertion()
+    apps_url = f"{env['OKTA_ORG_URL']}/api/v1/apps"
+    api_headers = client.headers("GET", apps_url)
+    assert requests.get(apps_url, headers=api_headers, timeout=TIMEOUT).status_code == 200
     # and nothing secret reached the log
     status, log = cli_server.stop()
     assert status == 0 and "POST /oauth2/default/v1/token 200" in log
-    for secret in (env["CLIENT_SECRET"], env["OKTA_API_TOKEN"], token, fresh):
+    assert "POST /oauth2/v1/token 200" in log and "GET /api/v1/apps 200" in log
+    secrets_seen = (env["CLIENT_SECRET"], env["OKTA_API_TOKEN"], token, fresh, org, private["d"], api_headers["DPoP"])
+    for secret in (*secrets_seen, assertion.split(".")[2]):
         assert secret not in log
 
 

@@ -10,8 +10,10 @@ import copy
 import fnmatch
 import importlib
 import json
+import sys
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -19,6 +21,9 @@ import pytest
 import requests
 from moto.server import ThreadedMotoServer
 
+from devstack.tables import create_tables
+from okta_m2m import locks
+from okta_m2m.config import log_settings
 from tests.conftest import load_event
 from tests.register_fixtures import register_env
 from tests.route_tables import TEMPLATE_ROUTES
@@ -27,6 +32,7 @@ okta_testing = pytest.importorskip("okta_local.testing", reason="tools/okta_loca
 
 pytestmark = pytest.mark.integration
 
+ROOT = Path(__file__).resolve().parents[2]
 API_ARN = "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/v1"
 # What the authorizer hands on for a caller with the register scope (tests that do not run the authorizer).
 ADMIN_POLICY = {
@@ -50,18 +56,30 @@ def local_okta(tmp_path, monkeypatch) -> Iterator[Any]:
             "AUDIENCE": "api://default",
             "ROUTE_SCOPES": TEMPLATE_ROUTES,
             "OKTA_API_TOKEN_SECRET": secret_name,
+            "OKTA_ACCESS_POLICY_ID": okta.clients_policy_id,
+            "LOCKS_TABLE": "LocksTable",
             "AWS_ENDPOINT_URL_SECRETS_MANAGER": endpoint,
+            "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
         }.items():
             monkeypatch.setenv(name, value)
         client = boto3.client("secretsmanager", region_name="us-east-1", endpoint_url=endpoint)
         client.create_secret(Name=secret_name, SecretString=json.dumps({"apiToken": okta.api_token}))
+        create_tables(boto3.client("dynamodb", region_name="us-east-1", endpoint_url=endpoint), ROOT / "template.yaml")
+        locks.dynamodb.cache_clear()
         yield okta
     server.stop()
 
 
 def authorize(token: str, method: str, path: str, context: Any) -> dict[str, Any]:
     """Run the real TOKEN authorizer as API Gateway would for method and path."""
-    authorizer = importlib.import_module("functions.authorizer.app")
+    if "functions.authorizer.app" not in sys.modules:
+        # Its own service name, as in its own Lambda function: the register function's logger stays Powertools'.
+        with pytest.MonkeyPatch.context() as env:
+            env.setenv("POWERTOOLS_SERVICE_NAME", "authorizer")
+            log_settings.cache_clear()
+            importlib.import_module("functions.authorizer.app")
+        log_settings.cache_clear()
+    authorizer = sys.modules["functions.authorizer.app"]
     event = {"type": "TOKEN", "authorizationToken": f"Bearer {token}", "methodArn": f"{API_ARN}/{method}{path}"}
     return authorizer.lambda_handler(event, context)
 

@@ -11,12 +11,25 @@ from okta_m2m.errors import OktaTimeoutError
 from okta_m2m.okta_client import (
     DEFAULT_RETRY_AFTER_SECONDS,
     MAX_READ_TIMEOUT_SECONDS,
-    OktaAppsClient,
+    OktaClient,
     ServiceApp,
     call_timeouts,
     retry_after_seconds,
     service_app_body,
 )
+
+
+class StaticAuth:
+    """An OktaAuth that is never asked twice."""
+
+    def headers(self, method: str, url: str) -> dict[str, str]:
+        return {"Authorization": "SSWS 00aToken"}
+
+    def retry_after_unauthorized(self, response: object) -> bool:
+        return False
+
+    def observe(self, response: object) -> None:
+        pass
 
 
 def test_plenty_of_time_gives_the_capped_timeouts():
@@ -36,10 +49,10 @@ def test_too_little_time_left_refuses_to_start_a_call(remaining_ms):
 
 
 def test_the_client_refuses_to_call_okta_without_time_left():
-    client = OktaAppsClient("https://example.okta.com", remaining_ms=lambda: 100)
+    client = OktaClient("https://example.okta.com", remaining_ms=lambda: 100, auth=StaticAuth())
 
     with pytest.raises(OktaTimeoutError):
-        client.create_service_app("Label", "00aToken")
+        client.create_service_app("Label")
 
 
 @pytest.mark.parametrize(

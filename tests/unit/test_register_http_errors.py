@@ -10,17 +10,20 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from okta_m2m.errors import (
     AppAlreadyExistsError,
     ConfigError,
+    EnrolmentFailedError,
     ForbiddenError,
     InvalidRequestError,
     KeySetUnavailableError,
+    LeaseBusyError,
+    LeaseUnavailableError,
     OktaAuthError,
     OktaRateLimitedError,
     OktaTimeoutError,
     OktaUnavailableError,
     SecretUnavailableError,
+    UnknownRouteError,
 )
 from okta_m2m.http_errors import error_response
-from okta_m2m.okta_client import OktaTokenRejectedError
 
 LEAKY = "E0000011 Invalid token 00aSECRET provided at https://internal.example"
 
@@ -36,10 +39,13 @@ LEAKY = "E0000011 Invalid token 00aSECRET provided at https://internal.example"
         (SecretUnavailableError(LEAKY), 500, "Internal server error"),
         (ConfigError(LEAKY), 500, "Internal server error"),
         (OktaAuthError(LEAKY), 500, "Internal server error"),
-        (OktaTokenRejectedError(LEAKY), 500, "Internal server error"),
         (KeySetUnavailableError(LEAKY), 500, "Internal server error"),
         (RuntimeError(LEAKY), 500, "Internal server error"),
         (NotFoundError(LEAKY), 404, "Not found"),
+        (UnknownRouteError(LEAKY), 404, "Not found"),
+        (EnrolmentFailedError(LEAKY), 502, "Okta did not enrol the new client; nothing was registered"),
+        (LeaseBusyError(LEAKY), 503, "Another registration is in progress, retry shortly"),
+        (LeaseUnavailableError(LEAKY), 503, "Registration is temporarily unavailable"),
     ],
 )
 def test_each_error_gets_its_status_and_a_fixed_message(error, status, message):
@@ -65,3 +71,7 @@ def test_a_rate_limit_answer_says_when_to_retry():
 
 def test_only_rate_limit_answers_carry_retry_after():
     assert "Retry-After" not in error_response(OktaUnavailableError("x")).headers
+
+
+def test_a_busy_answer_says_when_to_retry():
+    assert error_response(LeaseBusyError("held")).headers["Retry-After"] == "2"

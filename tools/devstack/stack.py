@@ -1,4 +1,5 @@
-"""The local stack: local Okta server, moto (Secrets Manager) and the local API, started and stopped together."""
+"""The local stack: local Okta server, moto (Secrets Manager, DynamoDB) and the local API, started and stopped
+together. The register function runs in OAuth 2.0 for Okta mode with DPoP (auth_mode="ssws" for the API token)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import boto3
 import requests
 
 from devstack.processes import ManagedProcess, StackError, port_in_use, wait_until
+from devstack.tables import create_tables
 from m2m_client import parse_env_file
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -56,6 +59,7 @@ class LocalStack:
         parameter_overrides: dict[str, str] | None = None,
         api_output_to_terminal: bool = False,
         host: str = HOST,
+        auth_mode: str = "oauth",
     ) -> None:
         self.state_dir = state_dir
         self.host = host  # 127.0.0.1; the Docker check binds the bridge address so containers can reach it
@@ -63,6 +67,7 @@ class LocalStack:
         self.template = template
         self.extra_overrides = parameter_overrides or {}
         self.api_output_to_terminal = api_output_to_terminal
+        self.auth_mode = auth_mode
         self.okta_dir = state_dir / "okta"
         self.run_dir = state_dir / "devstack"
         self.processes: list[ManagedProcess] = []
@@ -145,21 +150,33 @@ class LocalStack:
             timeout=START_TIMEOUT,
             process=process,
         )
-        client = boto3.client(
-            "secretsmanager",
+        client = self.aws_client("secretsmanager")
+        created = client.create_secret(Name=SECRET_NAME, SecretString=self.register_credentials())
+        self.secret_arn = created["ARN"]
+        create_tables(self.aws_client("dynamodb"), self.template, self.parameter_overrides())
+
+    def aws_client(self, service: str) -> Any:
+        """A boto3 client of moto's server."""
+        return boto3.client(  # type: ignore[call-overload]
+            service,
             endpoint_url=self.moto_url,
             region_name=REGION,
             aws_access_key_id=DUMMY_AWS["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=DUMMY_AWS["AWS_SECRET_ACCESS_KEY"],
             aws_session_token=DUMMY_AWS["AWS_SESSION_TOKEN"],
         )
-        created = client.create_secret(Name=SECRET_NAME, SecretString=self.okta["OKTA_API_TOKEN"])
-        self.secret_arn = created["ARN"]
+
+    def register_credentials(self) -> str:
+        """What the register function's secret holds: its service app's private JWK (oauth), or the API token."""
+        if self.auth_mode == "ssws":
+            return self.okta["OKTA_API_TOKEN"]
+        return Path(self.okta["OKTA_SERVICE_PRIVATE_JWK_FILE"]).read_text(encoding="utf-8")
 
     def function_env(self) -> dict[str, str]:
         """What the functions need beyond the template: the local Secrets Manager, a region and dummy credentials."""
         return {
             "AWS_ENDPOINT_URL_SECRETS_MANAGER": self.moto_url,
+            "AWS_ENDPOINT_URL_DYNAMODB": self.moto_url,
             "AWS_REGION": REGION,
             "AWS_DEFAULT_REGION": REGION,
             **DUMMY_AWS,
@@ -170,9 +187,13 @@ class LocalStack:
         return {
             "Issuer": self.okta["ISSUER"],
             "OktaOrgUrl": self.okta["OKTA_ORG_URL"],
-            "OktaApiTokenSecretArn": self.secret_arn,
+            "OktaApiTokenSecretArn": self.secret_arn or "arn:aws:secretsmanager:us-east-1:123456789012:secret:none",
             "HelloScope": self.okta.get("HELLO_SCOPE", "hello"),
             "RegisterScope": self.okta.get("REGISTER_SCOPE", "register"),
+            "OktaAuthMode": self.auth_mode,
+            "OktaClientId": self.okta.get("OKTA_SERVICE_CLIENT_ID", "") if self.auth_mode == "oauth" else "",
+            "OktaDpop": "true",
+            "OktaAccessPolicyId": self.okta.get("OKTA_CLIENTS_POLICY_ID", ""),
             **self.extra_overrides,
         }
 

@@ -14,7 +14,7 @@ import requests
 from m2m_client import ClientConfig, ClientError, M2MClient
 
 TIMEOUT = 15.0
-STORY_STEPS = 6  # register, token, hello 200, no token 401, tampered 401, lacking scope 403
+STORY_STEPS = 7  # register, token, register scope refused, hello 200, no token 401, tampered 401, lacking scope 403
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,14 @@ def run_story(okta: dict[str, str], api_url: str) -> list[Step]:
         steps.append(Step("admin registers a new client, which gets a token", False, str(exc)))
         return steps
 
+    # Least privilege: the new client is enrolled in the clients policy, whose rule grants hello only.
+    greedy = client_for(okta, api_url, created["client_id"], created["client_secret"], okta["REGISTER_SCOPE"])
+    try:
+        greedy.token()
+        steps.append(Step("new client is refused the register scope", False, "the issuer granted it"))
+    except ClientError as exc:
+        refused = "invalid_scope" in str(exc) or "access_denied" in str(exc)
+        steps.append(Step("new client is refused the register scope", refused, str(exc)[:80]))
     passed, detail = _expect(
         get(api_url, "/hello", token), 200, lambda b: b == {"message": "Hello World!", "clientId": created["client_id"]}
     )

@@ -1,38 +1,87 @@
 """okta_local: a local Okta-compatible authorization server for development and tests.
 
-A development tool, never a production authorization server: it binds 127.0.0.1 unless told otherwise,
-keeps its signing keys unencrypted in SQLite, and has no admin UI or access policies.
+A development tool, never a production authorization server: it binds 127.0.0.1 unless told otherwise
+and keeps its signing keys unencrypted in SQLite.
 
-What it serves (Okta's paths and wire formats; issuer http://HOST:PORT/oauth2/default, audience api://default):
+What it serves (Okta's paths and wire formats; ORG = http://HOST:PORT):
+
+Custom authorization server `default` (issuer ORG/oauth2/default, audience api://default):
 - GET  /oauth2/default/.well-known/oauth-authorization-server and .../openid-configuration
 - GET  /oauth2/default/v1/keys     RS256 keys (kid, use sig); the old key stays listed after a rotation
 - POST /oauth2/default/v1/token    client_credentials, client_secret_basic or client_secret_post (every
-  client may use either; Okta enforces the app's token_endpoint_auth_method); RFC 6749 errors
-- /api/v1/apps (SSWS API token): POST (oidc_client service apps; answers 200 like Okta), GET with q, filter
-  and limit/after, GET /{id}, POST /{id}/lifecycle/deactivate|activate, DELETE /{id} (inactive apps only);
-  Okta error objects and X-Rate-Limit-* headers on every answer, 429 past the per-minute limit
-- GET/POST /_local/faults (SSWS API token): fault injection, see below
-- GET /_local/keys-log (SSWS API token): the last answers of /v1/keys (received, answered, status, fault)
+  client may use either; Okta enforces the app's token_endpoint_auth_method); RFC 6749 errors. The scopes
+  (hello, register; hello is the default scope) are granted by the access policies, evaluated as Okta does:
+  ACTIVE policies by priority whose conditions.clients.include names the client or ALL_CLIENTS, in each
+  the ACTIVE rules by priority; the first rule with grantTypes client_credentials and scopes covering every
+  requested scope ("*" covers all) decides, otherwise evaluation goes on to the next rule and policy.
+  Client in no policy: 400 access_denied "Policy evaluation failed for this request, please check the
+  policy configurations."; in a policy but no rule for the scopes, or a scope the server does not have:
+  400 invalid_scope "One or more scopes are not configured for the authorization server resource."
+  expires_in is the rule's accessTokenLifetimeMinutes, capped by --token-ttl.
 
-Scopes: hello and register. Okta grants scopes by the authorization server's access policy; here the
-seeded demo client and every app created through the Apps API may request hello, the seeded admin client
-register. A token request without scope gets the default scope (hello) if the client may have it.
+Org authorization server (issuer and access token audience ORG; tokens for Okta's own API):
+- GET  /.well-known/oauth-authorization-server (and openid-configuration), GET /oauth2/v1/keys (same keys)
+- POST /oauth2/v1/token  client_credentials with private_key_jwt only: client_assertion_type
+  urn:ietf:params:oauth:client-assertion-type:jwt-bearer and a client_assertion signed (RS256/384/512,
+  ES256/384/512) with a key registered on the app (kid; may be left out if the app has one key), iss = sub =
+  client_id, aud = exactly ORG/oauth2/v1/token, exp at most an hour ahead, a jti used only once (also when
+  the answer is an error such as use_dpop_nonce). Anything else: 401 invalid_client. Parameters may also
+  come in the query string (older Okta SDKs). The scope must be okta.* scopes the app holds grants for
+  (400 invalid_scope otherwise; there are no default scopes). Answer {"token_type", "expires_in": 3600,
+  "access_token", "scope"}; token claims ver, jti, iss, aud, iat, exp, cid, scp (array), sub, cnf if bound.
+- DPoP (RFC 9449): an app with settings.oauthClient.dpop_bound_access_tokens must send a `DPoP` proof
+  (typ dpop+jwt, alg RS*/ES*, public jwk; htm POST, htu the token URL, iat within 5 minutes, unused jti);
+  any app may. A proof without a valid nonce: 400 {"error": "use_dpop_nonce", "error_description":
+  "Authorization server requires nonce in DPoP proof."} with header DPoP-Nonce; nonces change every
+  minute and are accepted for five. Bad proofs: 400 invalid_dpop_proof. A bound token has token_type DPoP
+  and cnf.jkt (RFC 7638 thumbprint of the proof's key); successful DPoP answers carry DPoP-Nonce too.
+
+Management API (Okta error objects; X-Rate-Limit-* headers on every answer, 429 past the per-minute limit):
+- /api/v1/apps: POST (oidc_client service apps, client_secret_basic/_post or private_key_jwt with
+  settings.oauthClient.jwks.keys and dpop_bound_access_tokens; answers 200 like Okta), GET with q, filter
+  and limit/after, GET /{id}, POST /{id}/lifecycle/deactivate|activate, DELETE /{id} (inactive apps only).
+  A new app is in no access policy: it gets no custom-server token until it is enrolled in one.
+- /api/v1/apps/{id}/grants: GET (expand=scope), POST {"issuer": ORG, "scopeId": "okta.apps.manage"} (201),
+  GET|DELETE /{grantId} (204).
+- /api/v1/authorizationServers/default/policies[/{id}[/rules[/{ruleId}]]]: GET, POST (201), PUT (replaces
+  the whole object, last write wins), DELETE (204), POST .../lifecycle/activate|deactivate (204).
+- Authentication: `SSWS <API token>` (every right), or an org access token as `Bearer <token>` or, for
+  DPoP-bound tokens (only), `DPoP <token>` with a DPoP proof for the request (htm, htu without query, ath =
+  base64url(SHA-256(token)), the bound key, fresh iat, unused jti). Reads of apps and grants need
+  okta.apps.read or okta.apps.manage, other app calls okta.apps.manage; policy reads need
+  okta.authorizationServers.read or .manage, writes .manage. A token whose app was deactivated or deleted
+  no longer works, and it carries only the scopes the app is still granted. 401 E0000011 "Invalid token
+  provided" and 403 E0000006 "You do not have permission to perform the requested action", both with a
+  WWW-Authenticate challenge (Bearer or DPoP; error="invalid_token", "invalid_dpop_proof" or
+  "insufficient_scope").
+- GET/POST /_local/faults and GET /_local/keys-log (SSWS only): fault injection (below) and the last answers
+  of /oauth2/default/v1/keys (received, answered, status, fault).
 
 Run: `.venv/bin/python -m okta_local serve --host 127.0.0.1 --port 9000 --state-dir DIR` (port 0 picks a
-free port). The first start creates the admin client, the demo client and an SSWS API token, prints their
-secrets once, and writes DIR/okta.env (mode 0600): ISSUER, OKTA_ORG_URL, OKTA_API_TOKEN, HELLO_SCOPE,
-REGISTER_SCOPE, DEFAULT_SCOPE, ADMIN_CLIENT_ID, ADMIN_CLIENT_SECRET, CLIENT_ID, CLIENT_SECRET. Every start
-rewrites okta.env with the current URL; secrets are stored hashed, so if okta.env is lost the seeded
-secrets are reissued. The last line printed at start is `okta_local: listening on URL issuer ISSUER`.
+free port). The first start seeds: the admin client (in the admin policy, its rule grants register), the
+demo client (in the clients policy, its rule grants hello), the register function's service app
+(private_key_jwt, DPoP-bound tokens, an RSA 2048 key, grants okta.apps.manage and
+okta.authorizationServers.manage; its private JWK in DIR/service-app.jwk.json, mode 0600) and an SSWS API
+token. It prints the secrets (and the key file's path) once and writes DIR/okta.env (mode 0600): ISSUER,
+OKTA_ORG_URL, OKTA_API_TOKEN, HELLO_SCOPE, REGISTER_SCOPE, DEFAULT_SCOPE, ADMIN_CLIENT_ID,
+ADMIN_CLIENT_SECRET, CLIENT_ID, CLIENT_SECRET, OKTA_SERVICE_CLIENT_ID, OKTA_SERVICE_PRIVATE_JWK_FILE
+(absolute), OKTA_CLIENTS_POLICY_ID (enrol new clients here), OKTA_ADMIN_POLICY_ID. Every start rewrites
+okta.env with the current URL and seeds whatever is missing; secrets are stored hashed, so if okta.env is
+lost the seeded secrets are reissued, and a lost key file means a new service app key. A state directory
+from before access policies keeps working: its apps that could get hello are put in the clients policy.
+The last line printed at start is `okta_local: listening on URL issuer ISSUER`.
 
 Key rotation: `python -m okta_local rotate-keys --state-dir DIR [--grace-seconds S]`. A running server
 reads keys from SQLite on every request, so it signs with the new key at once and keeps publishing the
 old one for the grace period (default one day; 0 is an emergency rotation).
 
 Faults on a running server: `python -m okta_local faults --state-dir DIR --keys fail|hang|slow
---token fail|slow --apps 429|500 --delay-seconds S --apps-rate-limit N` (or `--show`), or
-POST /_local/faults with JSON {"keys": ..., "token": ..., "apps": ..., "delay_seconds": ..., "apps_rate_limit": ...}.
-Each POST replaces all faults; {} clears them. "hang" holds /v1/keys until the fault is cleared.
+--token fail|slow|hang|429 --apps 429|500 --dpop-nonce always --delay-seconds S --apps-rate-limit N`
+(or `--show`), or POST /_local/faults with JSON {"keys": ..., "token": ..., "apps": ..., "dpop_nonce": ...,
+"delay_seconds": ..., "apps_rate_limit": ...}. Each POST replaces all faults; {} clears them. "hang" holds
+the request until the fault is cleared. The token faults hit both token endpoints (fail: 500 server_error,
+429: Okta's E0000047 with X-Rate-Limit-*); dpop_nonce "always" refuses every org token request once with
+use_dpop_nonce and a fresh nonce, even one whose proof holds a valid nonce, so clients must retry.
 
 In Python tests:
 
@@ -41,6 +90,11 @@ In Python tests:
     with LocalOkta(tmp_path) as okta:          # 127.0.0.1, free port, state in tmp_path
         okta.issuer, okta.org_url, okta.env    # env: the okta.env values
         token = okta.token()                   # demo client, scope hello; token(client_id, secret, scope)
+        okta.enroll(client_id)                 # into the clients policy (or enroll(client_id, policy_id))
+        client = okta.service_client()         # OrgClient: private_key_jwt + DPoP, as Okta's SDKs do it
+        client.token("okta.apps.manage")       # then client.request("GET", f"{okta.org_url}/api/v1/apps")
+        okta.service_client_id, okta.service_jwk, okta.service_jwk_path, okta.org_token_url
+        okta.clients_policy_id, okta.admin_policy_id, okta.ssws()
         okta.set_faults(keys="fail")           # clear_faults() to undo
         okta.rotate_keys(grace_seconds=60)
 """

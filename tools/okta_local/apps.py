@@ -1,48 +1,42 @@
-"""The part of Okta's Apps API that the register function uses, behind SSWS API token auth."""
+"""The part of Okta's Apps API this project uses: service apps, their lifecycle and their grants.
+
+Callers authenticate with the SSWS API token or an org access token (apiauth): reads need okta.apps.read
+or okta.apps.manage, everything else okta.apps.manage. Every answer carries X-Rate-Limit-* headers.
+"""
 
 from __future__ import annotations
 
 import json
 import re
 import time
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
-from okta_local.context import NEW_APP_SCOPES, Answer, Context
-from okta_local.credentials import hash_secret, new_app_id, new_client_secret, verify_secret
+from okta_local import apiauth
+from okta_local.context import APPS_MANAGE, APPS_READ, Answer, Context, Request, iso
+from okta_local.credentials import hash_secret, new_app_id, new_client_secret
+from okta_local.dpop import ProofError, default_algorithm, public_key
 from okta_local.errors import (
     OktaApiError,
     internal_error,
-    invalid_token,
     malformed_body,
     method_not_allowed,
     not_found,
     rate_limited,
     validation_failed,
 )
+from okta_local.grants import handle_grants
 from okta_local.store import App
 
 PREFIX = "/api/v1/apps"
-AUTH_METHODS = ("client_secret_basic", "client_secret_post")
+PRIVATE_KEY_JWT = "private_key_jwt"
+SECRET_METHODS = ("client_secret_basic", "client_secret_post")
+AUTH_METHODS = (*SECRET_METHODS, PRIVATE_KEY_JWT)
 MAX_LABEL = 100
+MAX_KEYS = 50
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 200
 _STATUS_FILTER = re.compile(r'^\s*status\s+eq\s+"(ACTIVE|INACTIVE)"\s*$')
-
-
-def authenticate(ctx: Context, authorization: str | None) -> None:
-    """Accept only `SSWS <token>` with a known API token (Okta's E0000011 otherwise)."""
-    scheme, _, token = (authorization or "").partition(" ")
-    token = token.strip()
-    if scheme != "SSWS" or not token:
-        raise invalid_token()
-    if not any(verify_secret(token, stored) for stored in ctx.store.api_token_hashes()):
-        raise invalid_token()
-
-
-def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def app_json(ctx: Context, app: App, client_secret: str | None = None) -> dict[str, Any]:
@@ -55,14 +49,26 @@ def app_json(ctx: Context, app: App, client_secret: str | None = None) -> dict[s
     }
     if client_secret is not None:
         oauth_client["client_secret"] = client_secret
+    settings: dict[str, Any] = {
+        "client_uri": None,
+        "logo_uri": None,
+        "redirect_uris": [],
+        "response_types": ["token"],
+        "grant_types": ["client_credentials"],
+        "application_type": "service",
+        "issuer_mode": "ORG_URL",
+        "dpop_bound_access_tokens": app.dpop_bound,
+    }
+    if app.auth_method == PRIVATE_KEY_JWT:
+        settings["jwks"] = {"keys": app.jwks}
     lifecycle = "deactivate" if app.status == "ACTIVE" else "activate"
     return {
         "id": app.id,
         "name": "oidc_client",
         "label": app.label,
         "status": app.status,
-        "lastUpdated": _iso(app.last_updated),
-        "created": _iso(app.created),
+        "lastUpdated": iso(app.last_updated),
+        "created": iso(app.created),
         "accessibility": {"selfService": False, "errorRedirectUrl": None, "loginRedirectUrl": None},
         "visibility": {"autoLaunch": False, "autoSubmitToolbar": False, "hide": {"iOS": True, "web": True}},
         "features": [],
@@ -72,18 +78,7 @@ def app_json(ctx: Context, app: App, client_secret: str | None = None) -> dict[s
             "signing": {},
             "oauthClient": oauth_client,
         },
-        "settings": {
-            "app": {},
-            "oauthClient": {
-                "client_uri": None,
-                "logo_uri": None,
-                "redirect_uris": [],
-                "response_types": ["token"],
-                "grant_types": ["client_credentials"],
-                "application_type": "service",
-                "issuer_mode": "ORG_URL",
-            },
-        },
+        "settings": {"app": {}, "oauthClient": settings},
         "_links": {
             "self": {"href": href},
             lifecycle: {"href": f"{href}/lifecycle/{lifecycle}", "hints": {"allow": ["POST"]}},
@@ -95,8 +90,32 @@ def _object(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _validate_new_app(body: dict[str, Any]) -> tuple[str, str]:
-    """Return (label, auth method) of a valid oidc_client service app, or raise E0000001 with every cause."""
+def validate_jwks(value: object, causes: list[str]) -> list[dict[str, Any]]:
+    """Return the public keys of settings.oauthClient.jwks, adding a cause for each problem."""
+    keys = _object(value).get("keys")
+    where = "settings.oauthClient.jwks.keys"
+    if not isinstance(keys, list) or not keys:
+        causes.append(f"{where}: private_key_jwt needs at least one public key")
+        return []
+    if len(keys) > MAX_KEYS:
+        causes.append(f"{where}: at most {MAX_KEYS} keys")
+        return []
+    kids: set[str] = set()
+    for index, key in enumerate(keys):
+        kid = _object(key).get("kid")
+        if not isinstance(kid, str) or not kid.strip() or kid in kids:
+            causes.append(f"{where}[{index}].kid: every key needs its own kid")
+            continue
+        kids.add(kid)
+        try:
+            public_key(key, default_algorithm(_object(key)))
+        except ProofError as exc:
+            causes.append(f"{where}[{index}]: {exc}")
+    return [dict(k) for k in keys] if not causes else []
+
+
+def _validate_new_app(body: dict[str, Any]) -> tuple[str, str, list[dict[str, Any]], bool]:
+    """Return (label, auth method, public keys, DPoP-bound) of a valid service app, or raise E0000001."""
     causes: list[str] = []
     label = body.get("label")
     if body.get("name") != "oidc_client":
@@ -114,23 +133,43 @@ def _validate_new_app(body: dict[str, Any]) -> tuple[str, str]:
         causes.append("settings.oauthClient.grant_types: must be [client_credentials]")
     if settings.get("response_types", ["token"]) != ["token"]:
         causes.append("settings.oauthClient.response_types: must be [token]")
+    dpop = settings.get("dpop_bound_access_tokens", False)
+    if not isinstance(dpop, bool):
+        causes.append("settings.oauthClient.dpop_bound_access_tokens: must be true or false")
+    if settings.get("jwks_uri") is not None:
+        causes.append("settings.oauthClient.jwks_uri: not supported; register the keys in jwks")
     credentials = _object(_object(body.get("credentials")).get("oauthClient"))
     auth_method = credentials.get("token_endpoint_auth_method", "client_secret_basic")
+    jwks: list[dict[str, Any]] = []
     if auth_method not in AUTH_METHODS:
         causes.append(f"credentials.oauthClient.token_endpoint_auth_method: must be one of {', '.join(AUTH_METHODS)}")
+    elif auth_method == PRIVATE_KEY_JWT:
+        jwks = validate_jwks(settings.get("jwks"), causes)
+    elif settings.get("jwks") is not None:
+        causes.append("settings.oauthClient.jwks: only for token_endpoint_auth_method private_key_jwt")
     if causes:
         raise validation_failed(*causes)
-    return str(label).strip(), str(auth_method)
+    return str(label).strip(), str(auth_method), jwks, bool(dpop)
 
 
 def create_app(
-    ctx: Context, label: str, auth_method: str, scopes: tuple[str, ...], active: bool = True
-) -> tuple[App, str]:
-    """Store a new service app and return it with its client secret (the only time it is visible)."""
-    secret = new_client_secret()
+    ctx: Context,
+    label: str,
+    auth_method: str,
+    active: bool = True,
+    jwks: list[dict[str, Any]] | None = None,
+    dpop_bound: bool = False,
+) -> tuple[App, str | None]:
+    """Store a new service app; return it with its client secret (None for private_key_jwt apps).
+
+    A new app is in no access policy, so it gets no token from the custom authorization server until
+    it is enrolled in one (as with Okta).
+    """
+    secret = None if auth_method == PRIVATE_KEY_JWT else new_client_secret()
     now = time.time()
     status = "ACTIVE" if active else "INACTIVE"
-    app = App(new_app_id(), label, status, hash_secret(secret), auth_method, scopes, now, now)
+    secret_hash = "" if secret is None else hash_secret(secret)
+    app = App(new_app_id(), label, status, secret_hash, auth_method, now, now, jwks or [], dpop_bound)
     ctx.store.insert_app(app)
     return app, secret
 
@@ -149,11 +188,11 @@ def _post_app(ctx: Context, query: dict[str, str], body: bytes) -> Answer:
         raise malformed_body() from None
     if not isinstance(data, dict):
         raise malformed_body()
-    label, auth_method = _validate_new_app(data)
+    label, auth_method, jwks, dpop_bound = _validate_new_app(data)
     activate = query.get("activate", "true").lower()
     if activate not in ("true", "false"):
         raise validation_failed("activate: must be true or false")
-    app, secret = create_app(ctx, label, auth_method, NEW_APP_SCOPES, active=activate == "true")
+    app, secret = create_app(ctx, label, auth_method, activate == "true", jwks, dpop_bound)
     # Okta answers 200 (not 201) with the created app (Okta management OpenAPI: createApplication).
     return Answer(200, app_json(ctx, app, secret))
 
@@ -205,6 +244,8 @@ def _route(ctx: Context, method: str, path: str, query: dict[str, str], body: by
                 raise OktaApiError(403, "E0000056", "Delete application forbidden.", ["Deactivate the app first"])
             return Answer(204)
         raise method_not_allowed()
+    if parts[1] == "grants":
+        return handle_grants(ctx, method, _existing(ctx, app_id), parts[2:], body, query.get("expand") == "scope")
     if len(parts) == 3 and parts[1] == "lifecycle" and parts[2] in ("activate", "deactivate"):
         if method != "POST":
             raise method_not_allowed()
@@ -214,7 +255,7 @@ def _route(ctx: Context, method: str, path: str, query: dict[str, str], body: by
     raise not_found(path, "Resource")
 
 
-def handle_apps(ctx: Context, method: str, path: str, raw_query: str, authorization: str | None, body: bytes) -> Answer:
+def handle_apps(ctx: Context, req: Request) -> Answer:
     """Rate-limit, inject faults, authenticate and route one /api/v1/apps* request; headers on every answer."""
     fault = ctx.faults.spec
     limit = fault.apps_rate_limit or ctx.apps_rate_limit
@@ -224,8 +265,8 @@ def handle_apps(ctx: Context, method: str, path: str, raw_query: str, authorizat
             raise rate_limited()
         if fault.apps == 500:
             raise internal_error()
-        authenticate(ctx, authorization)
-        answer = _route(ctx, method, path, _query(raw_query), body)
+        apiauth.authorize(ctx, req, (APPS_READ, APPS_MANAGE), (APPS_MANAGE,))
+        answer = _route(ctx, req.method, req.path, _query(req.query), req.body)
     except OktaApiError as exc:
-        return Answer(exc.status, exc.body(), decision.headers())
+        return Answer(exc.status, exc.body(), {**exc.headers, **decision.headers()})
     return Answer(answer.status, answer.body, {**answer.headers, **decision.headers()})

@@ -15,14 +15,20 @@ import requests
 
 from okta_local.context import DEFAULT_APPS_RATE_LIMIT, DEFAULT_TOKEN_TTL
 from okta_local.envfile import ENV_FILE, read_env
-from okta_local.faults import APPS_FAULTS, KEYS_FAULTS, TOKEN_FAULTS
+from okta_local.faults import APPS_FAULTS, DPOP_NONCE_FAULTS, KEYS_FAULTS, TOKEN_FAULTS
 from okta_local.keys import DEFAULT_GRACE_SECONDS, rotate_keys
 from okta_local.server import DB_FILE, FAULTS_PATH, build_server
 from okta_local.store import Store
 
 DEFAULT_STATE_DIR = ".local/okta"
 READY_PREFIX = "okta_local: listening on "
-_SECRET_IDS = {"ADMIN_CLIENT_SECRET": "ADMIN_CLIENT_ID", "CLIENT_SECRET": "CLIENT_ID", "OKTA_API_TOKEN": None}
+# What `serve` prints once when it is new: secrets, and the private key's file (its path, never its contents).
+_SECRET_IDS = {
+    "ADMIN_CLIENT_SECRET": "ADMIN_CLIENT_ID",
+    "CLIENT_SECRET": "CLIENT_ID",
+    "OKTA_API_TOKEN": None,
+    "OKTA_SERVICE_PRIVATE_JWK_FILE": "OKTA_SERVICE_CLIENT_ID",
+}
 
 
 def _positive_int(text: str) -> int:
@@ -64,8 +70,14 @@ def _parser() -> argparse.ArgumentParser:
 
     faults = sub.add_parser("faults", parents=[state], help="set or show the faults of a running server")
     faults.add_argument("--keys", choices=[*KEYS_FAULTS, "none"], default="none")
-    faults.add_argument("--token", choices=[*TOKEN_FAULTS, "none"], default="none")
+    faults.add_argument("--token", choices=[*(str(f) for f in TOKEN_FAULTS), "none"], default="none")
     faults.add_argument("--apps", choices=[*(str(code) for code in APPS_FAULTS), "none"], default="none")
+    faults.add_argument(
+        "--dpop-nonce",
+        choices=[*DPOP_NONCE_FAULTS, "none"],
+        default="none",
+        help="always: every org token request is first refused with a fresh DPoP nonce",
+    )
     faults.add_argument("--delay-seconds", type=float, default=2.0, help="how long 'slow' waits")
     faults.add_argument("--apps-rate-limit", type=_positive_int, help="override the Apps API limit per minute")
     faults.add_argument("--show", action="store_true", help="only print the current faults")
@@ -115,6 +127,12 @@ def _rotate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _token_fault(value: str) -> str | int | None:
+    if value == "none":
+        return None
+    return int(value) if value.isdigit() else value
+
+
 def _faults(args: argparse.Namespace) -> int:
     env = read_env(args.state_dir / ENV_FILE)
     if not env.get("OKTA_ORG_URL") or not env.get("OKTA_API_TOKEN"):
@@ -127,10 +145,11 @@ def _faults(args: argparse.Namespace) -> int:
     else:
         spec = {
             "keys": None if args.keys == "none" else args.keys,
-            "token": None if args.token == "none" else args.token,  # noqa: S105 (a fault name)
+            "token": _token_fault(args.token),
             "apps": None if args.apps == "none" else int(args.apps),
             "delay_seconds": args.delay_seconds,
             "apps_rate_limit": args.apps_rate_limit,
+            "dpop_nonce": None if args.dpop_nonce == "none" else args.dpop_nonce,
         }
         response = requests.post(url, headers=headers, json=spec, timeout=10)
     print(json.dumps(response.json()))

@@ -14,9 +14,14 @@ _ALGORITHM = "pbkdf2_sha256"
 _BASE62 = string.ascii_letters + string.digits
 
 
+def new_id(prefix: str) -> str:
+    """Return an Okta-style 20-character id: a type prefix (0oa app, 00p policy, 0pr rule, oag grant), then base62."""
+    return prefix + "".join(secrets.choice(_BASE62) for _ in range(20 - len(prefix)))
+
+
 def new_app_id() -> str:
     """Return an Okta-style app id (also the OAuth client_id), e.g. 0oa1b2c3d4e5f6g7h8i9."""
-    return "0oa" + "".join(secrets.choice(_BASE62) for _ in range(17))
+    return new_id("0oa")
 
 
 def new_client_secret() -> str:

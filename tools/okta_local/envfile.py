@@ -23,12 +23,19 @@ def read_env(path: Path) -> dict[str, str]:
     return pairs
 
 
-def write_env(path: Path, values: dict[str, str]) -> None:
-    """Replace the env file atomically; the new file is created with mode 0600 before anything is written."""
+def write_private(path: Path, text: str) -> None:
+    """Replace a file atomically; the new file is created with mode 0600 before anything is written."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.unlink(missing_ok=True)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write("# Written by okta_local (a development tool). Holds secrets: keep it private.\n")
-        out.writelines(f"{key}={value}\n" for key, value in values.items())
+        out.write(text)
     os.replace(tmp, path)
+
+
+def write_env(path: Path, values: dict[str, str]) -> None:
+    """Replace the env file atomically, private to the user."""
+    lines = [f"{key}={value}\n" for key, value in values.items()]
+    write_private(
+        path, "# Written by okta_local (a development tool). Holds secrets: keep it private.\n" + "".join(lines)
+    )

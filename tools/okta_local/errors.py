@@ -9,12 +9,20 @@ from typing import Any
 class OktaApiError(Exception):
     """An Okta management API error: errorCode, errorSummary, errorCauses (Okta's error object)."""
 
-    def __init__(self, status: int, code: str, summary: str, causes: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        summary: str,
+        causes: list[str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(f"{status} {code}")
         self.status = status
         self.code = code
         self.summary = summary
         self.causes = causes or []
+        self.headers = headers or {}  # e.g. WWW-Authenticate on 401 and 403
 
     def body(self) -> dict[str, Any]:
         """Return Okta's JSON error object; errorId is random like Okta's, for log correlation."""
@@ -30,11 +38,12 @@ class OktaApiError(Exception):
 class OAuthError(Exception):
     """An RFC 6749 section 5.2 error answer of the token endpoint."""
 
-    def __init__(self, status: int, error: str, description: str) -> None:
+    def __init__(self, status: int, error: str, description: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(f"{status} {error}")
         self.status = status
         self.error = error
         self.description = description
+        self.headers = headers or {}  # e.g. DPoP-Nonce with use_dpop_nonce
 
     def body(self) -> dict[str, Any]:
         """Return the RFC 6749 JSON error object (Okta's token endpoint shape)."""
@@ -51,9 +60,21 @@ def malformed_body() -> OktaApiError:
     return OktaApiError(400, "E0000003", "The request body was not well-formed.")
 
 
-def invalid_token() -> OktaApiError:
-    """Return Okta's E0000011 (401): the SSWS API token is missing or not valid."""
-    return OktaApiError(401, "E0000011", "Invalid token provided")
+def invalid_token(challenge: str | None = None) -> OktaApiError:
+    """Return Okta's E0000011 (401): the API token or access token is missing or not valid."""
+    return OktaApiError(
+        401, "E0000011", "Invalid token provided", headers={"WWW-Authenticate": challenge} if challenge else None
+    )
+
+
+def forbidden(challenge: str) -> OktaApiError:
+    """Return Okta's E0000006 (403): a valid access token without the scope the endpoint needs."""
+    return OktaApiError(
+        403,
+        "E0000006",
+        "You do not have permission to perform the requested action",
+        headers={"WWW-Authenticate": challenge},
+    )
 
 
 def not_found(what: str, kind: str) -> OktaApiError:

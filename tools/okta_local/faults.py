@@ -10,7 +10,8 @@ from typing import Any
 
 KEYS_FAULTS = ("fail", "hang", "slow")
 APPS_FAULTS = (429, 500)
-TOKEN_FAULTS = ("fail", "slow")
+TOKEN_FAULTS: tuple[str | int, ...] = ("fail", "slow", "hang", 429)
+DPOP_NONCE_FAULTS = ("always",)
 MAX_DELAY_SECONDS = 120.0
 KEYS_LOG_SIZE = 1000
 
@@ -21,13 +22,14 @@ class FaultSpecError(ValueError):
 
 @dataclass(frozen=True)
 class FaultSpec:
-    """What to break: keys endpoint, token endpoint, Apps API, and the Apps API rate limit override."""
+    """What to break: keys endpoint, both token endpoints, Apps API, DPoP nonces, the Apps API rate limit."""
 
     keys: str | None = None
-    token: str | None = None
+    token: str | int | None = None  # the custom (/oauth2/default/v1/token) and org (/oauth2/v1/token) endpoints
     apps: int | None = None
     delay_seconds: float = 2.0  # how long "slow" waits; "hang" waits until the fault is cleared
     apps_rate_limit: int | None = None  # None uses the limit the server was started with
+    dpop_nonce: str | None = None  # "always": every org token request is first refused with a fresh nonce
 
     @classmethod
     def from_json(cls, data: object) -> FaultSpec:
@@ -37,20 +39,26 @@ class FaultSpec:
         unknown = set(data) - set(cls.__dataclass_fields__)
         if unknown:
             raise FaultSpecError(f"unknown fields: {', '.join(sorted(unknown))}")
-        keys, token, apps = data.get("keys"), data.get("token"), data.get("apps")
+        keys, token, apps, nonce = data.get("keys"), data.get("token"), data.get("apps"), data.get("dpop_nonce")
         delay = data.get("delay_seconds", 2.0)
         limit = data.get("apps_rate_limit")
         if keys is not None and keys not in KEYS_FAULTS:
             raise FaultSpecError(f"keys must be one of {KEYS_FAULTS} or null")
-        if token is not None and token not in TOKEN_FAULTS:
+        if token == "429":  # noqa: S105 (a fault name)
+            token = 429  # the CLI's spelling, taken in JSON too
+        if token is not None and (type(token) not in (str, int) or token not in TOKEN_FAULTS):
             raise FaultSpecError(f"token must be one of {TOKEN_FAULTS} or null")
+        if nonce is not None and nonce not in DPOP_NONCE_FAULTS:
+            raise FaultSpecError(f"dpop_nonce must be one of {DPOP_NONCE_FAULTS} or null")
         if apps is not None and (isinstance(apps, bool) or apps not in APPS_FAULTS):
             raise FaultSpecError(f"apps must be one of {APPS_FAULTS} or null")
         if isinstance(delay, bool) or not isinstance(delay, int | float) or not 0 <= delay <= MAX_DELAY_SECONDS:
             raise FaultSpecError(f"delay_seconds must be a number from 0 to {MAX_DELAY_SECONDS:g}")
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
             raise FaultSpecError("apps_rate_limit must be a positive whole number or null")
-        return cls(keys=keys, token=token, apps=apps, delay_seconds=float(delay), apps_rate_limit=limit)
+        return cls(
+            keys=keys, token=token, apps=apps, delay_seconds=float(delay), apps_rate_limit=limit, dpop_nonce=nonce
+        )
 
     def to_json(self) -> dict[str, Any]:
         """Return the spec as the control API shows it."""

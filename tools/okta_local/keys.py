@@ -11,6 +11,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
 
 from okta_local.store import Store
 
@@ -30,6 +31,15 @@ def public_jwk(public_key: rsa.RSAPublicKey) -> dict[str, str]:
     thumbprint = hashlib.sha256(json.dumps(members, separators=(",", ":"), sort_keys=True).encode()).digest()
     kid = base64.urlsafe_b64encode(thumbprint).rstrip(b"=").decode()
     return {"kty": "RSA", "alg": "RS256", "kid": kid, "use": "sig", "e": members["e"], "n": members["n"]}
+
+
+def new_client_jwk_pair() -> tuple[dict[str, Any], dict[str, Any]]:
+    """Return (private JWK, public JWK) of a new RSA key for private_key_jwt, kid = RFC 7638 thumbprint."""
+    private_key = rsa.generate_private_key(public_exponent=65537, key_size=KEY_BITS)
+    public = public_jwk(private_key.public_key())
+    private = {k: v for k, v in RSAAlgorithm.to_jwk(private_key, as_dict=True).items() if k != "key_ops"}
+    private.update(kid=public["kid"], alg="RS256", use="sig")
+    return private, public
 
 
 def rotate_keys(store: Store, grace_seconds: float = DEFAULT_GRACE_SECONDS) -> str:
@@ -69,6 +79,14 @@ class KeyRing:
                 return row.kid, self._private_key(row.kid, row.private_pem)
         rotate_keys(self._store, grace_seconds=0)
         return self.signing_key()
+
+    def verification_key(self, kid: object) -> rsa.RSAPublicKey | None:
+        """Return the published public key with this kid (signing key or in its grace period), or None."""
+        now = time.time()
+        for row in self._store.list_keys():
+            if row.kid == kid and (row.retire_at is None or row.retire_at > now):
+                return self._private_key(row.kid, row.private_pem).public_key()
+        return None
 
     def jwks(self) -> dict[str, Any]:
         """Return the JWKS: the signing key first, then old keys still in their grace period."""

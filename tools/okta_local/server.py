@@ -1,4 +1,4 @@
-"""The HTTP server: routes Okta's paths to the token, keys, Apps API and fault-control handlers."""
+"""The HTTP server: routes Okta's paths to the token, keys, Apps API, policy API and fault-control handlers."""
 
 from __future__ import annotations
 
@@ -10,11 +10,20 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from okta_local import apps, bootstrap
-from okta_local.context import AUTH_SERVER_ID, DEFAULT_APPS_RATE_LIMIT, DEFAULT_TOKEN_TTL, SCOPES, Answer, Context
+from okta_local import apiauth, apps, bootstrap, policies
+from okta_local.context import (
+    AUTH_SERVER_ID,
+    DEFAULT_APPS_RATE_LIMIT,
+    DEFAULT_TOKEN_TTL,
+    SCOPES,
+    Answer,
+    Context,
+    Request,
+)
 from okta_local.errors import OAuthError, OktaApiError, internal_error, method_not_allowed, not_found, validation_failed
 from okta_local.faults import MAX_DELAY_SECONDS, Faults, FaultSpec, FaultSpecError
 from okta_local.keys import KeyRing
+from okta_local.orgauth import issue_org_token, org_discovery
 from okta_local.ratelimit import RateLimiter
 from okta_local.store import Store
 from okta_local.tokens import issue_token
@@ -27,6 +36,7 @@ FAULTS_PATH = "/_local/faults"
 KEYS_LOG_PATH = "/_local/keys-log"
 KEYS_CACHE_SECONDS = 300
 _AS = f"/oauth2/{AUTH_SERVER_ID}"
+_ORG = "/oauth2/v1"
 
 
 def discovery(ctx: Context) -> dict[str, Any]:
@@ -42,6 +52,11 @@ def discovery(ctx: Context) -> dict[str, Any]:
         "claims_supported": ["ver", "jti", "iss", "aud", "iat", "exp", "cid", "scp", "sub"],
         "subject_types_supported": ["public"],
     }
+
+
+def _org_keys(ctx: Context) -> Answer:
+    """Answer the org authorization server's keys: the same key set (no faults, not in the keys log)."""
+    return Answer(200, ctx.keyring.jwks(), {"Cache-Control": f"max-age={KEYS_CACHE_SECONDS}, must-revalidate"})
 
 
 def _keys(ctx: Context) -> Answer:
@@ -63,7 +78,7 @@ def _keys(ctx: Context) -> Answer:
 
 
 def _faults(ctx: Context, method: str, authorization: str | None, body: bytes) -> Answer:
-    apps.authenticate(ctx, authorization)
+    apiauth.authenticate_ssws(ctx, authorization)
     if method == "POST":
         try:
             ctx.faults.set(FaultSpec.from_json(json.loads(body or b"{}")))
@@ -112,27 +127,41 @@ class Handler(BaseHTTPRequestHandler):
             raise OktaApiError(413, "E0000001", "Api validation failed: the request body is too large or unsized")
         return self.rfile.read(length)
 
+    def _request(self, method: str, path: str, query: str) -> Request:
+        headers: dict[str, list[str]] = {}
+        for name, value in self.headers.items():
+            headers.setdefault(name.lower(), []).append(value)
+        body = self._body() if method in ("POST", "PUT", "PATCH", "DELETE") else b""
+        return Request(method, path, query, headers, body)
+
     def _route(self, method: str, path: str, query: str) -> Answer:
         ctx = self.server.ctx
-        auth = self.headers.get("Authorization")
-        body = self._body() if method in ("POST", "PUT", "PATCH", "DELETE") else b""
+        req = self._request(method, path, query)
+        auth = req.header("Authorization")
         if path == apps.PREFIX or path.startswith(apps.PREFIX + "/"):
-            return apps.handle_apps(ctx, method, path, query, auth, body)
+            return apps.handle_apps(ctx, req)
+        if path == policies.PREFIX or path.startswith(policies.PREFIX + "/"):
+            return policies.handle_policies(ctx, req)
         if path == FAULTS_PATH:
-            return _faults(ctx, method, auth, body)
+            return _faults(ctx, method, auth, req.body)
         if path == KEYS_LOG_PATH:
-            apps.authenticate(ctx, auth)
+            apiauth.authenticate_ssws(ctx, auth)
             if method != "GET":
                 raise method_not_allowed()
             return Answer(200, {"requests": ctx.keys_log.entries()})
-        if path == f"{_AS}/v1/token":
+        if path in (f"{_AS}/v1/token", f"{_ORG}/token"):
             if method != "POST":
                 raise OAuthError(405, "invalid_request", "The token endpoint accepts POST only.")
-            return issue_token(ctx, auth, self.headers.get("Content-Type"), body)
+            if path == f"{_ORG}/token":
+                return issue_org_token(ctx, req)
+            return issue_token(ctx, auth, req.header("Content-Type"), req.body)
         known = {
             f"{_AS}/.well-known/oauth-authorization-server": lambda: Answer(200, discovery(ctx)),
             f"{_AS}/.well-known/openid-configuration": lambda: Answer(200, discovery(ctx)),
             f"{_AS}/v1/keys": lambda: _keys(ctx),
+            "/.well-known/oauth-authorization-server": lambda: Answer(200, org_discovery(ctx)),
+            "/.well-known/openid-configuration": lambda: Answer(200, org_discovery(ctx)),
+            f"{_ORG}/keys": lambda: _org_keys(ctx),
         }
         if path not in known:
             raise not_found(path, "Resource")
@@ -145,12 +174,12 @@ class Handler(BaseHTTPRequestHandler):
         try:
             answer = self._route(self.command, path, query)
         except OAuthError as exc:
-            headers = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+            headers = {"Cache-Control": "no-store", "Pragma": "no-cache", **exc.headers}
             if exc.error == "invalid_client":
                 headers["WWW-Authenticate"] = 'Basic realm="okta_local"'
             answer = Answer(exc.status, exc.body(), headers)
         except OktaApiError as exc:
-            answer = Answer(exc.status, exc.body())
+            answer = Answer(exc.status, exc.body(), exc.headers)
         except Exception:
             # Never the traceback's text to the client; the log has it (it holds no request data).
             logger.exception("request failed: %s %s", self.command, path)

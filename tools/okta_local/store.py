@@ -1,14 +1,20 @@
-"""SQLite state: signing keys, apps (OAuth clients) and API tokens. Safe across threads and processes."""
+"""SQLite state: signing keys, apps, grants, access policies and rules, API tokens, used JWT ids.
+
+Safe across threads (one connection behind a lock, every change in its own transaction) and across
+processes (WAL, busy timeout). Policies and rules are stored as the JSON documents the API shows.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -20,7 +26,22 @@ CREATE TABLE IF NOT EXISTS apps (
     auth_method TEXT NOT NULL, scopes TEXT NOT NULL, created REAL NOT NULL, last_updated REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS api_tokens (name TEXT PRIMARY KEY, token_hash TEXT NOT NULL, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS grants (
+    id TEXT PRIMARY KEY, app_id TEXT NOT NULL, scope_id TEXT NOT NULL, issuer TEXT NOT NULL,
+    created REAL NOT NULL, UNIQUE (app_id, scope_id)
+);
+CREATE TABLE IF NOT EXISTS policies (
+    id TEXT PRIMARY KEY, doc TEXT NOT NULL, created REAL NOT NULL, last_updated REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS rules (
+    id TEXT PRIMARY KEY, policy_id TEXT NOT NULL, doc TEXT NOT NULL, created REAL NOT NULL, last_updated REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS used_jtis (
+    kind TEXT NOT NULL, jti TEXT NOT NULL, expires REAL NOT NULL, PRIMARY KEY (kind, jti)
+);
 """
+# Columns added after the first release; older state directories get them on open.
+_APP_COLUMNS_ADDED = {"jwks": "TEXT NOT NULL DEFAULT '[]'", "dpop": "INTEGER NOT NULL DEFAULT 0"}
 
 
 @dataclass(frozen=True)
@@ -35,16 +56,44 @@ class KeyRow:
 
 @dataclass(frozen=True)
 class App:
-    """A service app: its id is also its OAuth client_id."""
+    """A service app: its id is also its OAuth client_id.
+
+    legacy_scopes is what okta_local granted per app before access policies existed; only the migration
+    of an old state directory reads it.
+    """
 
     id: str
     label: str
     status: str
     secret_hash: str
     auth_method: str
-    scopes: tuple[str, ...]
     created: float
     last_updated: float
+    jwks: list[dict[str, Any]] = field(default_factory=list)
+    dpop_bound: bool = False
+    legacy_scopes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Grant:
+    """An Okta-scope grant of an app (POST /api/v1/apps/{id}/grants)."""
+
+    id: str
+    app_id: str
+    scope_id: str
+    issuer: str
+    created: float
+
+
+@dataclass(frozen=True)
+class Document:
+    """A policy or rule: its id, the JSON fields the API shows, and its timestamps."""
+
+    id: str
+    doc: dict[str, Any]
+    created: float
+    last_updated: float
+    parent: str | None = None  # the policy id of a rule
 
 
 class Store:
@@ -59,6 +108,11 @@ class Store:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA busy_timeout=10000")
         self._db.executescript(_SCHEMA)
+        with self._transaction() as db:
+            present = {str(row[1]) for row in db.execute("PRAGMA table_info(apps)")}
+            for name, definition in _APP_COLUMNS_ADDED.items():
+                if name not in present:
+                    db.execute(f"ALTER TABLE apps ADD COLUMN {name} {definition}")
 
     def close(self) -> None:
         """Close the connection."""
@@ -118,17 +172,18 @@ class Store:
         """Store a new app."""
         with self._transaction() as db:
             db.execute(
-                "INSERT INTO apps (id, label, status, secret_hash, auth_method, scopes, created, last_updated)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO apps ({_APP_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608 (constant)
                 (
                     app.id,
                     app.label,
                     app.status,
                     app.secret_hash,
                     app.auth_method,
-                    " ".join(app.scopes),
+                    " ".join(app.legacy_scopes),
                     app.created,
                     app.last_updated,
+                    json.dumps(app.jwks),
+                    int(app.dpop_bound),
                 ),
             )
 
@@ -164,10 +219,136 @@ class Store:
         with self._transaction() as db:
             db.execute("UPDATE apps SET secret_hash = ?, last_updated = ? WHERE id = ?", (secret_hash, now, app_id))
 
+    def set_app_jwks(self, app_id: str, jwks: list[dict[str, Any]], now: float) -> None:
+        """Replace an app's registered public keys."""
+        with self._transaction() as db:
+            db.execute("UPDATE apps SET jwks = ?, last_updated = ? WHERE id = ?", (json.dumps(jwks), now, app_id))
+
     def delete_app(self, app_id: str) -> bool:
-        """Delete an inactive app; return False if it is missing or still active."""
+        """Delete an inactive app and its grants; return False if it is missing or still active."""
         with self._transaction() as db:
             cursor = db.execute("DELETE FROM apps WHERE id = ? AND status = 'INACTIVE'", (app_id,))
+            if cursor.rowcount != 1:
+                return False
+            db.execute("DELETE FROM grants WHERE app_id = ?", (app_id,))
+            return True
+
+    # grants
+
+    def add_grant(self, grant: Grant) -> Grant | None:
+        """Store a grant; return None if the app already has a grant for that scope (or no longer exists)."""
+        with self._transaction() as db:
+            if not db.execute("SELECT 1 FROM apps WHERE id = ?", (grant.app_id,)).fetchall():
+                return None
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO grants (id, app_id, scope_id, issuer, created) VALUES (?, ?, ?, ?, ?)",
+                (grant.id, grant.app_id, grant.scope_id, grant.issuer, grant.created),
+            )
+            return grant if cursor.rowcount == 1 else None
+
+    def list_grants(self, app_id: str) -> list[Grant]:
+        """Return an app's grants in the order they were made."""
+        rows = self._query(
+            "SELECT id, app_id, scope_id, issuer, created FROM grants WHERE app_id = ? ORDER BY rowid", (app_id,)
+        )
+        return [Grant(str(r[0]), str(r[1]), str(r[2]), str(r[3]), float(str(r[4]))) for r in rows]
+
+    def delete_grant(self, app_id: str, grant_id: str) -> bool:
+        """Delete one of an app's grants; return False if there is no such grant."""
+        with self._transaction() as db:
+            cursor = db.execute("DELETE FROM grants WHERE id = ? AND app_id = ?", (grant_id, app_id))
+            return cursor.rowcount == 1
+
+    # policies and rules
+
+    def insert_document(self, table: str, item: Document) -> bool:
+        """Store a new policy (table "policies") or rule ("rules"); False if a rule's policy is gone."""
+        with self._transaction() as db:
+            if table == "rules":
+                if not db.execute("SELECT 1 FROM policies WHERE id = ?", (item.parent,)).fetchall():
+                    return False
+                db.execute(
+                    "INSERT INTO rules (id, policy_id, doc, created, last_updated) VALUES (?, ?, ?, ?, ?)",
+                    (item.id, item.parent, json.dumps(item.doc), item.created, item.last_updated),
+                )
+            else:
+                db.execute(
+                    "INSERT INTO policies (id, doc, created, last_updated) VALUES (?, ?, ?, ?)",
+                    (item.id, json.dumps(item.doc), item.created, item.last_updated),
+                )
+            return True
+
+    def list_documents(self, table: str, parent: str | None = None) -> list[Document]:
+        """Return every policy, or every rule of one policy, in creation order."""
+        if table == "rules":
+            rows = self._query(
+                "SELECT id, doc, created, last_updated, policy_id FROM rules WHERE policy_id = ? ORDER BY rowid",
+                (parent,),
+            )
+        else:
+            rows = self._query("SELECT id, doc, created, last_updated, NULL FROM policies ORDER BY rowid")
+        return [_document(r) for r in rows]
+
+    def get_document(self, table: str, item_id: str, parent: str | None = None) -> Document | None:
+        """Return one policy, or one rule of the given policy, or None."""
+        if table == "rules":
+            rows = self._query(
+                "SELECT id, doc, created, last_updated, policy_id FROM rules WHERE id = ? AND policy_id = ?",
+                (item_id, parent),
+            )
+        else:
+            rows = self._query("SELECT id, doc, created, last_updated, NULL FROM policies WHERE id = ?", (item_id,))
+        return _document(rows[0]) if rows else None
+
+    def replace_document(
+        self, table: str, item_id: str, doc: dict[str, Any], now: float, parent: str | None = None
+    ) -> Document | None:
+        """Replace a policy's or rule's whole document (last write wins); None if it does not exist."""
+        where = "id = ? AND policy_id = ?" if table == "rules" else "id = ? AND ? IS NULL"
+        with self._transaction() as db:
+            cursor = db.execute(
+                f"UPDATE {_table(table)} SET doc = ?, last_updated = ? WHERE {where}",  # noqa: S608 (constants)
+                (json.dumps(doc), now, item_id, parent),
+            )
+            if cursor.rowcount != 1:
+                return None
+            row = db.execute(
+                f"SELECT id, doc, created, last_updated, {'policy_id' if table == 'rules' else 'NULL'}"  # noqa: S608
+                f" FROM {_table(table)} WHERE id = ?",
+                (item_id,),
+            ).fetchone()
+            return _document(row)
+
+    def set_document_status(self, table: str, item_id: str, status: str, now: float, parent: str | None = None) -> bool:
+        """Set a policy's or rule's status in place (the lifecycle operations); False if it does not exist."""
+        where = "id = ? AND policy_id = ?" if table == "rules" else "id = ? AND ? IS NULL"
+        with self._transaction() as db:
+            cursor = db.execute(
+                f"UPDATE {_table(table)} SET doc = json_set(doc, '$.status', ?), last_updated = ?"  # noqa: S608
+                f" WHERE {where}",
+                (status, now, item_id, parent),
+            )
+            return cursor.rowcount == 1
+
+    def delete_document(self, table: str, item_id: str, parent: str | None = None) -> bool:
+        """Delete a policy with its rules, or one rule; False if it does not exist."""
+        with self._transaction() as db:
+            if table == "rules":
+                cursor = db.execute("DELETE FROM rules WHERE id = ? AND policy_id = ?", (item_id, parent))
+            else:
+                cursor = db.execute("DELETE FROM policies WHERE id = ?", (item_id,))
+                db.execute("DELETE FROM rules WHERE policy_id = ?", (item_id,))
+            return cursor.rowcount == 1
+
+    # JWT ids seen (client assertions, DPoP proofs): each may be used once
+
+    def use_jti(self, kind: str, jti: str, expires: float, now: float) -> bool:
+        """Record a JWT id until it expires; return False if it was already used."""
+        with self._transaction() as db:
+            db.execute("DELETE FROM used_jtis WHERE expires < ?", (now,))
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO used_jtis (kind, jti, expires) VALUES (?, ?, ?)", (kind, jti, expires)
+            )
             return cursor.rowcount == 1
 
     # API tokens
@@ -190,17 +371,37 @@ class Store:
             )
 
 
-_APP_COLUMNS = "id, label, status, secret_hash, auth_method, scopes, created, last_updated"
+_APP_COLUMNS = "id, label, status, secret_hash, auth_method, scopes, created, last_updated, jwks, dpop"
+
+
+def _table(name: str) -> str:
+    if name not in ("policies", "rules"):
+        raise ValueError(f"not a document table: {name}")
+    return name
 
 
 def _app(row: tuple[object, ...]) -> App:
+    jwks = json.loads(str(row[8]))
     return App(
         id=str(row[0]),
         label=str(row[1]),
         status=str(row[2]),
         secret_hash=str(row[3]),
         auth_method=str(row[4]),
-        scopes=tuple(str(row[5]).split()),
+        legacy_scopes=tuple(str(row[5]).split()),
         created=float(str(row[6])),
         last_updated=float(str(row[7])),
+        jwks=jwks if isinstance(jwks, list) else [],
+        dpop_bound=bool(row[9]),
+    )
+
+
+def _document(row: tuple[object, ...]) -> Document:
+    doc = json.loads(str(row[1]))
+    return Document(
+        id=str(row[0]),
+        doc=doc if isinstance(doc, dict) else {},
+        created=float(str(row[2])),
+        last_updated=float(str(row[3])),
+        parent=None if row[4] is None else str(row[4]),
     )

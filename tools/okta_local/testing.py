@@ -1,19 +1,108 @@
-"""LocalOkta: the server in a background thread, with helpers for tests."""
+"""LocalOkta: the server in a background thread, with helpers for tests; OrgClient: an org-token client."""
 
 from __future__ import annotations
 
+import json
+import secrets
 import threading
+import time
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
+import jwt
 import requests
+from cryptography.hazmat.primitives.asymmetric import ec
+from jwt.algorithms import ECAlgorithm
 
 from okta_local.context import DEFAULT_APPS_RATE_LIMIT, DEFAULT_TOKEN_TTL, HELLO_SCOPE
+from okta_local.dpop import access_token_hash
 from okta_local.keys import DEFAULT_GRACE_SECONDS, rotate_keys
+from okta_local.orgauth import JWT_BEARER
 from okta_local.server import FAULTS_PATH, OktaLocalServer, build_server
 
 TIMEOUT = 10
+POLICIES_PATH = "/api/v1/authorizationServers/default/policies"
+
+
+class OrgClient:
+    """Gets org access tokens with private_key_jwt and DPoP, and calls the management API with them.
+
+    It behaves like Okta's SDKs: an EC P-256 DPoP key for its lifetime, the server's nonce kept and sent,
+    and on use_dpop_nonce one retry with the new nonce and a fresh client assertion.
+    """
+
+    def __init__(self, org_url: str, client_id: str, private_jwk: dict[str, Any]) -> None:
+        self.org_url, self.client_id, self.private_jwk = org_url, client_id, private_jwk
+        self.token_url = f"{org_url}/oauth2/v1/token"
+        self.dpop_key = ec.generate_private_key(ec.SECP256R1())
+        self.nonce: str | None = None
+        self.access_token: str | None = None
+        self.token_type = "Bearer"  # noqa: S105 (a token type, not a secret)
+
+    def assertion(self, **claims: Any) -> str:
+        """Return a client assertion for the token endpoint (claims override the defaults)."""
+        now = int(time.time())
+        body = {"iss": self.client_id, "sub": self.client_id, "aud": self.token_url, "iat": now, "exp": now + 300}
+        body["jti"] = secrets.token_urlsafe(16)
+        body.update(claims)
+        key = jwt.PyJWK(self.private_jwk).key
+        return jwt.encode(body, key, algorithm="RS256", headers={"kid": self.private_jwk.get("kid")})
+
+    def proof(self, method: str, url: str, access_token: str | None = None) -> str:
+        """Return a DPoP proof for one request (with ath when access_token is given)."""
+        parts = urlsplit(url)
+        claims: dict[str, Any] = {
+            "jti": secrets.token_urlsafe(16),
+            "htm": method,
+            "htu": urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")),
+            "iat": int(time.time()),
+        }
+        if self.nonce:
+            claims["nonce"] = self.nonce
+        if access_token:
+            claims["ath"] = access_token_hash(access_token)
+        jwk = ECAlgorithm.to_jwk(self.dpop_key.public_key(), as_dict=True)
+        return jwt.encode(claims, self.dpop_key, algorithm="ES256", headers={"typ": "dpop+jwt", "jwk": jwk})
+
+    def token_response(self, scope: str) -> requests.Response:
+        """POST the token request, retrying once on use_dpop_nonce; return the last answer."""
+        for _ in range(2):
+            data = {
+                "grant_type": "client_credentials",
+                "scope": scope,
+                "client_assertion_type": JWT_BEARER,
+                "client_assertion": self.assertion(),
+            }
+            headers = {"DPoP": self.proof("POST", self.token_url), "Accept": "application/json"}
+            response = requests.post(self.token_url, data=data, headers=headers, timeout=TIMEOUT)
+            self.nonce = response.headers.get("DPoP-Nonce", self.nonce)
+            if response.status_code != 400 or response.json().get("error") != "use_dpop_nonce":
+                break
+        return response
+
+    def token(self, scope: str) -> str:
+        """Return a new access token for the scopes (space separated); raise for an error answer."""
+        response = self.token_response(scope)
+        response.raise_for_status()
+        body = response.json()
+        self.access_token, self.token_type = str(body["access_token"]), str(body["token_type"])
+        return self.access_token
+
+    def headers(self, method: str, url: str) -> dict[str, str]:
+        """Return the Authorization (and DPoP) headers for one management API request."""
+        if self.access_token is None:
+            raise RuntimeError("call token() first")
+        headers = {"Authorization": f"{self.token_type} {self.access_token}", "Accept": "application/json"}
+        if self.token_type == "DPoP":  # noqa: S105 (a token type)
+            headers["DPoP"] = self.proof(method, url, self.access_token)
+        return headers
+
+    def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        """Call the management API with the current access token."""
+        headers = {**self.headers(method, url), **kwargs.pop("headers", {})}
+        return requests.request(method, url, headers=headers, timeout=TIMEOUT, **kwargs)
 
 
 class LocalOkta:
@@ -37,7 +126,11 @@ class LocalOkta:
         self._server, self.env, _ = build_server(
             self.state_dir, "127.0.0.1", self._port, apps_rate_limit=self._apps_rate_limit, token_ttl=self._token_ttl
         )
-        self._thread = threading.Thread(target=self._server.serve_forever, name="okta_local", daemon=True)
+        server = self._server
+        # A short poll interval: stop() waits for it, and tests start and stop many servers.
+        self._thread = threading.Thread(
+            target=lambda: server.serve_forever(poll_interval=0.05), name="okta_local", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -64,7 +157,7 @@ class LocalOkta:
 
     @property
     def org_url(self) -> str:
-        """Return the org URL (the Apps API lives under it)."""
+        """Return the org URL (the Apps API and the org authorization server live under it)."""
         return self.env["OKTA_ORG_URL"]
 
     @property
@@ -74,13 +167,64 @@ class LocalOkta:
 
     @property
     def token_url(self) -> str:
-        """Return the token endpoint."""
+        """Return the custom authorization server's token endpoint."""
         return f"{self.issuer}/v1/token"
+
+    @property
+    def org_token_url(self) -> str:
+        """Return the org authorization server's token endpoint (private_key_jwt, okta.* scopes)."""
+        return f"{self.org_url}/oauth2/v1/token"
 
     @property
     def jwks_uri(self) -> str:
         """Return the keys endpoint."""
         return f"{self.issuer}/v1/keys"
+
+    @property
+    def service_client_id(self) -> str:
+        """Return the client id of the seeded service app (private_key_jwt, DPoP-bound org tokens)."""
+        return self.env["OKTA_SERVICE_CLIENT_ID"]
+
+    @property
+    def service_jwk_path(self) -> Path:
+        """Return the file with the service app's private JWK."""
+        return Path(self.env["OKTA_SERVICE_PRIVATE_JWK_FILE"])
+
+    @property
+    def service_jwk(self) -> dict[str, Any]:
+        """Return the service app's private JWK."""
+        return dict(json.loads(self.service_jwk_path.read_text(encoding="utf-8")))
+
+    @property
+    def clients_policy_id(self) -> str:
+        """Return the id of the clients policy (its rule grants hello); new clients are enrolled here."""
+        return self.env["OKTA_CLIENTS_POLICY_ID"]
+
+    @property
+    def admin_policy_id(self) -> str:
+        """Return the id of the admin policy (its rule grants register)."""
+        return self.env["OKTA_ADMIN_POLICY_ID"]
+
+    def ssws(self) -> dict[str, str]:
+        """Return the management API headers with the SSWS API token."""
+        return {"Authorization": f"SSWS {self.api_token}", "Accept": "application/json"}
+
+    def service_client(self, client_id: str | None = None, private_jwk: dict[str, Any] | None = None) -> OrgClient:
+        """Return an org-token client: the seeded service app by default."""
+        return OrgClient(self.org_url, client_id or self.service_client_id, private_jwk or self.service_jwk)
+
+    def enroll(self, client_id: str, policy_id: str | None = None) -> dict[str, Any]:
+        """Add a client to a policy (the clients policy by default) through the policy API; return the policy."""
+        url = f"{self.org_url}{POLICIES_PATH}/{policy_id or self.clients_policy_id}"
+        policy = requests.get(url, headers=self.ssws(), timeout=TIMEOUT)
+        policy.raise_for_status()
+        body = policy.json()
+        include = body["conditions"]["clients"]["include"]
+        if client_id not in include:
+            include.append(client_id)
+        updated = requests.put(url, json=body, headers=self.ssws(), timeout=TIMEOUT)
+        updated.raise_for_status()
+        return dict(updated.json())
 
     def token(self, client_id: str | None = None, client_secret: str | None = None, scope: str = HELLO_SCOPE) -> str:
         """Return an access token (client_secret_basic); the demo client by default."""
@@ -93,9 +237,7 @@ class LocalOkta:
 
     def set_faults(self, **spec: Any) -> dict[str, Any]:
         """Replace the faults through the control API, e.g. set_faults(keys="fail", apps=429)."""
-        response = requests.post(
-            self.org_url + FAULTS_PATH, json=spec, headers={"Authorization": f"SSWS {self.api_token}"}, timeout=TIMEOUT
-        )
+        response = requests.post(self.org_url + FAULTS_PATH, json=spec, headers=self.ssws(), timeout=TIMEOUT)
         response.raise_for_status()
         return dict(response.json())
 

@@ -1,4 +1,8 @@
-"""The token endpoint: client credentials grant with client_secret_basic or client_secret_post."""
+"""The custom authorization server's token endpoint: client credentials with client_secret_basic or _post.
+
+Which scopes a client gets is decided by the access policies (policies.evaluate), as on Okta. The token
+faults (fail, slow, hang, 429) apply here and at the org authorization server's token endpoint.
+"""
 
 from __future__ import annotations
 
@@ -13,11 +17,32 @@ import jwt
 
 from okta_local.context import AUDIENCE, DEFAULT_SCOPES, SCOPES, Answer, Context
 from okta_local.credentials import verify_secret
-from okta_local.errors import OAuthError
+from okta_local.errors import OAuthError, OktaApiError
+from okta_local.faults import MAX_DELAY_SECONDS
+from okta_local.policies import SCOPE_NOT_CONFIGURED, evaluate
 
 _FORM = "application/x-www-form-urlencoded"
 _SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")  # RFC 6749 section 3.3
 _BAD_CLIENT = "Client authentication failed. Either the client or the client credentials are invalid."
+TOKEN_RATE_LIMIT = 600  # what X-Rate-Limit-Limit says when the token: 429 fault answers
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def token_faults(ctx: Context) -> None:
+    """Apply the token fault (both token endpoints): fail = 500, 429 = Okta's rate limit, slow, hang."""
+    fault = ctx.faults.spec
+    if fault.token == "fail":  # noqa: S105 (a fault name)
+        raise OAuthError(500, "server_error", "Injected fault: the token endpoint is failing.")
+    if fault.token == 429:
+        reset = int(time.time()) + 60
+        headers = {"X-Rate-Limit-Limit": str(TOKEN_RATE_LIMIT), "X-Rate-Limit-Remaining": "0"}
+        headers["X-Rate-Limit-Reset"] = str(reset)
+        raise OktaApiError(429, "E0000047", "API call exceeded rate limit due to too many requests.", headers=headers)
+    if fault.token == "slow":  # noqa: S105 (a fault name)
+        ctx.faults.wait(fault.delay_seconds, interruptible=False)
+    if fault.token == "hang":  # noqa: S105 (a fault name)
+        # Hold the request until the fault is cleared (or the server stops), far past any sane client timeout.
+        ctx.faults.wait(MAX_DELAY_SECONDS, interruptible=True)
 
 
 def _invalid_request(description: str) -> OAuthError:
@@ -28,12 +53,17 @@ def _invalid_client() -> OAuthError:
     return OAuthError(401, "invalid_client", _BAD_CLIENT)
 
 
-def _form(content_type: str | None, body: bytes) -> dict[str, str]:
+def form(content_type: str | None, body: bytes, query: str = "") -> dict[str, str]:
+    """Return the token request's parameters: the form body, plus any sent in the query string (Okta takes both)."""
     if (content_type or "").split(";")[0].strip().lower() != _FORM:
         raise _invalid_request(f"The request must be sent as {_FORM}.")
+    parsed: dict[str, list[str]] = {}
     try:
-        text = body.decode("utf-8")
-        parsed = parse_qs(text, keep_blank_values=True, strict_parsing=bool(body), errors="strict")
+        for raw in (body.decode("utf-8"), query):
+            for name, values in parse_qs(
+                raw, keep_blank_values=True, strict_parsing=bool(raw), errors="strict"
+            ).items():
+                parsed.setdefault(name, []).extend(values)
     except (UnicodeDecodeError, ValueError):
         raise _invalid_request("The request body is not a valid form.") from None
     repeated = sorted(name for name, values in parsed.items() if len(values) > 1)
@@ -57,64 +87,67 @@ def _basic_credentials(authorization: str) -> tuple[str, str]:
     return unquote_plus(client_id), unquote_plus(secret)
 
 
-def _client_credentials(authorization: str | None, form: dict[str, str]) -> tuple[str, str]:
+def _client_credentials(authorization: str | None, params: dict[str, str]) -> tuple[str, str]:
     if authorization:
-        if "client_secret" in form or "client_assertion" in form:
+        if "client_secret" in params or "client_assertion" in params:
             raise _invalid_request(
                 "Cannot supply multiple client credentials. Use one of the following: credentials in the "
                 "Authorization header or credentials in the post body."
             )
         client_id, secret = _basic_credentials(authorization)
-        if form.get("client_id", client_id) != client_id:
+        if params.get("client_id", client_id) != client_id:
             raise _invalid_request("The client_id in the body does not match the Authorization header.")
         return client_id, secret
-    return form.get("client_id", ""), form.get("client_secret", "")
+    return params.get("client_id", ""), params.get("client_secret", "")
 
 
-def _granted_scopes(requested: str | None, allowed: tuple[str, ...]) -> list[str]:
+def requested_scopes(requested: str | None, known: tuple[str, ...], defaults: tuple[str, ...]) -> list[str]:
+    """Return the requested scopes (the defaults if none), or invalid_scope if malformed or unknown here."""
     if requested is None or not requested.strip():
-        granted = [s for s in DEFAULT_SCOPES if s in allowed]
-        if not granted:
-            raise OAuthError(400, "invalid_scope", "The client may not have the default scopes; 'scope' is required.")
-        return granted
+        if not defaults:
+            raise OAuthError(
+                400,
+                "invalid_scope",
+                "The authorization server resource does not have any configured default scopes, "
+                "'scope' must be provided.",
+            )
+        return list(defaults)
     scopes = list(dict.fromkeys(requested.split()))
     if not all(_SCOPE_TOKEN.match(s) for s in scopes):
         raise OAuthError(400, "invalid_scope", "The 'scope' parameter is malformed.")
-    unknown = [s for s in scopes if s not in SCOPES]
-    if unknown:
-        raise OAuthError(
-            400, "invalid_scope", "One or more scopes are not configured for the authorization server resource."
-        )
-    denied = [s for s in scopes if s not in allowed]
-    if denied:
-        raise OAuthError(400, "invalid_scope", f"The client is not allowed to request: {' '.join(denied)}.")
+    if any(s not in known for s in scopes):
+        raise OAuthError(400, "invalid_scope", SCOPE_NOT_CONFIGURED)
     return scopes
 
 
+def unsupported_grant_type() -> OAuthError:
+    """Return the error for any grant but client_credentials."""
+    return OAuthError(
+        400,
+        "unsupported_grant_type",
+        "The authorization grant type is not supported by the authorization server. "
+        "Configured grant types: [client_credentials].",
+    )
+
+
 def issue_token(ctx: Context, authorization: str | None, content_type: str | None, body: bytes) -> Answer:
-    """Authenticate the client, check grant type and scopes, and answer with a signed access token."""
-    fault = ctx.faults.spec
-    if fault.token == "fail":  # noqa: S105 (a fault name)
-        raise OAuthError(500, "server_error", "Injected fault: the token endpoint is failing.")
-    if fault.token == "slow":  # noqa: S105 (a fault name)
-        ctx.faults.wait(fault.delay_seconds, interruptible=False)
-    form = _form(content_type, body)
-    if not form.get("grant_type"):
+    """Authenticate the client, check grant type, evaluate the access policies, answer with a signed token."""
+    token_faults(ctx)
+    params = form(content_type, body)
+    if not params.get("grant_type"):
         raise _invalid_request("The 'grant_type' parameter is required.")
-    client_id, secret = _client_credentials(authorization, form)
+    client_id, secret = _client_credentials(authorization, params)
     if not client_id or not secret:
         raise _invalid_client()
     app = ctx.store.get_app(client_id)
     if app is None or app.status != "ACTIVE" or not verify_secret(secret, app.secret_hash):
         raise _invalid_client()
-    if form["grant_type"] != "client_credentials":
-        raise OAuthError(
-            400,
-            "unsupported_grant_type",
-            "The authorization grant type is not supported by the authorization server. "
-            "Configured grant types: [client_credentials].",
-        )
-    scopes = _granted_scopes(form.get("scope"), app.scopes)
+    if params["grant_type"] != "client_credentials":
+        raise unsupported_grant_type()
+    scopes = requested_scopes(params.get("scope"), SCOPES, DEFAULT_SCOPES)
+    rule = evaluate(ctx.store, client_id, scopes)
+    minutes = rule.get("actions", {}).get("token", {}).get("accessTokenLifetimeMinutes", 60)
+    ttl = min(ctx.token_ttl, int(minutes) * 60)  # the rule's lifetime, capped by the server's --token-ttl
     kid, key = ctx.keyring.signing_key()
     now = int(time.time())
     claims = {
@@ -123,14 +156,12 @@ def issue_token(ctx: Context, authorization: str | None, content_type: str | Non
         "iss": ctx.issuer,
         "aud": AUDIENCE,
         "iat": now,
-        "exp": now + ctx.token_ttl,
+        "exp": now + ttl,
         "cid": client_id,
         "scp": scopes,
         "sub": client_id,
     }
     token = jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid, "typ": None})
     return Answer(
-        200,
-        {"token_type": "Bearer", "expires_in": ctx.token_ttl, "access_token": token, "scope": " ".join(scopes)},
-        {"Cache-Control": "no-store", "Pragma": "no-cache"},
+        200, {"token_type": "Bearer", "expires_in": ttl, "access_token": token, "scope": " ".join(scopes)}, NO_STORE
     )

@@ -81,21 +81,13 @@ def write_env_vars(path: Path, host: str, moto_url: str) -> None:
     document = {
         "AuthorizerFunction": local,
         "HelloFunction": local,
-        "RegisterFunction": {**local, "AWS_ENDPOINT_URL_SECRETS_MANAGER": moto_url},
+        "RegisterFunction": {
+            **local,
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER": moto_url,
+            "AWS_ENDPOINT_URL_DYNAMODB": moto_url,
+        },
     }
     path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-
-
-def parameter_overrides(okta: dict[str, str], secret_arn: str) -> str:
-    """Template parameters that point the functions at the local Okta server and the moto secret."""
-    values = {
-        "Issuer": okta["ISSUER"],
-        "OktaOrgUrl": okta["OKTA_ORG_URL"],
-        "OktaApiTokenSecretArn": secret_arn,
-        "HelloScope": okta.get("HELLO_SCOPE", "hello"),
-        "RegisterScope": okta.get("REGISTER_SCOPE", "register"),
-    }
-    return " ".join(f"{key}={value}" for key, value in values.items())
 
 
 def fresh_events(okta: dict[str, str], out_dir: Path) -> dict[Path, Expectation]:
@@ -243,12 +235,13 @@ def run(args: argparse.Namespace, processes: list[ManagedProcess], steps: list[S
     stack.processes = processes  # one list: main() stops them with the rest
     stack.start_okta()
     stack.start_moto()
-    okta, secret_arn = stack.okta, stack.secret_arn
+    okta = stack.okta
     env_vars = work / "env-vars.json"
     write_env_vars(env_vars, args.host, stack.moto_url)
     env = sam_env(args.template)
     sam_args = ["--template", str(args.template), "--skip-pull-image", "--env-vars", str(env_vars)]
-    sam_args += ["--parameter-overrides", parameter_overrides(okta, secret_arn)]
+    overrides = " ".join(f"{key}={value}" for key, value in stack.parameter_overrides().items())
+    sam_args += ["--parameter-overrides", overrides]
 
     planned: dict[Path, Expectation | None] = {p: expectation_for(p.name) for p in sample_events(args.events_dir)}
     planned.update(fresh_events(okta, work / "events"))

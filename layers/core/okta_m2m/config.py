@@ -37,11 +37,17 @@ class AuthorizerSettings(NamedTuple):
 
 
 class RegisterSettings(NamedTuple):
-    """What the register function needs to create Okta service apps."""
+    """What the register function needs to create Okta service apps and enrol them in an access policy."""
 
     issuer: str
     okta_org_url: str
-    api_token_secret: str
+    api_token_secret: str  # the SSWS API token (ssws), or the service app's private JWK (oauth)
+    auth_mode: str  # "oauth" (OAuth 2.0 for Okta) or "ssws"
+    client_id: str  # the register function's own service app (oauth)
+    dpop: bool
+    authorization_server_id: str  # from the issuer's path, /oauth2/{id}
+    access_policy_id: str  # the policy new clients join; empty: no enrolment
+    locks_table: str  # DynamoDB table for the enrolment lease (with access_policy_id)
 
 
 def _required(name: str) -> str:
@@ -169,11 +175,39 @@ def authorizer_settings() -> AuthorizerSettings:
     )
 
 
+AUTH_MODES = ("oauth", "ssws")
+
+
+def _flag(name: str, default: bool) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw not in ("true", "false"):
+        raise ConfigError(f"setting {name} must be true or false")
+    return raw == "true"
+
+
 @lru_cache(maxsize=1)
 def register_settings() -> RegisterSettings:
     """Read and check the register function's settings once per container."""
+    issuer = secure_url("ISSUER", _required("ISSUER"))
+    mode = os.environ.get("OKTA_AUTH_MODE", "").strip().lower() or "oauth"
+    if mode not in AUTH_MODES:
+        raise ConfigError("setting OKTA_AUTH_MODE must be oauth or ssws")
+    policy = os.environ.get("OKTA_ACCESS_POLICY_ID", "").strip()
+    # Okta's custom authorization servers issue as {org}/oauth2/{authServerId}: the policy belongs to that server.
+    path = urlsplit(issuer).path.rstrip("/").split("/")
+    server = path[2] if len(path) == 3 and path[1] == "oauth2" and path[2] else ""
+    if policy and not server:
+        raise ConfigError("setting ISSUER is not an Okta custom authorization server (/oauth2/{id}) to enrol in")
     return RegisterSettings(
-        issuer=secure_url("ISSUER", _required("ISSUER")),
+        issuer=issuer,
         okta_org_url=secure_url("OKTA_ORG_URL", _required("OKTA_ORG_URL")).rstrip("/"),
         api_token_secret=_required("OKTA_API_TOKEN_SECRET"),
+        auth_mode=mode,
+        client_id=_required("OKTA_CLIENT_ID") if mode == "oauth" else "",
+        dpop=_flag("OKTA_DPOP", True),
+        authorization_server_id=server,
+        access_policy_id=policy,
+        locks_table=_required("LOCKS_TABLE") if policy else "",
     )

@@ -59,3 +59,15 @@ class OktaTimeoutError(OktaM2MError):
 
 class OktaAuthError(OktaM2MError):
     """Okta refused the API token (401/403) even after re-reading the secret."""
+
+
+class LeaseBusyError(OktaM2MError):
+    """Another registration holds the access policy's lease longer than we may wait (503, retry shortly)."""
+
+
+class LeaseUnavailableError(OktaM2MError):
+    """The lease table cannot be used (503): enrolment cannot be made safe, so nothing is registered."""
+
+
+class EnrolmentFailedError(OktaM2MError):
+    """The new client could not be enrolled in the access policy; the app was removed again (502)."""

@@ -13,8 +13,11 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from okta_m2m.errors import (
     AppAlreadyExistsError,
     ConfigError,
+    EnrolmentFailedError,
     ForbiddenError,
     InvalidRequestError,
+    LeaseBusyError,
+    LeaseUnavailableError,
     OktaAuthError,
     OktaM2MError,
     OktaRateLimitedError,
@@ -25,6 +28,7 @@ from okta_m2m.errors import (
 )
 
 NO_STORE = {"Cache-Control": "no-store"}
+RETRY_AFTER_BUSY_SECONDS = 2
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,12 @@ _ANSWERS: tuple[tuple[type[OktaM2MError], ErrorAnswer], ...] = (
     (AppAlreadyExistsError, ErrorAnswer(409, "A service app with this label already exists", "conflict")),
     (OktaRateLimitedError, ErrorAnswer(429, "Too many requests to Okta, retry later", "rate_limited")),
     (OktaUnavailableError, ErrorAnswer(502, "Okta is unavailable", "okta_unavailable")),
+    (
+        EnrolmentFailedError,
+        ErrorAnswer(502, "Okta did not enrol the new client; nothing was registered", "enrolment_failed"),
+    ),
+    (LeaseBusyError, ErrorAnswer(503, "Another registration is in progress, retry shortly", "busy")),
+    (LeaseUnavailableError, ErrorAnswer(503, "Registration is temporarily unavailable", "lease_unavailable")),
     (OktaTimeoutError, ErrorAnswer(504, "Okta did not answer in time", "okta_timeout")),
     (SecretUnavailableError, ErrorAnswer(500, "Internal server error", "secret_unavailable")),
     (ConfigError, ErrorAnswer(500, "Internal server error", "config_error")),
@@ -69,6 +79,8 @@ def error_response(exc: Exception) -> Response:
     headers = dict(NO_STORE)
     if isinstance(exc, OktaRateLimitedError):
         headers["Retry-After"] = str(exc.retry_after)
+    elif answer.status == 503:
+        headers["Retry-After"] = str(RETRY_AFTER_BUSY_SECONDS)
     return Response(
         status_code=answer.status,
         content_type=content_types.APPLICATION_JSON,

@@ -1,4 +1,5 @@
-"""Okta Apps API client: find and create OAuth service apps (client credentials) with an SSWS API token."""
+"""Okta management API client: service apps (find, create, deactivate, delete) and authorization server access
+policies, authenticated by an OktaAuth (an SSWS API token, or OAuth 2.0 for Okta: okta_m2m.okta_auth)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
+from urllib.parse import quote
 
 import requests
 from aws_lambda_powertools import Logger
@@ -30,8 +32,17 @@ MAX_SEARCH_PAGES = 5
 RemainingMillis = Callable[[], int]
 
 
-class OktaTokenRejectedError(OktaAuthError):
-    """Okta answered 401 to the API token (perhaps rotated): nothing was created, so one retry is safe."""
+class OktaAuth(Protocol):
+    """How calls to Okta's management API are authenticated."""
+
+    def headers(self, method: str, url: str) -> dict[str, str]:
+        """The Authorization header (and a DPoP proof, where used) for one call."""
+
+    def retry_after_unauthorized(self, response: requests.Response) -> bool:
+        """After a 401 (Okta acted on nothing): renew what was refused; True if the call may be made once more."""
+
+    def observe(self, response: requests.Response) -> None:
+        """See every answer (a DPoP-Nonce header may come with any)."""
 
 
 @dataclass(frozen=True)
@@ -84,17 +95,55 @@ def okta_session() -> requests.Session:
     return requests.Session()
 
 
-class OktaAppsClient:
-    """Calls /api/v1/apps of one Okta org; every call gets timeouts from the invocation's remaining time."""
+def okta_request(
+    session: requests.Session, method: str, url: str, remaining_ms: RemainingMillis, what: str, **kwargs: Any
+) -> requests.Response:
+    """One HTTP call to Okta within the invocation's remaining time; no redirects; transport failures mapped."""
+    timeout = call_timeouts(remaining_ms())
+    try:
+        response = session.request(method, url, timeout=timeout, allow_redirects=False, **kwargs)
+    except requests.Timeout:
+        raise OktaTimeoutError(f"Okta {method} {what} timed out") from None
+    except requests.RequestException as exc:
+        raise OktaUnavailableError(f"Okta {method} {what} failed: {type(exc).__name__}") from None
+    logger.debug(
+        "Okta answered",
+        method=method,
+        what=what,
+        status=response.status_code,
+        okta_request_id=response.headers.get("X-Okta-Request-Id"),
+    )
+    return response
 
-    def __init__(self, org_url: str, remaining_ms: RemainingMillis, session: requests.Session | None = None) -> None:
-        """Bind the client to an org URL (no trailing slash) and the invocation's clock."""
+
+def raise_for_status(response: requests.Response, method: str, what: str, error: str) -> None:
+    """Map an answer that is not 2xx to a domain error: 429 with its Retry-After, 5xx unavailable, others refused.
+
+    `error` is a short, fixed identifier from the body (an errorCode, an OAuth error), never free text."""
+    status = response.status_code
+    if 200 <= status < 300:
+        return
+    if status in (401, 403):
+        raise OktaAuthError(f"Okta refused {method} {what}: {status} ({error})")
+    if status == 429:
+        raise OktaRateLimitedError(retry_after_seconds(response.headers.get("X-Rate-Limit-Reset"), time.time()))
+    raise OktaUnavailableError(f"Okta {method} {what} answered {status} ({error})")
+
+
+class OktaClient:
+    """Calls one Okta org's management API; every call gets timeouts from the invocation's remaining time."""
+
+    def __init__(
+        self, org_url: str, remaining_ms: RemainingMillis, auth: OktaAuth, session: requests.Session | None = None
+    ) -> None:
+        """Bind the client to an org URL (no trailing slash), the invocation's clock and how calls authenticate."""
         self._org_url = org_url
         self._apps_url = f"{org_url}/api/v1/apps"
         self._remaining_ms = remaining_ms
+        self._auth = auth
         self._session = session or okta_session()
 
-    def find_active_app(self, label: str, api_token: str) -> str | None:
+    def find_active_app(self, label: str) -> str | None:
         """Return the id of an ACTIVE app whose label is exactly label, or None.
 
         Okta's ``q`` search matches name or label by prefix, so results are filtered for an exact,
@@ -103,7 +152,7 @@ class OktaAppsClient:
         url = self._apps_url
         params: dict[str, str] | None = {"q": label, "limit": str(SEARCH_PAGE_SIZE)}
         for _ in range(MAX_SEARCH_PAGES):
-            response = self._call("GET", url, api_token, params=params)
+            response = self._call("GET", url, "/api/v1/apps", params=params)
             apps = self._json(response)
             if not isinstance(apps, list):
                 raise OktaUnavailableError("Okta app search did not answer a list")
@@ -117,9 +166,9 @@ class OktaAppsClient:
         # Fail closed: with more matches than we can page through, a duplicate cannot be ruled out.
         raise OktaUnavailableError("too many apps match the label prefix to check for a duplicate")
 
-    def create_service_app(self, label: str, api_token: str) -> ServiceApp:
+    def create_service_app(self, label: str) -> ServiceApp:
         """Create an active client_credentials service app and return its id and credentials."""
-        response = self._call("POST", self._apps_url, api_token, json=service_app_body(label))
+        response = self._call("POST", self._apps_url, "/api/v1/apps", json=service_app_body(label))
         body = self._json(response)
         try:
             client = body["credentials"]["oauthClient"]
@@ -136,42 +185,50 @@ class OktaAppsClient:
             raise OktaUnavailableError("Okta answered the app creation without usable credentials") from None
         return app
 
+    def deactivate_app(self, app_id: str) -> None:
+        """Deactivate an app (its credentials stop working); Okta deletes only inactive apps."""
+        self._call("POST", f"{self._apps_url}/{quote(app_id, safe='')}/lifecycle/deactivate", "app deactivate")
+
+    def delete_app(self, app_id: str) -> None:
+        """Delete an inactive app."""
+        self._call("DELETE", f"{self._apps_url}/{quote(app_id, safe='')}", "app delete")
+
+    def get_policy(self, server_id: str, policy_id: str) -> dict[str, Any]:
+        """An access policy of a custom authorization server, as Okta holds it."""
+        body = self._json(self._call("GET", self._policy_url(server_id, policy_id), "access policy"))
+        if not isinstance(body, dict):
+            raise OktaUnavailableError("Okta answered the access policy with something that is not an object")
+        return body
+
+    def put_policy(self, server_id: str, policy_id: str, policy: dict[str, Any]) -> None:
+        """Replace the whole access policy (Okta's policies API has no partial update)."""
+        self._call("PUT", self._policy_url(server_id, policy_id), "access policy", json=policy)
+
+    def _policy_url(self, server_id: str, policy_id: str) -> str:
+        server, policy = quote(server_id, safe=""), quote(policy_id, safe="")
+        return f"{self._org_url}/api/v1/authorizationServers/{server}/policies/{policy}"
+
     def _next_page(self, response: requests.Response) -> str | None:
         url = response.links.get("next", {}).get("url")
         if not url:
             return None
-        # Only follow links back to the same org's apps endpoint: the SSWS token must never go elsewhere.
+        # Only follow links back to the same org's apps endpoint: credentials must never go elsewhere.
         # Any other link fails closed, since the pages left unread could hold a duplicate.
         if not url.startswith(self._apps_url + "?"):
             raise OktaUnavailableError("Okta's next-page link leaves the org's apps endpoint")
         return str(url)
 
-    def _call(self, method: str, url: str, api_token: str, **kwargs: Any) -> requests.Response:
-        timeout = call_timeouts(self._remaining_ms())
-        headers = {"Authorization": f"SSWS {api_token}", "Accept": "application/json"}
-        try:
-            response = self._session.request(
-                method, url, headers=headers, timeout=timeout, allow_redirects=False, **kwargs
-            )
-        except requests.Timeout:
-            raise OktaTimeoutError(f"Okta {method} /api/v1/apps timed out") from None
-        except requests.RequestException as exc:
-            raise OktaUnavailableError(f"Okta {method} /api/v1/apps failed: {type(exc).__name__}") from None
-        status = response.status_code
-        logger.debug(
-            "Okta answered", method=method, status=status, okta_request_id=response.headers.get("X-Okta-Request-Id")
-        )
-        if 200 <= status < 300:
-            return response
+    def _call(self, method: str, url: str, what: str, **kwargs: Any) -> requests.Response:
+        # A 401 means Okta acted on nothing, so one retry with renewed credentials cannot duplicate anything.
+        for attempt in (1, 2):
+            headers = {"Accept": "application/json", **self._auth.headers(method, url)}
+            response = okta_request(self._session, method, url, self._remaining_ms, what, headers=headers, **kwargs)
+            self._auth.observe(response)
+            if response.status_code != 401 or attempt == 2 or not self._auth.retry_after_unauthorized(response):
+                break
         # Okta's error body is never passed on or logged: only its errorCode, which is a fixed identifier.
-        error_code = _error_code(response)
-        if status == 401:
-            raise OktaTokenRejectedError(f"Okta refused the API token ({error_code})")
-        if status == 403:
-            raise OktaAuthError(f"the API token may not manage apps ({error_code})")
-        if status == 429:
-            raise OktaRateLimitedError(retry_after_seconds(response.headers.get("X-Rate-Limit-Reset"), time.time()))
-        raise OktaUnavailableError(f"Okta {method} /api/v1/apps answered {status} ({error_code})")
+        raise_for_status(response, method, what, _error_code(response))
+        return response
 
     @staticmethod
     def _json(response: requests.Response) -> Any:

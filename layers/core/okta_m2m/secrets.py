@@ -1,10 +1,12 @@
-"""The Okta API token, read from AWS Secrets Manager through Powertools parameters and cached per container."""
+"""Okta credentials (an SSWS API token, or a service app's private JWK), read from AWS Secrets Manager through
+Powertools parameters and cached per container."""
 
 from __future__ import annotations
 
 import json
 import logging
 import re
+from collections.abc import Callable
 from functools import lru_cache
 
 from aws_lambda_powertools import Logger
@@ -49,8 +51,20 @@ def _token_from(value: str | bytes) -> str:
     return text
 
 
-def okta_api_token(secret_id: str, *, refresh: bool = False) -> str:
-    """Return the API token held by the secret (the token, or JSON {"apiToken": ...}); refresh skips the cache."""
+_PRIVATE_JWK_TYPES = {"RSA": ("n", "e", "d"), "EC": ("crv", "x", "y", "d")}
+
+
+def _private_jwk_from(value: str | bytes) -> dict[str, str]:
+    text = value.decode("utf-8", errors="strict") if isinstance(value, bytes) else value
+    jwk = json.loads(text)
+    if not isinstance(jwk, dict) or jwk.get("kty") not in _PRIVATE_JWK_TYPES:
+        raise ValueError("not an RSA or EC JWK")
+    if not all(isinstance(jwk.get(member), str) and jwk[member] for member in ("kid", *_PRIVATE_JWK_TYPES[jwk["kty"]])):
+        raise ValueError("JWK without kid or private key members")
+    return jwk
+
+
+def _secret[T](secret_id: str, refresh: bool, parse: Callable[[str | bytes], T], holds: str) -> T:
     try:
         value = secrets_provider().get(secret_id, max_age=SECRET_MAX_AGE_SECONDS, force_fetch=refresh)
     except Exception as exc:
@@ -58,8 +72,18 @@ def okta_api_token(secret_id: str, *, refresh: bool = False) -> str:
         logger.error("secret unreadable", setting="OKTA_API_TOKEN_SECRET", error_type=type(exc).__name__)
         raise SecretUnavailableError("setting OKTA_API_TOKEN_SECRET: the secret cannot be read") from None
     try:
-        return _token_from(value)  # type: ignore[arg-type]
+        return parse(value)  # type: ignore[arg-type]
     except (ValueError, UnicodeDecodeError):
         # No exception text here: a JSON error message can quote part of the secret.
-        logger.error("secret holds no usable API token", setting="OKTA_API_TOKEN_SECRET")
-        raise SecretUnavailableError("setting OKTA_API_TOKEN_SECRET: the secret holds no usable API token") from None
+        logger.error(f"secret holds no usable {holds}", setting="OKTA_API_TOKEN_SECRET")
+        raise SecretUnavailableError(f"setting OKTA_API_TOKEN_SECRET: the secret holds no usable {holds}") from None
+
+
+def okta_api_token(secret_id: str, *, refresh: bool = False) -> str:
+    """Return the API token held by the secret (the token, or JSON {"apiToken": ...}); refresh skips the cache."""
+    return _secret(secret_id, refresh, _token_from, "API token")
+
+
+def okta_private_jwk(secret_id: str, *, refresh: bool = False) -> dict[str, str]:
+    """Return the service app's private key held by the secret, as a JWK (RSA or EC, with its kid)."""
+    return _secret(secret_id, refresh, _private_jwk_from, "private JWK")

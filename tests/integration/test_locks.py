@@ -1,0 +1,98 @@
+"""Leases in DynamoDB (okta_m2m.locks) against moto's server on 127.0.0.1, the table made from template.yaml."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+from devstack.tables import create_tables
+from okta_m2m import locks
+from okta_m2m.errors import LeaseBusyError, LeaseUnavailableError
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def table(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    for name, value in {
+        "AWS_ENDPOINT_URL_DYNAMODB": f"http://{host}:{port}",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }.items():
+        monkeypatch.setenv(name, value)
+    locks.dynamodb.cache_clear()
+    (name,) = create_tables(boto3.client("dynamodb"), ROOT / "template.yaml")
+    yield name
+    locks.dynamodb.cache_clear()
+    server.stop()
+
+
+def test_the_table_is_made_from_the_template_definition(table):
+    described = boto3.client("dynamodb").describe_table(TableName=table)["Table"]
+    assert table == "LocksTable"
+    assert described["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
+
+
+def test_holders_take_turns(table):
+    inside, overlaps, order = [0], [], []
+
+    def hold(n: int) -> None:
+        with locks.lease(table, "policy", seconds=10, wait_seconds=10):
+            inside[0] += 1
+            overlaps.append(inside[0])
+            time.sleep(0.05)
+            order.append(n)
+            inside[0] -= 1
+
+    threads = [threading.Thread(target=hold, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(order) == list(range(6))
+    assert max(overlaps) == 1  # never two at once
+
+
+def test_a_waiter_gives_up_busy_after_its_wait(table):
+    with locks.lease(table, "policy", seconds=30, wait_seconds=1):
+        started = time.monotonic()
+        with pytest.raises(LeaseBusyError), locks.lease(table, "policy", seconds=30, wait_seconds=0.5):
+            pass
+        assert 0.5 <= time.monotonic() - started < 3
+
+
+def test_other_names_do_not_wait(table):
+    with (
+        locks.lease(table, "policy-a", seconds=30, wait_seconds=0),
+        locks.lease(table, "policy-b", seconds=30, wait_seconds=0),
+    ):
+        pass
+
+
+def test_a_lapsed_lease_is_taken_over_and_the_late_holder_does_not_release_the_new_one(table):
+    client = boto3.client("dynamodb")
+    late = locks.lease(table, "policy", seconds=0, wait_seconds=0)
+    late.__enter__()  # a holder that died: its lease lapses at once
+    time.sleep(1.1)
+    with locks.lease(table, "policy", seconds=30, wait_seconds=2):
+        late.__exit__(None, None, None)  # the late holder finishes: it may not delete the new holder's lease
+        item = client.get_item(TableName=table, Key={"pk": {"S": "policy"}})
+        assert "Item" in item
+    assert "Item" not in client.get_item(TableName=table, Key={"pk": {"S": "policy"}})
+
+
+def test_a_missing_table_is_unavailable_not_busy(table):
+    with pytest.raises(LeaseUnavailableError), locks.lease("NoSuchTable", "policy", seconds=5, wait_seconds=1):
+        pass
