@@ -9,7 +9,6 @@ from pathlib import Path
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from devstack.tables import create_tables
 from okta_m2m import locks
@@ -21,22 +20,21 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def table(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
+def table(monkeypatch: pytest.MonkeyPatch, moto_endpoint: str) -> Iterator[str]:
     for name, value in {
-        "AWS_ENDPOINT_URL_DYNAMODB": f"http://{host}:{port}",
+        "AWS_ENDPOINT_URL_DYNAMODB": moto_endpoint,
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
     }.items():
         monkeypatch.setenv(name, value)
     locks.dynamodb.cache_clear()
-    (name,) = create_tables(boto3.client("dynamodb"), ROOT / "template.yaml")
+    client = boto3.client("dynamodb")
+    for existing in client.list_tables()["TableNames"]:
+        client.delete_table(TableName=existing)
+    (name,) = create_tables(client, ROOT / "template.yaml")
     yield name
     locks.dynamodb.cache_clear()
-    server.stop()
 
 
 def test_the_table_is_made_from_the_template_definition(table):

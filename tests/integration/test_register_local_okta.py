@@ -19,7 +19,6 @@ from typing import Any
 import boto3
 import pytest
 import requests
-from moto.server import ThreadedMotoServer
 
 from devstack.tables import create_tables
 from okta_m2m import locks
@@ -42,12 +41,9 @@ ADMIN_POLICY = {
 
 
 @pytest.fixture
-def local_okta(tmp_path, monkeypatch) -> Iterator[Any]:
+def local_okta(tmp_path, monkeypatch, moto_endpoint) -> Iterator[Any]:
     """The local Okta, moto's Secrets Manager holding its API token, and every function's settings."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
+    endpoint = moto_endpoint
     with okta_testing.LocalOkta(tmp_path / "okta") as okta:
         register_env(monkeypatch, org_url=okta.org_url)
         secret_name = f"okta-api-token-{uuid.uuid4().hex}"
@@ -67,7 +63,6 @@ def local_okta(tmp_path, monkeypatch) -> Iterator[Any]:
         create_tables(boto3.client("dynamodb", region_name="us-east-1", endpoint_url=endpoint), ROOT / "template.yaml")
         locks.dynamodb.cache_clear()
         yield okta
-    server.stop()
 
 
 def authorize(token: str, method: str, path: str, context: Any) -> dict[str, Any]:

@@ -15,7 +15,6 @@ from typing import Any
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from okta_m2m.okta_client import MAX_SEARCH_PAGES, service_app_body
 from tests.register_fixtures import (
@@ -34,16 +33,6 @@ from tests.register_fixtures import (
 pytestmark = pytest.mark.integration
 
 LABEL = "Awesome App Name"
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    """Secrets Manager served by moto on 127.0.0.1 (a free port)."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 @dataclass

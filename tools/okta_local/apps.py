@@ -6,7 +6,6 @@ or okta.apps.manage, everything else okta.apps.manage. Every answer carries X-Ra
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from typing import Any
@@ -19,7 +18,7 @@ from okta_local.dpop import ProofError, default_algorithm, public_key
 from okta_local.errors import (
     OktaApiError,
     internal_error,
-    malformed_body,
+    json_body,
     method_not_allowed,
     not_found,
     rate_limited,
@@ -182,12 +181,7 @@ def _query(raw: str) -> dict[str, str]:
 
 
 def _post_app(ctx: Context, query: dict[str, str], body: bytes) -> Answer:
-    try:
-        data = json.loads(body or b"null")
-    except (ValueError, UnicodeDecodeError):
-        raise malformed_body() from None
-    if not isinstance(data, dict):
-        raise malformed_body()
+    data = json_body(body)
     label, auth_method, jwks, dpop_bound = _validate_new_app(data)
     activate = query.get("activate", "true").lower()
     if activate not in ("true", "false"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 from typing import Any
 
@@ -95,3 +96,14 @@ def rate_limited() -> OktaApiError:
 def internal_error() -> OktaApiError:
     """Return Okta's E0000009 (500)."""
     return OktaApiError(500, "E0000009", "Internal Server Error")
+
+
+def json_body(body: bytes) -> dict[str, Any]:
+    """The request body as a JSON object, or Okta's malformed-body error."""
+    try:
+        data = json.loads(body or b"null")
+    except (ValueError, UnicodeDecodeError):
+        raise malformed_body() from None
+    if not isinstance(data, dict):
+        raise malformed_body()
+    return data

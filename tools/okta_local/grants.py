@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from typing import Any
 
 from okta_local.context import Answer, Context, iso
 from okta_local.credentials import new_id
-from okta_local.errors import malformed_body, method_not_allowed, not_found, validation_failed
+from okta_local.errors import json_body, method_not_allowed, not_found, validation_failed
 from okta_local.store import App, Grant
 
 OKTA_SCOPE = re.compile(r"^okta\.[A-Za-z]+(\.[A-Za-z]+)*$")
@@ -44,12 +43,7 @@ def add_grant(ctx: Context, app_id: str, scope_id: str) -> Grant | None:
 
 
 def _post(ctx: Context, app: App, body: bytes) -> Answer:
-    try:
-        data = json.loads(body or b"null")
-    except (ValueError, UnicodeDecodeError):
-        raise malformed_body() from None
-    if not isinstance(data, dict):
-        raise malformed_body()
+    data = json_body(body)
     scope_id, issuer = data.get("scopeId"), data.get("issuer")
     causes = []
     if not isinstance(scope_id, str) or not OKTA_SCOPE.match(scope_id):

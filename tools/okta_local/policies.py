@@ -18,7 +18,6 @@ user). No policy for the client: access_denied; a policy but no rule for the sco
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -37,7 +36,7 @@ from okta_local.credentials import new_id
 from okta_local.errors import (
     OAuthError,
     OktaApiError,
-    malformed_body,
+    json_body,
     method_not_allowed,
     not_found,
     rate_limited,
@@ -84,12 +83,11 @@ def policy_href(ctx: Context, policy_id: str) -> str:
     return f"{ctx.base_url}{PREFIX}/{AUTH_SERVER_ID}/policies/{policy_id}"
 
 
-def policy_json(ctx: Context, item: Document) -> dict[str, Any]:
-    """Return a policy the way Okta shows an AuthorizationServerPolicy."""
-    href = policy_href(ctx, item.id)
+def _document_json(item: Document, kind: str, href: str, **links: dict[str, Any]) -> dict[str, Any]:
+    """A policy or a rule as Okta shows it: type and id first, its document, timestamps, and its _links."""
     lifecycle = "deactivate" if item.doc.get("status") == "ACTIVE" else "activate"
     return {
-        "type": item.doc.get("type", POLICY_TYPE),
+        "type": item.doc.get("type", kind),
         "id": item.id,
         **{k: v for k, v in item.doc.items() if k != "type"},
         "created": iso(item.created),
@@ -97,26 +95,20 @@ def policy_json(ctx: Context, item: Document) -> dict[str, Any]:
         "_links": {
             "self": _hint(href, "GET", "PUT", "DELETE"),
             lifecycle: _hint(f"{href}/lifecycle/{lifecycle}", "POST"),
-            "rules": _hint(f"{href}/rules", "GET"),
+            **links,
         },
     }
+
+
+def policy_json(ctx: Context, item: Document) -> dict[str, Any]:
+    """Return a policy the way Okta shows an AuthorizationServerPolicy."""
+    href = policy_href(ctx, item.id)
+    return _document_json(item, POLICY_TYPE, href, rules=_hint(f"{href}/rules", "GET"))
 
 
 def rule_json(ctx: Context, item: Document) -> dict[str, Any]:
     """Return a rule the way Okta shows an AuthorizationServerPolicyRule."""
-    href = f"{policy_href(ctx, str(item.parent))}/rules/{item.id}"
-    lifecycle = "deactivate" if item.doc.get("status") == "ACTIVE" else "activate"
-    return {
-        "type": item.doc.get("type", RULE_TYPE),
-        "id": item.id,
-        **{k: v for k, v in item.doc.items() if k != "type"},
-        "created": iso(item.created),
-        "lastUpdated": iso(item.last_updated),
-        "_links": {
-            "self": _hint(href, "GET", "PUT", "DELETE"),
-            lifecycle: _hint(f"{href}/lifecycle/{lifecycle}", "POST"),
-        },
-    }
+    return _document_json(item, RULE_TYPE, f"{policy_href(ctx, str(item.parent))}/rules/{item.id}")
 
 
 # --- validation ----------------------------------------------------------------------------------------
@@ -340,16 +332,6 @@ def evaluate(store: Store, client_id: str, scopes: list[str]) -> dict[str, Any]:
 # --- the API -------------------------------------------------------------------------------------------
 
 
-def _json_body(body: bytes) -> dict[str, Any]:
-    try:
-        data = json.loads(body or b"null")
-    except (ValueError, UnicodeDecodeError):
-        raise malformed_body() from None
-    if not isinstance(data, dict):
-        raise malformed_body()
-    return data
-
-
 def _policy(ctx: Context, policy_id: str) -> Document:
     item = ctx.store.get_document("policies", policy_id)
     if item is None:
@@ -373,7 +355,7 @@ def _rules(ctx: Context, method: str, policy_id: str, rest: list[str], body: byt
             items = sorted(ctx.store.list_documents("rules", policy_id), key=lambda i: int(i.doc.get("priority", 0)))
             return Answer(200, [rule_json(ctx, i) for i in items])
         if method == "POST":
-            return Answer(201, rule_json(ctx, create_rule(ctx, policy_id, _json_body(body))))
+            return Answer(201, rule_json(ctx, create_rule(ctx, policy_id, json_body(body))))
         raise method_not_allowed()
     rule_id = rest[0]
     if len(rest) == 3 and rest[1] == "lifecycle" and rest[2] in ("activate", "deactivate"):
@@ -383,7 +365,7 @@ def _rules(ctx: Context, method: str, policy_id: str, rest: list[str], body: byt
     if method == "GET":
         item = ctx.store.get_document("rules", rule_id, policy_id)
     elif method == "PUT":
-        doc = _rule_doc(_json_body(body), None)
+        doc = _rule_doc(json_body(body), None)
         item = ctx.store.replace_document("rules", rule_id, doc, time.time(), policy_id)
     elif method == "DELETE":
         if not ctx.store.delete_document("rules", rule_id, policy_id):
@@ -407,7 +389,7 @@ def _route(ctx: Context, method: str, parts: list[str], body: bytes) -> Answer:
             items = sorted(ctx.store.list_documents("policies"), key=lambda i: int(i.doc.get("priority", 0)))
             return Answer(200, [policy_json(ctx, i) for i in items])
         if method == "POST":
-            return Answer(201, policy_json(ctx, create_policy(ctx, _json_body(body))))
+            return Answer(201, policy_json(ctx, create_policy(ctx, json_body(body))))
         raise method_not_allowed()
     policy_id = rest[0]
     if len(rest) >= 2 and rest[1] == "rules":
@@ -419,7 +401,7 @@ def _route(ctx: Context, method: str, parts: list[str], body: bytes) -> Answer:
     if method == "GET":
         return Answer(200, policy_json(ctx, _policy(ctx, policy_id)))
     if method == "PUT":
-        replaced = ctx.store.replace_document("policies", policy_id, _policy_doc(_json_body(body), None), time.time())
+        replaced = ctx.store.replace_document("policies", policy_id, _policy_doc(json_body(body), None), time.time())
         if replaced is None:
             raise not_found(policy_id, "AuthorizationServerPolicy")
         return Answer(200, policy_json(ctx, replaced))

@@ -9,7 +9,7 @@ from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from okta_m2m.errors import ConfigError
-from okta_m2m.routes import RouteTable, parse_route_table
+from okta_m2m.routes import RouteTable, parse_route_table, table_lines
 
 MAX_LEEWAY_SECONDS = 60
 # The authorizer sets these context keys itself; CONTEXT_CLAIMS may not stand in for them.
@@ -132,10 +132,7 @@ def _issuers() -> tuple[IssuerSettings, ...]:
     if jwks_uri:
         raise ConfigError("setting JWKS_URI applies to ISSUER alone, not to ISSUERS")
     issuers: dict[str, IssuerSettings] = {}
-    for number, line in enumerate(listed.splitlines(), start=1):
-        fields = line.split()
-        if not fields or fields[0].startswith("#"):
-            continue
+    for number, fields in table_lines(listed):
         where = f"setting ISSUERS line {number}"
         if len(fields) < 2:
             raise ConfigError(f"{where}: expected ISSUER AUDIENCE [AUDIENCE ...]")

@@ -7,7 +7,7 @@ One route a line, `METHOD PATH SCOPE [SCOPE ...]`, PATH written as in the templa
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
 from okta_m2m.errors import ConfigError
@@ -118,14 +118,20 @@ def path_shape(path: str) -> tuple[str, ...]:
     return tuple(shape)
 
 
+def table_lines(text: str) -> Iterator[tuple[int, list[str]]]:
+    """The entries of a one-entry-a-line setting (ROUTE_SCOPES, ISSUERS): (line number, its fields), blank lines
+    and lines starting with `#` left out."""
+    for number, raw in enumerate(text.splitlines(), start=1):
+        fields = raw.split()
+        if fields and not fields[0].startswith("#"):
+            yield number, fields
+
+
 def parse_route_table(text: str, name: str = "ROUTE_SCOPES") -> RouteTable:
     """Read the table; a ConfigError names the line of the first mistake."""
     lines: list[tuple[int, str, str, tuple[str, ...], tuple[str, ...]]] = []
     seen: dict[tuple[str, tuple[str, ...]], int] = {}
-    for number, raw in enumerate(text.splitlines(), start=1):
-        fields = raw.split()
-        if not fields or fields[0].startswith("#"):
-            continue
+    for number, fields in table_lines(text):
         where = f"setting {name} line {number}"
         if len(fields) < 3:
             raise ConfigError(
