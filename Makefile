@@ -3,20 +3,37 @@ SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
+# Okta's own Python SDKs (tests/integration/test_okta_sdks.py) live in a venv of their own, never in .venv.
+SDK_VENV := .venv-okta-sdks
+SDK_REQUIREMENTS := tests/okta_sdks/requirements.txt
+# python3.13 on PATH, else pyenv's; empty if neither.
+FIND_PY313 := command -v python3.13 || PYENV_VERSION=3.13.0 pyenv which python3.13 2>/dev/null || ls /root/.pyenv/versions/3.13.*/bin/python3.13 2>/dev/null | tail -n 1
+NO_PY313 := echo "python3.13 is required (the Lambda runtime is python3.13): install it, e.g. 'pyenv install 3.13', and retry" >&2; exit 1
 export PATH := $(abspath $(BIN)):$(PATH)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: venv lint typecheck validate test-unit test-integration test bench fuzz build events dev demo \
+.PHONY: venv okta-sdks-venv lint typecheck validate test-unit test-integration test bench fuzz build events dev demo \
 	bench-api soak sam-local-check clean
 
-venv: $(VENV)/.installed
+venv: $(VENV)/.installed $(SDK_VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml layers/core/requirements.txt
-	@py=$$(command -v python3.13 || PYENV_VERSION=3.13.0 pyenv which python3.13 2>/dev/null || ls /root/.pyenv/versions/3.13.*/bin/python3.13 2>/dev/null | tail -n 1); \
-	if [ -z "$$py" ]; then echo "python3.13 is required (the Lambda runtime is python3.13): install it, e.g. 'pyenv install 3.13', and retry" >&2; exit 1; fi; \
+	@py=$$($(FIND_PY313)); \
+	if [ -z "$$py" ]; then $(NO_PY313); fi; \
 	[ -x $(PY) ] || "$$py" -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+# The okta management SDK and okta-jwt-verifier, pinned in $(SDK_REQUIREMENTS), and their dependencies.
+okta-sdks-venv: $(SDK_VENV)/.installed
+
+$(SDK_VENV)/.installed: $(SDK_REQUIREMENTS)
+	@py=$$($(FIND_PY313)); \
+	if [ -z "$$py" ]; then $(NO_PY313); fi; \
+	[ -x $(SDK_VENV)/bin/python ] || "$$py" -m venv $(SDK_VENV)
+	$(SDK_VENV)/bin/python -m pip install -q --upgrade pip
+	$(SDK_VENV)/bin/python -m pip install -q -r $(SDK_REQUIREMENTS)
 	touch $@
 
 lint: venv
@@ -35,8 +52,8 @@ test-unit: venv
 test-integration: venv
 	$(BIN)/pytest -m integration -q
 
-# The README's test command: lint, types, template, then every test.
-test: lint typecheck validate
+# The README's test command: lint, types, template, then every test (the Okta SDK tests need their venv).
+test: lint typecheck validate okta-sdks-venv
 	$(BIN)/pytest -m "not docker" -q
 
 bench: venv

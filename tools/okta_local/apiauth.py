@@ -44,10 +44,11 @@ def _challenge(ctx: Context, scheme: str, error: str | None, description: str, p
 
 
 def authenticate_ssws(ctx: Context, authorization: str | None) -> None:
-    """Accept only `SSWS <token>` with a known API token (Okta's E0000011 otherwise)."""
-    scheme, _, token = (authorization or "").partition(" ")
-    token = token.strip()
-    if scheme != "SSWS" or not token:
+    """Accept only `SSWS <token>` with a known API token (Okta's E0000011 otherwise). Okta's Python SDK 3.x sends
+    `SSWS<token>`, with no space, and Okta accepts it: so does this server."""
+    value = authorization or ""
+    token = value[len("SSWS") :].strip() if value.startswith("SSWS") else ""
+    if not token:
         raise invalid_token()
     if not any(verify_secret(token, stored) for stored in ctx.store.api_token_hashes()):
         raise invalid_token()
@@ -89,7 +90,7 @@ def authenticate(ctx: Context, req: Request) -> Principal:
     authorization = req.header("Authorization") or ""
     scheme, _, token = authorization.partition(" ")
     token = token.strip()
-    if scheme == "SSWS":
+    if authorization.startswith("SSWS"):
         authenticate_ssws(ctx, authorization)
         return Principal("SSWS")
     kind = {"bearer": "Bearer", "dpop": "DPoP"}.get(scheme.lower())
