@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import jwt
 import pytest
 import requests
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from devstack.tables import create_tables
 from okta_m2m import locks, registration
@@ -262,3 +264,46 @@ def test_a_missing_grant_is_a_set_up_error_and_creates_nothing(stack):
     response = stack.register("Without Grant")
     assert response["statusCode"] == 500  # invalid_scope from the token endpoint: fix the service app's grants
     assert stack.apps_labelled("Without Grant") == []
+
+
+def test_with_dpop_off_a_service_app_that_does_not_require_it_gets_bearer_tokens(stack, monkeypatch, caplog):
+    # Given a second service app without DPoP (private_key_jwt, the two grants), its key in the secret
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key)) | {"kid": "no-dpop"}
+    public = {k: private[k] for k in ("kty", "n", "e", "kid")}
+    body = {
+        "name": "oidc_client",
+        "label": "register without DPoP",
+        "signOnMode": "OPENID_CONNECT",
+        "credentials": {"oauthClient": {"token_endpoint_auth_method": "private_key_jwt"}},
+        "settings": {
+            "oauthClient": {
+                "application_type": "service",
+                "grant_types": ["client_credentials"],
+                "response_types": ["token"],
+                "jwks": {"keys": [public]},
+                "dpop_bound_access_tokens": False,
+            }
+        },
+    }
+    apps = f"{stack.okta.org_url}/api/v1/apps"
+    created = requests.post(apps, json=body, headers=stack.okta.ssws(), timeout=10).json()
+    for scope in ("okta.apps.manage", "okta.authorizationServers.manage"):
+        grant = {"issuer": stack.okta.org_url, "scopeId": scope}
+        requests.post(
+            f"{apps}/{created['id']}/grants", json=grant, headers=stack.okta.ssws(), timeout=10
+        ).raise_for_status()
+    secret = f"register-no-dpop-{uuid.uuid4().hex}"
+    boto3.client("secretsmanager", region_name="us-east-1").create_secret(Name=secret, SecretString=json.dumps(private))
+    for name, value in {
+        "OKTA_API_TOKEN_SECRET": secret,
+        "OKTA_CLIENT_ID": created["credentials"]["oauthClient"]["client_id"],
+        "OKTA_DPOP": "false",
+    }.items():
+        monkeypatch.setenv(name, value)
+    register_settings.cache_clear()
+    caplog.set_level("INFO")
+    # When it registers a client, Then it works with a Bearer token
+    assert stack.register("Registered Without DPoP")["statusCode"] == 201
+    (fetched,) = [r for r in caplog.records if r.getMessage() == "Okta access token fetched"]
+    assert fetched.token_type == "Bearer"
