@@ -256,14 +256,27 @@ def test_without_the_lease_the_race_loses_an_enrolment(stack, monkeypatch):
     assert len(set(client_ids) & set(stack.policy_clients())) == 1
 
 
-def test_a_missing_grant_is_a_set_up_error_and_creates_nothing(stack):
+def revoke_policies_grant(stack: Stack) -> None:
     grants_url = f"{stack.okta.org_url}/api/v1/apps/{service_app_id(stack)}/grants"
     grants = requests.get(grants_url, headers=stack.okta.ssws(), timeout=10).json()
     manage = next(g for g in grants if g["scopeId"] == "okta.authorizationServers.manage")
     requests.delete(f"{grants_url}/{manage['id']}", headers=stack.okta.ssws(), timeout=10).raise_for_status()
+
+
+def test_a_missing_grant_is_a_set_up_error_and_creates_nothing(stack):
+    revoke_policies_grant(stack)
     response = stack.register("Without Grant")
     assert response["statusCode"] == 500  # invalid_scope from the token endpoint: fix the service app's grants
     assert stack.apps_labelled("Without Grant") == []
+
+
+def test_without_enrolment_only_the_apps_scope_is_asked_for(stack, monkeypatch):
+    revoke_policies_grant(stack)
+    monkeypatch.delenv("OKTA_ACCESS_POLICY_ID")
+    register_settings.cache_clear()
+    response = stack.register("Apps Scope Only")
+    assert response["statusCode"] == 201
+    assert json.loads(response["body"])["client_id"] not in stack.policy_clients()
 
 
 def test_with_dpop_off_a_service_app_that_does_not_require_it_gets_bearer_tokens(stack, monkeypatch, caplog):

@@ -33,7 +33,8 @@ from okta_m2m.secrets import okta_api_token, okta_private_jwk
 logger = Logger(child=True)
 
 # What the register function does in Okta, and nothing more: create and remove apps, enrol them in a policy.
-OKTA_SCOPES = ("okta.apps.manage", "okta.authorizationServers.manage")
+APPS_SCOPE = "okta.apps.manage"
+POLICIES_SCOPE = "okta.authorizationServers.manage"
 CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ASSERTION_LIFETIME_SECONDS = 60
 # A cached access token is used until this long before it expires, so that no call carries one about to lapse.
@@ -72,7 +73,7 @@ class _Token(NamedTuple):
 
 
 # Per container: access tokens by (token URL, client id, DPoP or not), and the latest DPoP nonce by server.
-_TOKENS: dict[tuple[str, str, bool], _Token] = {}
+_TOKENS: dict[tuple[str, str, bool, str], _Token] = {}
 _NONCES: dict[str, str] = {}
 _LOCK = threading.Lock()
 
@@ -134,11 +135,13 @@ class OAuthForOkta:
         secret_id: str,
         remaining_ms: RemainingMillis,
         *,
+        scopes: tuple[str, ...] = (APPS_SCOPE, POLICIES_SCOPE),
         dpop: bool = True,
         session: requests.Session | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._token_url = f"{org_url}/oauth2/v1/token"
+        self._scopes = " ".join(scopes)
         self._api = org_url
         self._client_id = client_id
         self._secret_id = secret_id
@@ -146,7 +149,7 @@ class OAuthForOkta:
         self._dpop = dpop
         self._session = session or okta_session()
         self._clock = clock
-        self._key = (self._token_url, client_id, dpop)
+        self._key = (self._token_url, client_id, dpop, self._scopes)
 
     def headers(self, method: str, url: str) -> dict[str, str]:
         token = self._token()
@@ -198,7 +201,7 @@ class OAuthForOkta:
     def _token_request(self, jwk: dict[str, str]) -> requests.Response:
         form = {
             "grant_type": "client_credentials",
-            "scope": " ".join(OKTA_SCOPES),
+            "scope": self._scopes,
             "client_assertion_type": CLIENT_ASSERTION_TYPE,
             "client_assertion": self._assertion(jwk),
         }
@@ -240,7 +243,7 @@ class OAuthForOkta:
             raise OktaUnavailableError("Okta's token answer is not usable")
         if self._dpop and kind != "DPoP":
             logger.warning("Okta issued a Bearer token although a DPoP proof was sent: the app does not require DPoP")
-        logger.info("Okta access token fetched", token_type=kind, expires_in=lifetime, scopes=" ".join(OKTA_SCOPES))
+        logger.info("Okta access token fetched", token_type=kind, expires_in=lifetime, scopes=self._scopes)
         return _Token(value, kind, self._clock() + max(0, min(lifetime, MAX_TOKEN_LIFETIME_SECONDS)))
 
 
@@ -248,6 +251,13 @@ def okta_auth(settings: RegisterSettings, remaining_ms: RemainingMillis) -> Ssws
     """How this invocation authenticates to Okta, by OKTA_AUTH_MODE."""
     if settings.auth_mode == "ssws":
         return SswsAuth(settings.api_token_secret)
+    # The policies scope only where new clients are enrolled: without it, the token cannot touch a policy.
+    scopes = (APPS_SCOPE, POLICIES_SCOPE) if settings.access_policy_id else (APPS_SCOPE,)
     return OAuthForOkta(
-        settings.okta_org_url, settings.client_id, settings.api_token_secret, remaining_ms, dpop=settings.dpop
+        settings.okta_org_url,
+        settings.client_id,
+        settings.api_token_secret,
+        remaining_ms,
+        scopes=scopes,
+        dpop=settings.dpop,
     )
