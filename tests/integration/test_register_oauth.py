@@ -25,7 +25,7 @@ from okta_m2m import locks, registration
 from okta_m2m.config import register_settings
 from okta_m2m.errors import EnrolmentFailedError
 from okta_m2m.okta_auth import okta_auth
-from okta_m2m.okta_client import OktaClient
+from okta_m2m.okta_client import OktaClient, service_app_body
 from tests.register_fixtures import all_log_output, header, message_of, register_env, register_event
 
 okta_testing = pytest.importorskip("okta_local.testing", reason="tools/okta_local is not available")
@@ -284,21 +284,9 @@ def test_with_dpop_off_a_service_app_that_does_not_require_it_gets_bearer_tokens
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     private = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key)) | {"kid": "no-dpop"}
     public = {k: private[k] for k in ("kty", "n", "e", "kid")}
-    body = {
-        "name": "oidc_client",
-        "label": "register without DPoP",
-        "signOnMode": "OPENID_CONNECT",
-        "credentials": {"oauthClient": {"token_endpoint_auth_method": "private_key_jwt"}},
-        "settings": {
-            "oauthClient": {
-                "application_type": "service",
-                "grant_types": ["client_credentials"],
-                "response_types": ["token"],
-                "jwks": {"keys": [public]},
-                "dpop_bound_access_tokens": False,
-            }
-        },
-    }
+    body = service_app_body("register without DPoP")
+    body["credentials"]["oauthClient"]["token_endpoint_auth_method"] = "private_key_jwt"
+    body["settings"]["oauthClient"] |= {"jwks": {"keys": [public]}, "dpop_bound_access_tokens": False}
     apps = f"{stack.okta.org_url}/api/v1/apps"
     created = requests.post(apps, json=body, headers=stack.okta.ssws(), timeout=10).json()
     for scope in ("okta.apps.manage", "okta.authorizationServers.manage"):

@@ -9,7 +9,9 @@ import pytest
 
 from okta_m2m.errors import ForbiddenError, InvalidRequestError
 from okta_m2m.registration import MAX_BODY_BYTES, read_label
-from okta_m2m.scopes import require_scope
+from okta_m2m.routes import parse_route_table
+from okta_m2m.scopes import require_route_scope
+from tests.route_tables import TEMPLATE_ROUTES
 
 
 def test_a_plain_label_is_returned_as_given():
@@ -81,10 +83,10 @@ def test_the_size_limit_counts_decoded_bytes_of_a_base64_body():
 
 @pytest.mark.parametrize("scopes", ["register", "hello register", "register hello other"])
 def test_a_caller_with_the_register_scope_passes(scopes):
-    require_scope(scopes, "register")
+    require_route_scope(scopes, "POST", "/register", parse_route_table(TEMPLATE_ROUTES))
 
 
 @pytest.mark.parametrize("scopes", [None, "", "hello", "registered", "register:read", "REGISTER"])
 def test_a_caller_without_the_exact_register_scope_is_forbidden(scopes):
     with pytest.raises(ForbiddenError):
-        require_scope(scopes, "register")
+        require_route_scope(scopes, "POST", "/register", parse_route_table(TEMPLATE_ROUTES))

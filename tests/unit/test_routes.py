@@ -49,7 +49,7 @@ def test_any_stands_for_the_verbs_the_path_has_no_route_of_its_own_for():
     table = parse_route_table(TABLE)
     any_route = table.routes[3]
     assert any_route.verbs == tuple(v for v in METHODS if v != "GET")
-    assert any_route.deny_resources[0] == "POST/orders/*"
+    assert any_route.resource_path == "/orders/*"
     assert parse_route_table("ANY /x s").routes[0].verbs == METHODS
 
 

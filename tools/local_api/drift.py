@@ -15,10 +15,10 @@ from samcli.lib.providers.sam_function_provider import SamFunctionProvider
 SETTING = "ROUTE_SCOPES"
 
 
-def api_events(stacks: Iterable[Any]) -> list[tuple[str, str, str]]:
-    """(METHOD, path, where) of every `Api` event of every function; `where` names the function and the event."""
+def api_events(functions: Iterable[Any]) -> list[tuple[str, str, str]]:
+    """(METHOD, path, where) of every `Api` event of the functions; `where` names the function and the event."""
     found = []
-    for function in SamFunctionProvider(list(stacks)).get_all():
+    for function in functions:
         for name, event in (function.events or {}).items():
             props = event.get("Properties") or {}
             if event.get("Type") == "Api":
@@ -33,11 +33,11 @@ def route_drift(stacks: Iterable[Any]) -> list[str]:
     from okta_m2m.errors import ConfigError
     from okta_m2m.routes import parse_route_table, path_shape
 
-    stacks = list(stacks)
-    events = api_events(stacks)
+    functions = list(SamFunctionProvider(list(stacks)).get_all())
+    events = api_events(functions)
     tables: dict[str, list[str]] = {}
     problems = []
-    for function in SamFunctionProvider(stacks).get_all():
+    for function in functions:
         text = ((function.environment or {}).get("Variables") or {}).get(SETTING)
         if text is not None:
             tables.setdefault(str(text), []).append(function.name)

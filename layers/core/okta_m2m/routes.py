@@ -39,11 +39,6 @@ class Route(NamedTuple):
         """`VERB/path` after the stage in an execute-api ARN; ANY is `*` for the verb."""
         return ("*" if self.method == ANY else self.method) + self.resource_path
 
-    @property
-    def deny_resources(self) -> tuple[str, ...]:
-        """One `VERB/path` per verb that reaches this route: narrower than `*`, which would also match other paths."""
-        return tuple(verb + self.resource_path for verb in self.verbs)
-
     def __str__(self) -> str:
         return f"{self.method} {self.path}"
 
@@ -65,9 +60,6 @@ class RouteTable:
                 r.shape for r in self.routes if verb in r.verbs and preferred(r.shape, shape)
             )
         return found
-
-    def __len__(self) -> int:
-        return len(self.routes)
 
     def opened_by(self, scopes: Iterable[str]) -> tuple[Route, ...]:
         """Every route one of the scopes opens, in table order."""

@@ -10,12 +10,6 @@ from okta_m2m.errors import ForbiddenError, UnknownRouteError
 from okta_m2m.routes import RouteTable
 
 
-def require_scope(granted_scopes: str | None, required: str) -> None:
-    """Raise ForbiddenError unless required is one of the space-separated granted scopes."""
-    if required not in (granted_scopes or "").split():
-        raise ForbiddenError(f"scope {required} not granted")
-
-
 def require_route_scope(granted_scopes: str | None, method: str, resource: str, table: RouteTable) -> None:
     """Raise ForbiddenError unless a granted scope opens the table's route for this method and template path.
 
