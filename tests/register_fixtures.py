@@ -15,14 +15,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+import boto3
 import pytest
 
 from tests.conftest import load_event
 from tests.route_tables import TEMPLATE_ROUTES
 
+ROOT = Path(__file__).resolve().parents[1]
 ISSUER = "https://example.okta.com/oauth2/default"
 SECRET_NAME = "okta-api-token"
 REGISTER_SCOPE = "register"
@@ -43,12 +46,26 @@ def register_env(
         "ROUTE_SCOPES": TEMPLATE_ROUTES,
         "OKTA_ORG_URL": org_url,
         "OKTA_API_TOKEN_SECRET": SECRET_NAME,
+        "LOCKS_TABLE": "LocksTable",
+        "CLIENTS_TABLE": "ClientsTable",
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+def fresh_tables(endpoint: str) -> None:
+    """Empty DynamoDB tables made from the template's definitions, in the moto server at endpoint, for one test."""
+    from devstack.tables import create_tables
+    from okta_m2m import locks
+
+    client = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=endpoint)
+    for name in client.list_tables().get("TableNames", []):
+        client.delete_table(TableName=name)
+    create_tables(client, ROOT / "template.yaml")
+    locks.dynamodb.cache_clear()  # the function's client, made for another endpoint or test
 
 
 def register_event(

@@ -10,9 +10,9 @@ from pathlib import Path
 import boto3
 import pytest
 
-from devstack.tables import create_tables
 from okta_m2m import locks
 from okta_m2m.errors import LeaseBusyError, LeaseUnavailableError
+from tests.register_fixtures import fresh_tables
 
 pytestmark = pytest.mark.integration
 
@@ -28,19 +28,22 @@ def table(monkeypatch: pytest.MonkeyPatch, moto_endpoint: str) -> Iterator[str]:
         "AWS_SECRET_ACCESS_KEY": "testing",
     }.items():
         monkeypatch.setenv(name, value)
+    fresh_tables(moto_endpoint)
+    yield "LocksTable"
     locks.dynamodb.cache_clear()
+
+
+def test_the_tables_are_made_from_the_template_definition(table):
     client = boto3.client("dynamodb")
-    for existing in client.list_tables()["TableNames"]:
-        client.delete_table(TableName=existing)
-    (name,) = create_tables(client, ROOT / "template.yaml")
-    yield name
-    locks.dynamodb.cache_clear()
-
-
-def test_the_table_is_made_from_the_template_definition(table):
-    described = boto3.client("dynamodb").describe_table(TableName=table)["Table"]
-    assert table == "LocksTable"
-    assert described["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
+    assert sorted(client.list_tables()["TableNames"]) == ["ClientsTable", "LocksTable"]
+    assert client.describe_table(TableName=table)["Table"]["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
+    registry = client.describe_table(TableName="ClientsTable")["Table"]
+    (index,) = registry["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == "by_kind"
+    assert index["KeySchema"] == [
+        {"AttributeName": "kind", "KeyType": "HASH"},
+        {"AttributeName": "created_at", "KeyType": "RANGE"},
+    ]
 
 
 def test_holders_take_turns(table):

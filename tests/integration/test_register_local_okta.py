@@ -20,11 +20,9 @@ import boto3
 import pytest
 import requests
 
-from devstack.tables import create_tables
-from okta_m2m import locks
 from okta_m2m.config import log_settings
 from tests.conftest import load_event
-from tests.register_fixtures import register_env
+from tests.register_fixtures import fresh_tables, register_env
 from tests.route_tables import TEMPLATE_ROUTES
 
 okta_testing = pytest.importorskip("okta_local.testing", reason="tools/okta_local is not available")
@@ -60,8 +58,7 @@ def local_okta(tmp_path, monkeypatch, moto_endpoint) -> Iterator[Any]:
             monkeypatch.setenv(name, value)
         client = boto3.client("secretsmanager", region_name="us-east-1", endpoint_url=endpoint)
         client.create_secret(Name=secret_name, SecretString=json.dumps({"apiToken": okta.api_token}))
-        create_tables(boto3.client("dynamodb", region_name="us-east-1", endpoint_url=endpoint), ROOT / "template.yaml")
-        locks.dynamodb.cache_clear()
+        fresh_tables(endpoint)
         yield okta
 
 

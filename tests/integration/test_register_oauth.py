@@ -20,13 +20,13 @@ import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from devstack.tables import create_tables
-from okta_m2m import locks, registration
+from okta_m2m import registration
 from okta_m2m.config import register_settings
 from okta_m2m.errors import EnrolmentFailedError
 from okta_m2m.okta_auth import okta_auth
 from okta_m2m.okta_client import OktaClient, service_app_body
-from tests.register_fixtures import all_log_output, header, message_of, register_env, register_event
+from okta_m2m.registry import Registry
+from tests.register_fixtures import all_log_output, fresh_tables, header, message_of, register_env, register_event
 
 okta_testing = pytest.importorskip("okta_local.testing", reason="tools/okta_local is not available")
 
@@ -75,8 +75,7 @@ def stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, moto_endpoint: str, l
         boto3.client("secretsmanager", region_name="us-east-1").create_secret(
             Name=secret_name, SecretString=okta.service_jwk_path.read_text()
         )
-        create_tables(boto3.client("dynamodb", region_name="us-east-1"), ROOT / "template.yaml")
-        locks.dynamodb.cache_clear()
+        fresh_tables(moto_endpoint)
         clear_oauth_state()
         app = importlib.reload(importlib.import_module("functions.register.app"))
         yield Stack(okta, app, lambda_context)
@@ -212,7 +211,9 @@ def register_two_at_once(stack: Stack) -> list[str]:
             okta = RacingOkta(
                 settings.okta_org_url, lambda: 10_000, okta_auth(settings, lambda: 10_000), barrier=barrier
             )
-            created.append(registration.register_service_app(label, settings, okta, lambda: 10_000).client_id)
+            registry = Registry(settings.clients_table)
+            made = registration.register_service_app(label, "0oacaller", settings, okta, registry, lambda: 10_000)
+            created.append(made.client_id)
         except Exception as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 

@@ -16,7 +16,9 @@ from typing import Any
 import boto3
 import pytest
 
-from okta_m2m.okta_client import MAX_SEARCH_PAGES, service_app_body
+from okta_m2m.errors import OktaUnavailableError
+from okta_m2m.okta_auth import SswsAuth
+from okta_m2m.okta_client import MAX_SEARCH_PAGES, REGISTRATION_MARKER, OktaClient, service_app_body
 from tests.register_fixtures import (
     CALLER_BEARER,
     CALLER_CLIENT_ID,
@@ -24,6 +26,7 @@ from tests.register_fixtures import (
     FakeOkta,
     Fault,
     all_log_output,
+    fresh_tables,
     header,
     message_of,
     register_env,
@@ -70,6 +73,8 @@ def stack(monkeypatch: pytest.MonkeyPatch, moto_endpoint: str, lambda_context: A
         monkeypatch.setenv("OKTA_API_TOKEN_SECRET", secret_name)
         # The standard boto3 variable: the function has no local-only code path.
         monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", moto_endpoint)
+        monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", moto_endpoint)
+        fresh_tables(moto_endpoint)
         client = boto3.client("secretsmanager", region_name="us-east-1", endpoint_url=moto_endpoint)
         client.create_secret(Name=secret_name, SecretString=api_token)
         app = importlib.import_module("functions.register.app")
@@ -85,7 +90,9 @@ def test_a_new_service_app_is_created_and_its_credentials_returned_once(stack):
     created = stack.okta.calls("POST")
     assert len(created) == 1
     assert created[0].authorization == f"SSWS {stack.api_token}"
-    assert created[0].body == service_app_body(LABEL)
+    marker = created[0].body["profile"][REGISTRATION_MARKER]
+    assert created[0].body == service_app_body(LABEL, marker)
+    assert str(uuid.UUID(marker)) == marker  # the registration's id, to find its app again after a crash
     assert body["label"] == LABEL
     assert body["request_token_url"] == f"{ISSUER}/v1/token"
     assert body["app_id"].startswith("0oanew")
@@ -94,44 +101,43 @@ def test_a_new_service_app_is_created_and_its_credentials_returned_once(stack):
     assert set(body) == {"client_id", "client_secret", "request_token_url", "app_id", "label"}
 
 
-def test_the_label_is_searched_before_creating(stack):
-    stack.register()
-
-    search, create = stack.okta.requests
-    assert (search.method, search.query["q"]) == ("GET", [LABEL])
-    assert create.method == "POST"
-
-
-def test_an_active_app_with_the_same_label_is_a_409_and_nothing_is_created(stack):
-    stack.okta.add_app(LABEL)
+def test_the_registry_decides_a_label_is_taken_with_no_search_of_okta(stack):
+    first = json.loads(stack.register()["body"])
 
     response = stack.register()
 
     assert response["statusCode"] == 409
-    assert message_of(response) == "A service app with this label already exists"
-    assert stack.okta.calls("POST") == []
+    assert json.loads(response["body"]) == {
+        "message": "A client with this label is already registered",
+        "client_id": first["client_id"],
+    }
+    assert [r.method for r in stack.okta.requests] == ["POST"]  # Okta's per-minute /api/v1/apps budget is kept
 
 
 @pytest.mark.parametrize(
     ("existing", "status"),
-    [(LABEL + " 2", "ACTIVE"), (LABEL.lower(), "ACTIVE"), (LABEL, "INACTIVE")],
-    ids=["prefix-only", "other-case", "inactive"],
+    [(LABEL + " 2", "ACTIVE"), (LABEL.lower(), "ACTIVE"), (LABEL, "INACTIVE"), (LABEL, "ACTIVE")],
+    ids=["prefix-only", "other-case", "inactive", "made-outside-the-registry"],
 )
-def test_only_an_exact_active_label_counts_as_taken(stack, existing, status):
+def test_only_a_label_in_the_registry_counts_as_taken(stack, existing, status):
     stack.okta.add_app(existing, status)
 
     assert stack.register()["statusCode"] == 201
 
 
-def test_the_search_follows_next_page_links_to_find_a_duplicate(stack):
+def finder(stack: Stack) -> OktaClient:
+    return OktaClient(stack.okta.org_url, lambda: 10_000, SswsAuth(stack.secret_name))
+
+
+def test_the_label_search_follows_next_page_links_and_keeps_exact_labels_only(stack):
     stack.okta.page_size = 2
     for n in range(5):
         stack.okta.add_app(f"{LABEL} {n}")
-    stack.okta.add_app(LABEL)
+    wanted = stack.okta.add_app(LABEL, "INACTIVE")
 
-    response = stack.register()
+    found = finder(stack).find_apps(LABEL)
 
-    assert response["statusCode"] == 409
+    assert [app["id"] for app in found] == [wanted["id"]]
     assert len(stack.okta.calls("GET")) == 3
 
 
@@ -140,11 +146,9 @@ def test_more_matching_pages_than_can_be_read_fail_closed(stack):
     for n in range(MAX_SEARCH_PAGES + 1):
         stack.okta.add_app(f"{LABEL} {n}")
 
-    response = stack.register()
-
-    assert response["statusCode"] == 502
+    with pytest.raises(OktaUnavailableError):
+        finder(stack).find_apps(LABEL)
     assert len(stack.okta.calls("GET")) == MAX_SEARCH_PAGES
-    assert stack.okta.calls("POST") == []
 
 
 def test_a_next_page_link_to_another_host_is_not_followed_and_fails_closed(stack):
@@ -153,24 +157,21 @@ def test_a_next_page_link_to_another_host_is_not_followed_and_fails_closed(stack
     stack.okta.add_app(LABEL + " 1")
     stack.okta.add_app(LABEL)
 
-    response = stack.register()
-
-    assert response["statusCode"] == 502
+    with pytest.raises(OktaUnavailableError):
+        finder(stack).find_apps(LABEL)
     assert len(stack.okta.requests) == 1
-    assert stack.okta.calls("POST") == []
 
 
-@pytest.mark.parametrize("method", ["GET", "POST"])
-def test_okta_rate_limit_is_a_429_with_retry_after_and_no_retry(stack, method):
+def test_okta_rate_limit_is_a_429_with_retry_after_and_no_retry(stack):
     reset = int(time.time()) + 30
-    stack.okta.fail_next(method, Fault(429, {"X-Rate-Limit-Reset": str(reset)}, {"errorCode": "E0000047"}))
+    stack.okta.fail_next("POST", Fault(429, {"X-Rate-Limit-Reset": str(reset)}, {"errorCode": "E0000047"}))
 
     response = stack.register()
 
     assert response["statusCode"] == 429
     assert 28 <= int(header(response, "Retry-After")) <= 30
-    assert len(stack.okta.calls(method)) == 1
-    assert len(stack.okta.calls("POST")) == (1 if method == "POST" else 0)
+    assert len(stack.okta.calls("POST")) == 1
+    assert stack.register()["statusCode"] == 201  # Okta made nothing: the label was released at once
 
 
 def test_okta_5xx_on_create_is_a_502_without_okta_text_and_without_retry(stack):
@@ -247,8 +248,7 @@ def test_a_rotated_token_is_re_read_once_and_the_registration_succeeds(stack):
 
     assert response["statusCode"] == 201
     assert [(r.method, r.authorization) for r in stack.okta.requests] == [
-        ("GET", f"SSWS {stack.api_token}"),
-        ("GET", f"SSWS {new_token}"),
+        ("POST", f"SSWS {stack.api_token}"),
         ("POST", f"SSWS {new_token}"),
     ]
 
@@ -266,7 +266,7 @@ def test_a_refused_token_that_was_not_rotated_is_a_500_after_one_call(stack):
 
 
 def test_a_token_without_app_rights_is_a_500_without_retry(stack):
-    stack.okta.fail_next("GET", Fault(403, {}, {"errorCode": "E0000006"}))
+    stack.okta.fail_next("POST", Fault(403, {}, {"errorCode": "E0000006"}))
 
     response = stack.register()
 
@@ -282,9 +282,11 @@ def test_a_registration_logs_the_audit_trail_and_no_secret(stack, capsys):
 
     body = json.loads(response["body"])
     powertools_lines = [json.loads(line) for line in logs.getvalue().splitlines() if line.startswith("{")]
-    audit = [line for line in powertools_lines if line["message"] == "service app registered"]
+    audit = [line for line in powertools_lines if line["message"] == "client operation"]
     assert len(audit) == 1
+    assert audit[0]["action"] == "register"
     assert audit[0]["caller_client_id"] == CALLER_CLIENT_ID
+    assert audit[0]["target_client_id"] == body["client_id"]
     assert audit[0]["app_id"] == body["app_id"]
     assert audit[0]["label"] == LABEL
     assert audit[0]["outcome"] == "created"

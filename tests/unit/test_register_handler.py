@@ -5,11 +5,14 @@ from __future__ import annotations
 import importlib
 import json
 
+import boto3
 import pytest
 from moto import mock_aws
 
+from devstack.tables import create_tables
+
 from tests.conftest import load_event
-from tests.register_fixtures import all_log_output, header, message_of, register_env, register_event
+from tests.register_fixtures import ROOT, all_log_output, header, message_of, register_env, register_event
 
 
 @pytest.fixture
@@ -23,9 +26,9 @@ def register(monkeypatch):
 
 
 def emf_outcomes(stdout: str) -> list[str]:
-    """The outcome dimension of every Registrations metric printed (EMF) during the test."""
+    """The outcome dimension of every ClientOperations metric of the register action printed (EMF) in the test."""
     blobs = [json.loads(line) for line in stdout.splitlines() if line.startswith('{"_aws"')]
-    return [blob["outcome"] for blob in blobs if "Registrations" in blob]
+    return [blob["outcome"] for blob in blobs if "ClientOperations" in blob and blob["action"] == "register"]
 
 
 def test_a_caller_without_the_register_scope_is_forbidden(register, lambda_context, capsys):
@@ -82,13 +85,16 @@ def test_a_missing_or_unsafe_setting_is_a_generic_500_and_the_log_names_it(
 
 def test_a_missing_secret_is_a_generic_500_and_the_log_names_the_setting(register, lambda_context, capsys):
     with mock_aws(), all_log_output() as logs:
+        create_tables(boto3.client("dynamodb"), ROOT / "template.yaml")
         response = register.lambda_handler(load_event("register-valid"), lambda_context)
+        claim = boto3.client("dynamodb").get_item(TableName="ClientsTable", Key={"pk": {"S": "label#Awesome App Name"}})
 
     assert response["statusCode"] == 500
     assert message_of(response) == "Internal server error"
     assert '"outcome": "secret_unavailable"' in logs.getvalue().replace('":"', '": "')
     assert "OKTA_API_TOKEN_SECRET" in logs.getvalue()
     assert emf_outcomes(capsys.readouterr().out) == ["secret_unavailable"]
+    assert "Item" not in claim  # nothing was made in Okta: the label is free again
 
 
 def test_a_bug_is_a_fixed_500_without_its_text(register, lambda_context, monkeypatch, capsys):

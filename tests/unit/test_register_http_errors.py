@@ -8,7 +8,9 @@ import pytest
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 
 from okta_m2m.errors import (
-    AppAlreadyExistsError,
+    ClientConflictError,
+    ClientExistsError,
+    ClientNotFoundError,
     ConfigError,
     EnrolmentFailedError,
     ForbiddenError,
@@ -17,9 +19,13 @@ from okta_m2m.errors import (
     LeaseBusyError,
     LeaseUnavailableError,
     OktaAuthError,
+    OktaNotFoundError,
     OktaRateLimitedError,
+    OktaRefusedError,
     OktaTimeoutError,
     OktaUnavailableError,
+    RegistrationInProgressError,
+    RegistryUnavailableError,
     SecretUnavailableError,
     UnknownRouteError,
 )
@@ -32,7 +38,11 @@ LEAKY = "E0000011 Invalid token 00aSECRET provided at https://internal.example"
     ("error", "status", "message"),
     [
         (ForbiddenError(LEAKY), 403, "Forbidden"),
-        (AppAlreadyExistsError(LEAKY), 409, "A service app with this label already exists"),
+        (ClientNotFoundError(LEAKY), 404, "Client not found"),
+        (RegistrationInProgressError(LEAKY), 409, "A registration of this label is in progress"),
+        (OktaNotFoundError(LEAKY), 502, "Okta is unavailable"),
+        (OktaRefusedError(LEAKY, "E0000001"), 502, "Okta refused the change"),
+        (RegistryUnavailableError(LEAKY), 503, "The client registry is temporarily unavailable"),
         (OktaRateLimitedError(17), 429, "Too many requests to Okta, retry later"),
         (OktaUnavailableError(LEAKY), 502, "Okta is unavailable"),
         (OktaTimeoutError(LEAKY), 504, "Okta did not answer in time"),
@@ -61,6 +71,27 @@ def test_a_bad_request_shows_its_own_short_message():
 
     assert response.status_code == 400
     assert json.loads(response.body) == {"message": "label must be a string"}
+
+
+def test_a_taken_label_names_the_client_that_holds_it():
+    response = error_response(ClientExistsError("0oaexisting1"))
+
+    assert response.status_code == 409
+    assert json.loads(response.body) == {
+        "message": "A client with this label is already registered",
+        "client_id": "0oaexisting1",
+    }
+
+
+def test_a_conflict_shows_its_own_short_message():
+    response = error_response(ClientConflictError("the client is revoked"))
+
+    assert response.status_code == 409
+    assert json.loads(response.body) == {"message": "the client is revoked"}
+
+
+def test_a_registration_in_progress_says_when_to_retry():
+    assert error_response(RegistrationInProgressError("x")).headers["Retry-After"] == "2"
 
 
 def test_a_rate_limit_answer_says_when_to_retry():

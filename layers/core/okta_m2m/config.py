@@ -47,7 +47,8 @@ class RegisterSettings(NamedTuple):
     dpop: bool
     authorization_server_id: str  # from the issuer's path, /oauth2/{id}
     access_policy_id: str  # the policy new clients join; empty: no enrolment
-    locks_table: str  # DynamoDB table for the enrolment lease (with access_policy_id)
+    locks_table: str  # DynamoDB table of leases: the access policy's, and each client's for its secrets
+    clients_table: str  # DynamoDB table of registered clients (okta_m2m.registry)
 
 
 def _required(name: str) -> str:
@@ -206,5 +207,6 @@ def register_settings() -> RegisterSettings:
         dpop=_flag("OKTA_DPOP", True),
         authorization_server_id=server,
         access_policy_id=policy,
-        locks_table=_required("LOCKS_TABLE") if policy else "",
+        locks_table=_required("LOCKS_TABLE"),
+        clients_table=_required("CLIENTS_TABLE"),
     )

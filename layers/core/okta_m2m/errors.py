@@ -33,10 +33,6 @@ class ForbiddenError(OktaM2MError):
     """The caller is authenticated but lacks the required scope (403)."""
 
 
-class AppAlreadyExistsError(OktaM2MError):
-    """A service app with that label already exists (409)."""
-
-
 class SecretUnavailableError(OktaM2MError):
     """The Okta API token cannot be read from Secrets Manager (500)."""
 
@@ -71,3 +67,39 @@ class LeaseUnavailableError(OktaM2MError):
 
 class EnrolmentFailedError(OktaM2MError):
     """The new client could not be enrolled in the access policy; the app was removed again (502)."""
+
+
+class OktaNotFoundError(OktaM2MError):
+    """Okta answered 404: the app or secret does not exist (or no longer does)."""
+
+
+class OktaRefusedError(OktaM2MError):
+    """Okta refused a change as invalid (400), e.g. a third client secret; `code` is Okta's errorCode."""
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class RegistryUnavailableError(OktaM2MError):
+    """The client registry (DynamoDB) cannot be read or written (503): nothing was changed that is not undone."""
+
+
+class ClientNotFoundError(OktaM2MError):
+    """No client with this id is in the registry (or, for adoption, in Okta) (404)."""
+
+
+class ClientExistsError(OktaM2MError):
+    """The label is taken by a registered client (409); the answer names that client, never its secret."""
+
+    def __init__(self, client_id: str) -> None:
+        super().__init__(f"label taken by client {client_id}")
+        self.client_id = client_id
+
+
+class RegistrationInProgressError(OktaM2MError):
+    """Another registration of the same label has not finished yet (409, retry shortly)."""
+
+
+class ClientConflictError(OktaM2MError):
+    """The client's state does not allow the operation (409); the message is short and safe to show."""

@@ -11,7 +11,9 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 
 from okta_m2m.errors import (
-    AppAlreadyExistsError,
+    ClientConflictError,
+    ClientExistsError,
+    ClientNotFoundError,
     ConfigError,
     EnrolmentFailedError,
     ForbiddenError,
@@ -20,9 +22,13 @@ from okta_m2m.errors import (
     LeaseUnavailableError,
     OktaAuthError,
     OktaM2MError,
+    OktaNotFoundError,
     OktaRateLimitedError,
+    OktaRefusedError,
     OktaTimeoutError,
     OktaUnavailableError,
+    RegistrationInProgressError,
+    RegistryUnavailableError,
     SecretUnavailableError,
     UnknownRouteError,
 )
@@ -48,15 +54,24 @@ _ANSWERS: tuple[tuple[type[OktaM2MError], ErrorAnswer], ...] = (
     (InvalidRequestError, ErrorAnswer(400, "Bad request", "invalid_request")),
     (ForbiddenError, ErrorAnswer(403, "Forbidden", "forbidden")),
     (UnknownRouteError, NOT_FOUND),
-    (AppAlreadyExistsError, ErrorAnswer(409, "A service app with this label already exists", "conflict")),
+    (ClientNotFoundError, ErrorAnswer(404, "Client not found", "client_not_found")),
+    (ClientExistsError, ErrorAnswer(409, "A client with this label is already registered", "label_taken")),
+    (RegistrationInProgressError, ErrorAnswer(409, "A registration of this label is in progress", "in_progress")),
+    (ClientConflictError, ErrorAnswer(409, "Conflict", "conflict")),
     (OktaRateLimitedError, ErrorAnswer(429, "Too many requests to Okta, retry later", "rate_limited")),
     (OktaUnavailableError, ErrorAnswer(502, "Okta is unavailable", "okta_unavailable")),
+    (OktaNotFoundError, ErrorAnswer(502, "Okta is unavailable", "okta_unavailable")),
+    (OktaRefusedError, ErrorAnswer(502, "Okta refused the change", "okta_refused")),
     (
         EnrolmentFailedError,
         ErrorAnswer(502, "Okta did not enrol the new client; nothing was registered", "enrolment_failed"),
     ),
     (LeaseBusyError, ErrorAnswer(503, "Another registration is in progress, retry shortly", "busy")),
     (LeaseUnavailableError, ErrorAnswer(503, "Registration is temporarily unavailable", "lease_unavailable")),
+    (
+        RegistryUnavailableError,
+        ErrorAnswer(503, "The client registry is temporarily unavailable", "registry_unavailable"),
+    ),
     (OktaTimeoutError, ErrorAnswer(504, "Okta did not answer in time", "okta_timeout")),
     (SecretUnavailableError, ErrorAnswer(500, "Internal server error", "secret_unavailable")),
     (ConfigError, ErrorAnswer(500, "Internal server error", "config_error")),
@@ -74,17 +89,20 @@ def answer_for(exc: Exception) -> ErrorAnswer:
 def error_response(exc: Exception) -> Response:
     """Build the HTTP answer for exc: status, {"message": ...}, no-store, and Retry-After on 429."""
     answer = answer_for(exc)
-    # InvalidRequestError texts are written to be shown (errors.py); every other message is fixed here.
-    message = str(exc) if isinstance(exc, InvalidRequestError) else answer.message
+    # These texts are written to be shown (errors.py); every other message is fixed here.
+    shown = isinstance(exc, InvalidRequestError | ClientConflictError)
+    body = {"message": str(exc) if shown else answer.message}
+    if isinstance(exc, ClientExistsError):
+        body["client_id"] = exc.client_id
     headers = dict(NO_STORE)
     if isinstance(exc, OktaRateLimitedError):
         headers["Retry-After"] = str(exc.retry_after)
-    elif answer.status == 503:
+    elif answer.status == 503 or isinstance(exc, RegistrationInProgressError):
         headers["Retry-After"] = str(RETRY_AFTER_BUSY_SECONDS)
     return Response(
         status_code=answer.status,
         content_type=content_types.APPLICATION_JSON,
-        body=json.dumps({"message": message}),
+        body=json.dumps(body),
         headers=headers,
     )
 

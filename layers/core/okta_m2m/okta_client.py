@@ -1,5 +1,6 @@
-"""Okta management API client: service apps (find, create, deactivate, delete) and authorization server access
-policies, authenticated by an OktaAuth (an SSWS API token, or OAuth 2.0 for Okta: okta_m2m.okta_auth)."""
+"""Okta management API client: service apps (find, read, create, deactivate, delete), their client secrets, and
+authorization server access policies, authenticated by an OktaAuth (an SSWS API token, or OAuth 2.0 for Okta:
+okta_m2m.okta_auth)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,14 @@ from urllib.parse import quote
 import requests
 from aws_lambda_powertools import Logger
 
-from okta_m2m.errors import OktaAuthError, OktaRateLimitedError, OktaTimeoutError, OktaUnavailableError
+from okta_m2m.errors import (
+    OktaAuthError,
+    OktaNotFoundError,
+    OktaRateLimitedError,
+    OktaRefusedError,
+    OktaTimeoutError,
+    OktaUnavailableError,
+)
 
 logger = Logger(child=True)
 
@@ -28,6 +36,8 @@ DEFAULT_RETRY_AFTER_SECONDS = 60
 MAX_RETRY_AFTER_SECONDS = 3600
 SEARCH_PAGE_SIZE = 200
 MAX_SEARCH_PAGES = 5
+# The app profile field that marks an app as made by a registration of ours (its value: that registration's id).
+REGISTRATION_MARKER = "okta_m2m_registration"
 
 RemainingMillis = Callable[[], int]
 
@@ -72,9 +82,12 @@ def retry_after_seconds(reset_header: str | None, now: float) -> int:
     return max(1, min(MAX_RETRY_AFTER_SECONDS, reset - int(now)))
 
 
-def service_app_body(label: str) -> dict[str, Any]:
-    """Build the Okta create-app body for a client_credentials service app using client_secret_basic."""
-    return {
+def service_app_body(label: str, registration: str | None = None) -> dict[str, Any]:
+    """Build the Okta create-app body for a client_credentials service app using client_secret_basic.
+
+    `registration` goes into the app's profile, so that an app left behind by a crashed registration can be told
+    from an app someone else made with the same label."""
+    body: dict[str, Any] = {
         "name": "oidc_client",
         "label": label,
         "signOnMode": "OPENID_CONNECT",
@@ -87,6 +100,9 @@ def service_app_body(label: str) -> dict[str, Any]:
             }
         },
     }
+    if registration is not None:
+        body["profile"] = {REGISTRATION_MARKER: registration}
+    return body
 
 
 @lru_cache(maxsize=1)
@@ -125,6 +141,10 @@ def raise_for_status(response: requests.Response, method: str, what: str, error:
         return
     if status in (401, 403):
         raise OktaAuthError(f"Okta refused {method} {what}: {status} ({error})")
+    if status == 404:
+        raise OktaNotFoundError(f"Okta {method} {what}: not found ({error})")
+    if status == 400:
+        raise OktaRefusedError(f"Okta refused {method} {what}: 400 ({error})", error)
     if status == 429:
         raise OktaRateLimitedError(retry_after_seconds(response.headers.get("X-Rate-Limit-Reset"), time.time()))
     raise OktaUnavailableError(f"Okta {method} {what} answered {status} ({error})")
@@ -143,32 +163,39 @@ class OktaClient:
         self._auth = auth
         self._session = session or okta_session()
 
-    def find_active_app(self, label: str) -> str | None:
-        """Return the id of an ACTIVE app whose label is exactly label, or None.
+    def find_apps(self, label: str) -> list[dict[str, Any]]:
+        """Every app (any status) whose label is exactly label.
 
         Okta's ``q`` search matches name or label by prefix, so results are filtered for an exact,
         case-sensitive label here, following ``Link: rel="next"`` for up to MAX_SEARCH_PAGES pages.
         """
         url = self._apps_url
         params: dict[str, str] | None = {"q": label, "limit": str(SEARCH_PAGE_SIZE)}
+        found: list[dict[str, Any]] = []
         for _ in range(MAX_SEARCH_PAGES):
             response = self._call("GET", url, "/api/v1/apps", params=params)
             apps = self._json(response)
             if not isinstance(apps, list):
                 raise OktaUnavailableError("Okta app search did not answer a list")
-            for app in apps:
-                if isinstance(app, dict) and app.get("label") == label and app.get("status") == "ACTIVE":
-                    return str(app.get("id"))
+            found += [app for app in apps if isinstance(app, dict) and app.get("label") == label]
             next_url = self._next_page(response)
             if next_url is None:
-                return None
+                return found
             url, params = next_url, None  # the next link carries the query
-        # Fail closed: with more matches than we can page through, a duplicate cannot be ruled out.
-        raise OktaUnavailableError("too many apps match the label prefix to check for a duplicate")
+        # Fail closed: with more matches than we can page through, one we look for may be left unread.
+        raise OktaUnavailableError("too many apps match the label prefix to read them all")
 
-    def create_service_app(self, label: str) -> ServiceApp:
+    def get_app(self, app_id: str) -> dict[str, Any]:
+        """The app as Okta holds it (OktaNotFoundError if there is none)."""
+        body = self._json(self._call("GET", self._app_url(app_id), "app"))
+        if not isinstance(body, dict):
+            raise OktaUnavailableError("Okta answered the app with something that is not an object")
+        return body
+
+    def create_service_app(self, label: str, registration: str | None = None) -> ServiceApp:
         """Create an active client_credentials service app and return its id and credentials."""
-        response = self._call("POST", self._apps_url, "/api/v1/apps", json=service_app_body(label))
+        body = service_app_body(label, registration)
+        response = self._call("POST", self._apps_url, "/api/v1/apps", json=body)
         body = self._json(response)
         try:
             client = body["credentials"]["oauthClient"]
@@ -187,11 +214,41 @@ class OktaClient:
 
     def deactivate_app(self, app_id: str) -> None:
         """Deactivate an app (its credentials stop working); Okta deletes only inactive apps."""
-        self._call("POST", f"{self._apps_url}/{quote(app_id, safe='')}/lifecycle/deactivate", "app deactivate")
+        self._call("POST", f"{self._app_url(app_id)}/lifecycle/deactivate", "app deactivate")
 
     def delete_app(self, app_id: str) -> None:
         """Delete an inactive app."""
-        self._call("DELETE", f"{self._apps_url}/{quote(app_id, safe='')}", "app delete")
+        self._call("DELETE", self._app_url(app_id), "app delete")
+
+    def list_secrets(self, app_id: str) -> list[dict[str, Any]]:
+        """The app's client secrets (id, status, created; the values are never used)."""
+        body = self._json(self._call("GET", self._secrets_url(app_id), "client secrets"))
+        if not isinstance(body, list) or not all(isinstance(s, dict) and isinstance(s.get("id"), str) for s in body):
+            raise OktaUnavailableError("Okta answered the client secrets with something that is not a list of them")
+        return body
+
+    def create_secret(self, app_id: str) -> dict[str, Any]:
+        """A new, active client secret made by Okta; the answer holds its value, once."""
+        body = self._json(self._call("POST", self._secrets_url(app_id), "client secret create", json={}))
+        if not isinstance(body, dict) or not isinstance(body.get("id"), str) or not body.get("client_secret"):
+            logger.error("Okta created-secret answer is incomplete", okta_app_id=app_id)
+            raise OktaUnavailableError("Okta answered the secret creation without a usable secret")
+        return body
+
+    def deactivate_secret(self, app_id: str, secret_id: str) -> None:
+        """Deactivate one client secret (it stops working at once); Okta deletes only inactive ones."""
+        url = f"{self._secrets_url(app_id)}/{quote(secret_id, safe='')}/lifecycle/deactivate"
+        self._call("POST", url, "client secret deactivate")
+
+    def delete_secret(self, app_id: str, secret_id: str) -> None:
+        """Delete an inactive client secret."""
+        self._call("DELETE", f"{self._secrets_url(app_id)}/{quote(secret_id, safe='')}", "client secret delete")
+
+    def _app_url(self, app_id: str) -> str:
+        return f"{self._apps_url}/{quote(app_id, safe='')}"
+
+    def _secrets_url(self, app_id: str) -> str:
+        return f"{self._app_url(app_id)}/credentials/secrets"
 
     def get_policy(self, server_id: str, policy_id: str) -> dict[str, Any]:
         """An access policy of a custom authorization server, as Okta holds it."""

@@ -1,11 +1,16 @@
-"""Registering a machine-to-machine client: check the request, create one Okta service app, and enrol its client
-in the authorization server's access policy (or remove it again: no half-registered client)."""
+"""Registering a machine-to-machine client: check the request, claim its label in the registry, create one Okta
+service app, enrol its client in the authorization server's access policy, and record it (or remove it again: no
+half-registered client)."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import json
+import random
+import time
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,24 +18,33 @@ from aws_lambda_powertools import Logger
 
 from okta_m2m.config import RegisterSettings
 from okta_m2m.errors import (
-    AppAlreadyExistsError,
+    ClientExistsError,
     EnrolmentFailedError,
     InvalidRequestError,
     LeaseBusyError,
     LeaseUnavailableError,
     OktaM2MError,
+    OktaTimeoutError,
+    OktaUnavailableError,
+    RegistrationInProgressError,
+    RegistryUnavailableError,
 )
 from okta_m2m.locks import lease
-from okta_m2m.okta_client import OktaClient, RemainingMillis, ServiceApp
+from okta_m2m.okta_client import REGISTRATION_MARKER, SAFETY_MARGIN_SECONDS, OktaClient, RemainingMillis, ServiceApp
+from okta_m2m.registry import ACTIVE, BOUND, PENDING, Client, ConditionFailed, LabelClaim, Registry, iso_now
 
 logger = Logger(child=True)
 
-__all__ = ["Registration", "enrol_client", "read_label", "register_service_app"]
+__all__ = ["Registration", "enrol_client", "read_label", "register_service_app", "remove_app", "unenrol_client"]
 
 ALL_CLIENTS = "ALL_CLIENTS"  # Okta's value for a policy that covers every client
 MAX_ENROL_ATTEMPTS = 3  # GET, PUT, GET again: someone else (the Admin Console) may replace the policy meanwhile
 LEASE_WAIT_SECONDS = 5.0  # how long a registration waits for another one's enrolment
 LEASE_MARGIN_SECONDS = 5.0  # a lease outlives its holder's invocation by this much
+# A pending label claim older than this was left by a registration that died (far longer than any invocation).
+PENDING_STALE_SECONDS = 180.0
+PENDING_WAIT_SECONDS = 8.0  # how long a registration waits for another one of the same label to finish
+PENDING_POLL_SECONDS = (0.1, 0.3)
 MAX_BODY_BYTES = 4096
 MAX_LABEL_CHARS = 100
 ALLOWED_FIELDS = frozenset({"label"})
@@ -105,14 +119,6 @@ def read_label(body: str | None, is_base64_encoded: bool = False) -> str:
     return label
 
 
-def _create_unique(okta: OktaClient, label: str) -> ServiceApp:
-    existing = okta.find_active_app(label)
-    if existing is not None:
-        logger.info("label already taken", existing_app_id=existing)
-        raise AppAlreadyExistsError("an active app with this label exists")
-    return okta.create_service_app(label)
-
-
 def _clients(policy: dict[str, Any]) -> list[str]:
     include = ((policy.get("conditions") or {}).get("clients") or {}).get("include")
     if not isinstance(include, list) or not all(isinstance(c, str) for c in include):
@@ -120,62 +126,151 @@ def _clients(policy: dict[str, Any]) -> list[str]:
     return include
 
 
-def enrol_client(okta: OktaClient, settings: RegisterSettings, client_id: str, remaining_ms: RemainingMillis) -> None:
-    """Add client_id to the access policy's `conditions.clients.include` and check that it stuck.
+def _update_policy(
+    okta: OktaClient, settings: RegisterSettings, client_id: str, remaining_ms: RemainingMillis, *, listed: bool
+) -> None:
+    """Add client_id to the access policy's `conditions.clients.include` (listed) or take it out, and check it stuck.
 
-    Okta replaces a policy whole on PUT, so registrations take turns under a lease on the policy (DynamoDB), and
-    each checks with a fresh GET that its client is listed (someone may edit the policy in the Admin Console).
+    Okta replaces a policy whole on PUT, so changes take turns under a lease on the policy (DynamoDB), and each
+    checks with a fresh GET that it holds (someone may edit the policy in the Admin Console meanwhile).
     """
     server, policy_id = settings.authorization_server_id, settings.access_policy_id
     held_for = remaining_ms() / 1000 + LEASE_MARGIN_SECONDS
+    change = "enrolled in" if listed else "removed from"
     with lease(
         settings.locks_table, f"okta-policy#{server}#{policy_id}", seconds=held_for, wait_seconds=LEASE_WAIT_SECONDS
     ):
         for _ in range(MAX_ENROL_ATTEMPTS):
             policy = okta.get_policy(server, policy_id)
             clients = _clients(policy)
-            if client_id in clients or ALL_CLIENTS in clients:
+            if (client_id in clients or (listed and ALL_CLIENTS in clients)) == listed:
                 return
-            policy["conditions"]["clients"]["include"] = [*clients, client_id]
+            wanted = [*clients, client_id] if listed else [c for c in clients if c != client_id]
+            policy["conditions"]["clients"]["include"] = wanted
             okta.put_policy(server, policy_id, policy)
-            if client_id in _clients(okta.get_policy(server, policy_id)):
-                logger.info("client enrolled in the access policy", policy_id=policy_id, client_id=client_id)
+            if (client_id in _clients(okta.get_policy(server, policy_id))) == listed:
+                logger.info(f"client {change} the access policy", policy_id=policy_id, client_id=client_id)
                 return
-            logger.warning("enrolment did not stick; trying again", policy_id=policy_id, client_id=client_id)
-    raise EnrolmentFailedError(f"client still missing from access policy {policy_id} after {MAX_ENROL_ATTEMPTS} tries")
+            logger.warning("access policy change did not stick; trying again", policy_id=policy_id, client_id=client_id)
+    raise EnrolmentFailedError(f"client not {change} access policy {policy_id} after {MAX_ENROL_ATTEMPTS} tries")
 
 
-def _remove(okta: OktaClient, app: ServiceApp) -> None:
-    """Deactivate and delete an app whose client could not be enrolled (it holds credentials that get nothing)."""
+def enrol_client(okta: OktaClient, settings: RegisterSettings, client_id: str, remaining_ms: RemainingMillis) -> None:
+    """Add client_id to the access policy (nothing to do without one configured)."""
+    if settings.access_policy_id:
+        _update_policy(okta, settings, client_id, remaining_ms, listed=True)
+
+
+def unenrol_client(okta: OktaClient, settings: RegisterSettings, client_id: str, remaining_ms: RemainingMillis) -> None:
+    """Take client_id out of the access policy (nothing to do without one configured)."""
+    if settings.access_policy_id:
+        _update_policy(okta, settings, client_id, remaining_ms, listed=False)
+
+
+def remove_app(okta: OktaClient, settings: RegisterSettings, app_id: str, remaining_ms: RemainingMillis) -> bool:
+    """Take an app's client out of the policy, deactivate and delete the app; False (and logged) if that failed.
+
+    Used for apps whose caller never got the secret: a failed enrolment or recording, a crashed registration."""
     try:
-        okta.deactivate_app(app.app_id)
-        okta.delete_app(app.app_id)
+        okta.deactivate_app(app_id)
+        try:
+            unenrol_client(okta, settings, app_id, remaining_ms)
+        except OktaM2MError as exc:
+            # Harmless once the app is gone: the policy then lists an id that names no client.
+            logger.warning("removed app's client left in the access policy", app_id=app_id, reason=str(exc))
+        okta.delete_app(app_id)
     except OktaM2MError as exc:
         # The operator must remove it by hand: the id is all they need, and the caller never saw its secret.
-        logger.error("half-registered app left in Okta", app_id=app.app_id, label=app.label, reason=str(exc))
-        return
-    logger.info("app removed after failed enrolment", app_id=app.app_id)
+        logger.error("half-registered app left in Okta", app_id=app_id, reason=str(exc))
+        return False
+    logger.info("unfinished registration's app removed", app_id=app_id)
+    return True
 
 
-def register_service_app(
-    label: str, settings: RegisterSettings, okta: OktaClient, remaining_ms: RemainingMillis
+def _claim_label(
+    registry: Registry,
+    label: str,
+    owner: str,
+    caller: str | None,
+    remaining_ms: RemainingMillis,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+) -> LabelClaim | None:
+    """Make the label ours: None if it was free, the stale claim we took over if one was left behind.
+
+    A label bound to a client is ClientExistsError; one another registration is working on is waited for, up to
+    PENDING_WAIT_SECONDS, then RegistrationInProgressError."""
+    deadline = clock() + min(PENDING_WAIT_SECONDS, max(0.0, remaining_ms() / 1000 - 3 * SAFETY_MARGIN_SECONDS))
+    while True:
+        held = registry.claim_label(label, owner, caller)
+        if held is None:
+            return None
+        if held.state == BOUND and held.client_id:
+            raise ClientExistsError(held.client_id)
+        if held.state == PENDING and clock() - held.started_at > PENDING_STALE_SECONDS:
+            if registry.take_over(held, owner):
+                return held
+            continue
+        if held.state == PENDING and clock() >= deadline:
+            raise RegistrationInProgressError(f"label held by registration {held.owner}")
+        sleep(random.uniform(*PENDING_POLL_SECONDS))  # noqa: S311 - jitter, not a secret
+
+
+def _resolve_stale(
+    stale: LabelClaim, okta: OktaClient, settings: RegisterSettings, registry: Registry, remaining_ms: RemainingMillis
+) -> None:
+    """Remove what crashed registrations of this label left in Okta: apps they marked that no client record names.
+
+    Their callers never got a secret, so nothing can be using them; apps someone else made are never touched."""
+    for app in okta.find_apps(stale.label):
+        marker = (app.get("profile") or {}).get(REGISTRATION_MARKER)
+        app_id = str(app.get("id") or "")
+        if marker and app_id and registry.get(app_id) is None:
+            remove_app(okta, settings, app_id, remaining_ms)
+    logger.warning("stale pending registration resolved", label=stale.label, stale_owner=stale.owner)
+
+
+def register_service_app(  # noqa: PLR0913 - the caller's request and the function's parts
+    label: str,
+    caller: str | None,
+    settings: RegisterSettings,
+    okta: OktaClient,
+    registry: Registry,
+    remaining_ms: RemainingMillis,
+    clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> Registration:
-    """Create a service app labelled label unless an active one exists, then enrol its client.
+    """Register a new client labelled label: claim the label, create the service app, enrol it, record it.
 
-    Okta does not enforce unique labels, so uniqueness is checked with a search first. It is best effort:
-    two concurrent requests with the same label can both pass the check. After a timeout, 429 or 5xx the POST
-    may have succeeded, so it is never retried. If enrolment fails, the app is removed again.
+    The label is claimed in the registry first (a conditional write): of many registrations of one label, one
+    creates an app, the others get ClientExistsError naming its client. After a timeout or 5xx Okta may have
+    made the app, so the claim stays pending and the app is removed by the next registration of the label once
+    the claim is stale; after a definite refusal the claim is dropped. A failed enrolment or recording removes
+    the app again: a client is either registered and usable, or gone.
     """
-    app = _create_unique(okta, label)
-    if settings.access_policy_id:
-        try:
-            enrol_client(okta, settings, app.client_id, remaining_ms)
-        except (LeaseBusyError, LeaseUnavailableError):
-            _remove(okta, app)
+    owner = str(uuid.uuid4())
+    stale = _claim_label(registry, label, owner, caller, remaining_ms, clock, sleep)
+    if stale is not None:
+        _resolve_stale(stale, okta, settings, registry, remaining_ms)
+    try:
+        app = okta.create_service_app(label, owner)
+    except (OktaTimeoutError, OktaUnavailableError):
+        logger.warning("registration left pending: Okta may have made the app", label=label)
+        raise
+    except Exception:
+        registry.release_label(label, owner)  # refused, rate-limited, or never sent: Okta made nothing
+        raise
+    try:
+        enrol_client(okta, settings, app.client_id, remaining_ms)
+        registry.bind(Client(app.client_id, app.app_id, app.label, ACTIVE, iso_now(clock), caller, "registered"), owner)
+    except (OktaM2MError, ConditionFailed) as exc:
+        if remove_app(okta, settings, app.app_id, remaining_ms):
+            registry.release_label(label, owner)
+        if isinstance(exc, LeaseBusyError | LeaseUnavailableError | RegistryUnavailableError):
             raise
-        except OktaM2MError as exc:
-            _remove(okta, app)
-            raise EnrolmentFailedError(f"enrolment failed: {exc}") from None
+        if isinstance(exc, ConditionFailed):
+            raise RegistryUnavailableError("the label claim was lost before the client was recorded") from None
+        raise EnrolmentFailedError(f"enrolment failed: {exc}") from None
     return Registration(
         app_id=app.app_id,
         label=app.label,
