@@ -1,4 +1,4 @@
-"""CLI: `python -m m2m_client token|call|register`; errors are one line on stderr, exit status 1."""
+"""CLI: `python -m m2m_client token|call|register|clients ...`; errors are one line on stderr, exit status 1."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from m2m_client.client import M2MClient
 from m2m_client.config import load_config
@@ -31,7 +32,66 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument("-d", "--data", help="JSON request body")
     register = commands.add_parser("register", help="register a new client app; prints its credentials once")
     register.add_argument("label", help="a name for the new client app")
+    _add_clients_commands(commands.add_parser("clients", help="manage registered clients (needs the register scope)"))
     return parser
+
+
+def _add_clients_commands(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="action", required=True)
+    listing = actions.add_parser("list", help="one line per client: CLIENT_ID STATUS CREATED_AT LABEL")
+    listing.add_argument("--limit", type=int, help="print one page of this many (with --next: the page after)")
+    listing.add_argument("--next", dest="next_token", help="the page token a previous --limit run printed")
+    listing.add_argument("--json", action="store_true", help="print the API's JSON pages instead")
+    for name, text in (
+        ("show", "print one client with its Okta status and secret ids"),
+        ("rotate", "create a second client secret; prints it once (the old one keeps working)"),
+        ("revoke", "revoke a client: no new tokens, out of the access policy (idempotent)"),
+        ("adopt", "bring an active Okta service app this API did not register into the registry"),
+    ):
+        actions.add_parser(name, help=text).add_argument("client_id", help="the client id")
+    remove = actions.add_parser("remove-secret", help="deactivate and delete one secret (never the last active)")
+    remove.add_argument("client_id", help="the client id")
+    remove.add_argument("secret_id", help="the secret id (see `clients show`)")
+
+
+# Each single-client action: the HTTP method and the path segments after /clients/{clientId}.
+CLIENT_ACTIONS = {
+    "show": ("GET", ()),
+    "rotate": ("POST", ("secrets",)),
+    "revoke": ("DELETE", ()),
+    "adopt": ("PUT", ()),
+}
+
+
+def _print_json(value: object) -> None:
+    print(json.dumps(value, indent=2))
+
+
+def _client_line(client: dict[str, object]) -> str:
+    return "\t".join(str(client.get(name, "")) for name in ("client_id", "status", "created_at", "label"))
+
+
+def run_clients(client: M2MClient, args: argparse.Namespace) -> None:
+    """Carry out one `clients` action."""
+    if args.action == "list":
+        if args.limit is None and args.next_token is None:
+            page: dict[str, Any] = {"clients": list(client.all_clients()), "next": None}
+        else:
+            page = client.list_clients(args.limit, args.next_token)
+        if args.json:
+            _print_json(page)
+        else:
+            for entry in page["clients"]:
+                print(_client_line(entry))
+        if page.get("next"):
+            print(f"more: --next {page['next']}", file=sys.stderr)
+    elif args.action == "remove-secret":
+        _print_json(client.client_call("DELETE", args.client_id, "secrets", args.secret_id))
+    else:
+        method, rest = CLIENT_ACTIONS[args.action]
+        _print_json(client.client_call(method, args.client_id, *rest))
+        if args.action == "rotate":
+            print("Store client_secret now: it is shown only this once.", file=sys.stderr)
 
 
 def run(args: argparse.Namespace) -> None:
@@ -40,6 +100,8 @@ def run(args: argparse.Namespace) -> None:
     client = M2MClient(config, timeout=args.timeout)
     if args.command == "token":
         print(client.token())
+    elif args.command == "clients":
+        run_clients(client, args)
     elif args.command == "call":
         try:
             body = json.loads(args.data) if args.data is not None else None

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import requests
 
@@ -169,6 +170,29 @@ class M2MClient:
         if not isinstance(result, dict) or "client_id" not in result:
             raise ApiError("POST /register answered without client credentials", 200)
         return result
+
+    def list_clients(self, limit: int | None = None, next_token: str | None = None) -> dict[str, Any]:
+        """One page of GET /clients: {"clients": [...], "next": token or None}."""
+        params = {name: value for name, value in (("limit", limit), ("next", next_token)) if value is not None}
+        route = "/clients" + (f"?{urlencode(params)}" if params else "")
+        page = self.call("GET", route)
+        if not isinstance(page, dict) or not isinstance(page.get("clients"), list):
+            raise ApiError("GET /clients answered without a list of clients", 200)
+        return page
+
+    def all_clients(self) -> Iterator[dict[str, Any]]:
+        """Every registered client, page after page."""
+        next_token: str | None = None
+        while True:
+            page = self.list_clients(next_token=next_token)
+            yield from page["clients"]
+            next_token = page.get("next")
+            if not next_token:
+                return
+
+    def client_call(self, method: str, client_id: str, *rest: str) -> Any:
+        """Call /clients/{clientId}[/...] with each path segment escaped."""
+        return self.call(method, "/".join(["/clients", *(quote(part, safe="") for part in (client_id, *rest))]))
 
 
 def describe_failure(method: str, route: str, response: requests.Response) -> str:
