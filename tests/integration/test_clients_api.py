@@ -18,6 +18,7 @@ import requests
 
 from devstack import LocalStack, Ports, free_port
 from okta_m2m.okta_client import REGISTRATION_MARKER, service_app_body
+from tests.integration.client_cli import run_m2m_client
 
 pytestmark = pytest.mark.integration
 
@@ -369,3 +370,52 @@ def test_every_operation_is_logged_with_who_what_and_which_client_never_a_secret
     text = api_log(admin)
     for secret in (created["client_secret"], rotated["client_secret"], admin.token):
         assert secret not in text
+
+
+# --- the CLI, run as a user runs it ---
+
+
+def cli(admin: Admin, tmp_path: Any, *args: str) -> Any:
+    settings = {
+        "ISSUER": admin.okta["ISSUER"],
+        "CLIENT_ID": admin.okta["ADMIN_CLIENT_ID"],
+        "CLIENT_SECRET": admin.okta["ADMIN_CLIENT_SECRET"],
+        "DEFAULT_SCOPE": "register",
+        "API_URL": admin.stack.api_url,
+    }
+    return run_m2m_client(tmp_path / "admin.env", settings, *args)
+
+
+def test_the_cli_lists_shows_rotates_removes_a_secret_and_revokes(admin, tmp_path):
+    created = admin.register(name := label())
+    client_id = created["client_id"]
+
+    listed = cli(admin, tmp_path, "clients", "list")
+    assert listed.returncode == 0, listed.stderr
+    line = next(row for row in listed.stdout.splitlines() if row.startswith(client_id))
+    assert line.split("\t")[1] == "active" and line.split("\t")[3] == name
+    shown = cli(admin, tmp_path, "clients", "show", client_id)
+    (old,) = json.loads(shown.stdout)["secrets"]
+    rotated = cli(admin, tmp_path, "clients", "rotate", client_id)
+    assert rotated.returncode == 0 and "shown only this once" in rotated.stderr
+    assert admin.token_answer(client_id, json.loads(rotated.stdout)["client_secret"]).status_code == 200
+    removed = cli(admin, tmp_path, "clients", "remove-secret", client_id, old["id"])
+    assert json.loads(removed.stdout)["status"] == "DELETED"
+    revoked = cli(admin, tmp_path, "clients", "revoke", client_id)
+    assert json.loads(revoked.stdout)["status"] == "revoked"
+    again = cli(admin, tmp_path, "clients", "rotate", client_id)
+    assert (again.returncode, again.stdout) == (1, "")
+    assert again.stderr == f"error: POST /clients/{client_id}/secrets answered 409: the client is revoked\n"
+
+
+def test_the_cli_adopts_and_pages(admin, tmp_path):
+    app_id = make_app_in_okta(admin, label())
+
+    adopted = cli(admin, tmp_path, "clients", "adopt", app_id)
+    page = cli(admin, tmp_path, "clients", "list", "--limit", "1", "--json")
+
+    assert json.loads(adopted.stdout)["origin"] == "adopted"
+    assert len(json.loads(page.stdout)["clients"]) == 1
+    assert page.stderr.startswith("more: --next ")
+    unknown = cli(admin, tmp_path, "clients", "show", "0oanosuchclient")
+    assert unknown.stderr == "error: GET /clients/0oanosuchclient answered 404: Client not found\n"

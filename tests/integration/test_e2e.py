@@ -175,8 +175,8 @@ def test_apps_api_failing_leaves_nothing_half_made(stack, faults, fault, status)
     assert admin.request("POST", "/register", {"label": label}).status_code == 201
 
 
-def test_rate_limit_reached_between_lookup_and_create_leaves_nothing(stack, faults):
-    # Given the Apps API allows exactly one more request in this window (the register function's lookup)
+def test_the_apps_rate_limit_reached_leaves_nothing_and_the_label_free(stack, faults):
+    # Given the Apps API allows no more request in this window (a registration makes one: the create)
     admin = admin_client(stack)
     admin.token()
     label = f"e2e-limit-{uuid.uuid4().hex[:8]}"
@@ -185,14 +185,15 @@ def test_rate_limit_reached_between_lookup_and_create_leaves_nothing(stack, faul
         time.sleep(max(0.0, int(probe.headers["X-Rate-Limit-Reset"]) - time.time()) + 0.5)
         probe = requests.get(f"{stack.okta_url}/api/v1/apps", params={"limit": 1}, headers=ssws(stack), timeout=TIMEOUT)
     used = int(probe.headers["X-Rate-Limit-Limit"]) - int(probe.headers["X-Rate-Limit-Remaining"])
-    faults(apps_rate_limit=used + 1)
+    faults(apps_rate_limit=used)
     # When the admin registers a client
     response = admin.request("POST", "/register", {"label": label})
-    # Then the create is refused with Okta's 429 passed on, and no app exists
+    # Then the create is refused with Okta's 429 passed on, no app exists, and the label is free again
     assert response.status_code == 429
     assert int(response.headers["Retry-After"]) > 0
     faults()
     assert apps_labelled(stack, label) == []
+    assert admin.request("POST", "/register", {"label": label}).status_code == 201
 
 
 @pytest.mark.parametrize(("ttl", "runs_on_second_call"), [("300", 0), ("0", 1)])

@@ -273,3 +273,26 @@ def test_requests_past_the_limit_get_429_e0000047(limited: LocalOkta) -> None:
     assert answers[3].headers["X-Rate-Limit-Limit"] == "3"
     # And the token endpoint is not part of that bucket
     assert limited.token()
+
+
+def test_an_app_profile_is_kept_and_shown_in_reads_and_searches(okta: LocalOkta) -> None:
+    body = {**service_app("profiled-service"), "profile": {"okta_m2m_registration": "r-1"}}
+    made = requests.post(apps_url(okta), json=body, headers=ssws(okta), timeout=TIMEOUT)
+    assert made.status_code == 200, made.text
+    app_id = made.json()["id"]
+
+    read = requests.get(apps_url(okta, f"/{app_id}"), headers=ssws(okta), timeout=TIMEOUT).json()
+    found = requests.get(apps_url(okta), params={"q": "profiled"}, headers=ssws(okta), timeout=TIMEOUT).json()
+
+    assert read["profile"] == {"okta_m2m_registration": "r-1"}
+    assert [a["profile"] for a in found if a["id"] == app_id] == [{"okta_m2m_registration": "r-1"}]
+    assert create_app(okta, "plain-service")["profile"] == {}
+
+
+def test_a_profile_that_is_not_an_object_is_refused(okta: LocalOkta) -> None:
+    body = {**service_app("bad-profile"), "profile": ["not", "an", "object"]}
+
+    refused = requests.post(apps_url(okta), json=body, headers=ssws(okta), timeout=TIMEOUT)
+
+    assert refused.status_code == 400
+    assert refused.json()["errorCode"] == "E0000001"

@@ -14,7 +14,9 @@ import requests
 from m2m_client import ClientConfig, ClientError, M2MClient
 
 TIMEOUT = 15.0
-STORY_STEPS = 7  # register, token, register scope refused, hello 200, no token 401, tampered 401, lacking scope 403
+# register, token, register scope refused, hello 200, no token 401, tampered 401, lacking scope 403,
+# rotate (both secrets work), old secret removed (only the new one works), revoke (no new token)
+STORY_STEPS = 10
 
 
 @dataclass(frozen=True)
@@ -101,4 +103,39 @@ def run_story(okta: dict[str, str], api_url: str) -> list[Step]:
     steps.append(
         Step("GET /hello with a token lacking the scope", *_expect(get(api_url, "/hello", register_only), 403))
     )
+    steps += rotate_and_revoke(okta, api_url, admin, created)
+    return steps
+
+
+def _gets_token(okta: dict[str, str], api_url: str, client_id: str, secret: str) -> bool:
+    try:
+        client_for(okta, api_url, client_id, secret, okta["HELLO_SCOPE"]).token()
+    except ClientError:
+        return False
+    return True
+
+
+def rotate_and_revoke(okta: dict[str, str], api_url: str, admin: M2MClient, created: dict[str, Any]) -> list[Step]:
+    """Rotate the new client's secret with no downtime, then revoke the client."""
+    client_id, old_secret = created["client_id"], created["client_secret"]
+    try:
+        (old,) = admin.client_call("GET", client_id)["secrets"]
+        rotated = admin.client_call("POST", client_id, "secrets")
+    except (ClientError, ValueError) as exc:
+        return [Step("admin rotates the client's secret", False, str(exc)[:80])]
+    both = _gets_token(okta, api_url, client_id, old_secret) and _gets_token(
+        okta, api_url, client_id, rotated["client_secret"]
+    )
+    steps = [Step("admin rotates the client's secret", both, f"secret {rotated['secret_id']}: old and new both work")]
+    try:
+        admin.client_call("DELETE", client_id, "secrets", old["id"])
+        only_new = not _gets_token(okta, api_url, client_id, old_secret) and _gets_token(
+            okta, api_url, client_id, rotated["client_secret"]
+        )
+        steps.append(Step("admin removes the old secret", only_new, "the old one is refused, the new one works"))
+        revoked = admin.client_call("DELETE", client_id)
+    except ClientError as exc:
+        return [*steps, Step("admin removes the old secret, then revokes the client", False, str(exc)[:80])]
+    stopped = revoked.get("status") == "revoked" and not _gets_token(okta, api_url, client_id, rotated["client_secret"])
+    steps.append(Step("admin revokes the client", stopped, "it gets no new token"))
     return steps

@@ -9,7 +9,8 @@ Custom authorization server `default` (issuer ORG/oauth2/default, audience api:/
 - GET  /oauth2/default/.well-known/oauth-authorization-server and .../openid-configuration
 - GET  /oauth2/default/v1/keys     RS256 keys (kid, use sig); the old key stays listed after a rotation
 - POST /oauth2/default/v1/token    client_credentials, client_secret_basic or client_secret_post (every
-  client may use either; Okta enforces the app's token_endpoint_auth_method); RFC 6749 errors. The scopes
+  client may use either; Okta enforces the app's token_endpoint_auth_method) with any ACTIVE client secret
+  of the ACTIVE app (an INACTIVE or deleted secret: 401 invalid_client); RFC 6749 errors. The scopes
   (hello, register; hello is the default scope) are granted by the access policies, evaluated as Okta does:
   ACTIVE policies by priority whose conditions.clients.include names the client or ALL_CLIENTS, in each
   the ACTIVE rules by priority; the first rule with grantTypes client_credentials and scopes covering every
@@ -43,6 +44,19 @@ Management API (Okta error objects; X-Rate-Limit-* headers on every answer, 429 
   A new app is in no access policy: it gets no custom-server token until it is enrolled in one.
 - /api/v1/apps/{id}/grants: GET (expand=scope), POST {"issuer": ORG, "scopeId": "okta.apps.manage"} (201),
   GET|DELETE /{grantId} (204).
+- /api/v1/apps/{id}/credentials/secrets (Okta's client secret management, for rotation with no downtime):
+  GET (200, list), POST with no body or {"client_secret": 14-100 printable ASCII, "status": "ACTIVE"|"INACTIVE"}
+  (201; a generated 40-character secret if none is given), GET /{secretId}, POST /{secretId}/lifecycle/
+  activate|deactivate (200), DELETE /{secretId} (204). OAuth2ClientSecret: id (ocs...), status,
+  client_secret (plaintext only in the POST answer, "******" elsewhere), secret_hash (22 characters derived
+  from the stored hash), created, lastUpdated, _links (ACTIVE: deactivate; INACTIVE: activate, delete).
+  A new app has its first secret there, ACTIVE. Refusals, all 400 E0000001 "Api validation failed:
+  OAuth2ClientSecretMediated" with one cause, as Okta documents them: a third secret ("You have reached the
+  maximum number of client secrets per client."), deactivating the only ACTIVE secret ("You can't deactivate
+  the only active client secret."), deleting an ACTIVE one ("You can't delete an active client secret.
+  Deactivate the secret before deleting it.") and any secret of a private_key_jwt app; a bad client_secret
+  or status is "Api validation failed: client_secret" (or status). Unknown secret: 404 E0000007
+  (OAuth2ClientSecretMediated). Reads need okta.apps.read or .manage, writes .manage, like the rest of Apps.
 - /api/v1/authorizationServers/default/policies[/{id}[/rules[/{ruleId}]]]: GET, POST (201), PUT (replaces
   the whole object, last write wins), DELETE (204), POST .../lifecycle/activate|deactivate (204).
 - Authentication: `SSWS <API token>` (every right), or an org access token as `Bearer <token>` or, for
@@ -95,6 +109,8 @@ In Python tests:
         client.token("okta.apps.manage")       # then client.request("GET", f"{okta.org_url}/api/v1/apps")
         okta.service_client_id, okta.service_jwk, okta.service_jwk_path, okta.org_token_url
         okta.clients_policy_id, okta.admin_policy_id, okta.ssws()
+        okta.client_secrets(client_id)         # add_client_secret(client_id, **body), retire_client_secret(id, sid)
+        okta.rotate_client_secret(client_id)   # add one, deactivate and delete the others; returns the new secret
         okta.set_faults(keys="fail")           # clear_faults() to undo
         okta.rotate_keys(grace_seconds=60)
 """

@@ -1,4 +1,4 @@
-"""The part of Okta's Apps API this project uses: service apps, their lifecycle and their grants.
+"""The part of Okta's Apps API this project uses: service apps, their lifecycle, grants and client secrets.
 
 Callers authenticate with the SSWS API token or an org access token (apiauth): reads need okta.apps.read
 or okta.apps.manage, everything else okta.apps.manage. Every answer carries X-Rate-Limit-* headers.
@@ -6,13 +6,24 @@ or okta.apps.manage, everything else okta.apps.manage. Every answer carries X-Ra
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 from okta_local import apiauth
-from okta_local.context import APPS_MANAGE, APPS_READ, Answer, Context, Request, iso
+from okta_local.client_secrets import handle_secrets
+from okta_local.context import (
+    APPS_MANAGE,
+    APPS_READ,
+    PRIVATE_KEY_JWT,
+    SECRET_METHODS,
+    Answer,
+    Context,
+    Request,
+    iso,
+)
 from okta_local.credentials import hash_secret, new_app_id, new_client_secret
 from okta_local.dpop import ProofError, default_algorithm, public_key
 from okta_local.errors import (
@@ -28,13 +39,12 @@ from okta_local.grants import handle_grants
 from okta_local.store import App
 
 PREFIX = "/api/v1/apps"
-PRIVATE_KEY_JWT = "private_key_jwt"
-SECRET_METHODS = ("client_secret_basic", "client_secret_post")
 AUTH_METHODS = (*SECRET_METHODS, PRIVATE_KEY_JWT)
 MAX_LABEL = 100
 MAX_KEYS = 50
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 200
+MAX_PROFILE_CHARS = 4096
 _STATUS_FILTER = re.compile(r'^\s*status\s+eq\s+"(ACTIVE|INACTIVE)"\s*$')
 
 
@@ -72,6 +82,7 @@ def app_json(ctx: Context, app: App, client_secret: str | None = None) -> dict[s
         "visibility": {"autoLaunch": False, "autoSubmitToolbar": False, "hide": {"iOS": True, "web": True}},
         "features": [],
         "signOnMode": "OPENID_CONNECT",
+        "profile": app.profile,
         "credentials": {
             "userNameTemplate": {"template": "${source.login}", "type": "BUILT_IN"},
             "signing": {},
@@ -113,8 +124,8 @@ def validate_jwks(value: object, causes: list[str]) -> list[dict[str, Any]]:
     return [dict(k) for k in keys] if not causes else []
 
 
-def _validate_new_app(body: dict[str, Any]) -> tuple[str, str, list[dict[str, Any]], bool]:
-    """Return (label, auth method, public keys, DPoP-bound) of a valid service app, or raise E0000001."""
+def _validate_new_app(body: dict[str, Any]) -> tuple[str, str, list[dict[str, Any]], bool, dict[str, Any]]:
+    """Return (label, auth method, public keys, DPoP-bound, profile) of a valid service app, or raise E0000001."""
     causes: list[str] = []
     label = body.get("label")
     if body.get("name") != "oidc_client":
@@ -146,9 +157,12 @@ def _validate_new_app(body: dict[str, Any]) -> tuple[str, str, list[dict[str, An
         jwks = validate_jwks(settings.get("jwks"), causes)
     elif settings.get("jwks") is not None:
         causes.append("settings.oauthClient.jwks: only for token_endpoint_auth_method private_key_jwt")
+    profile = body.get("profile", {})
+    if not isinstance(profile, dict) or len(json.dumps(profile)) > MAX_PROFILE_CHARS:
+        causes.append(f"profile: must be a JSON object of at most {MAX_PROFILE_CHARS} characters")
     if causes:
         raise validation_failed(*causes)
-    return str(label).strip(), str(auth_method), jwks, bool(dpop)
+    return str(label).strip(), str(auth_method), jwks, bool(dpop), profile
 
 
 def create_app(
@@ -158,8 +172,10 @@ def create_app(
     active: bool = True,
     jwks: list[dict[str, Any]] | None = None,
     dpop_bound: bool = False,
+    profile: dict[str, Any] | None = None,
 ) -> tuple[App, str | None]:
-    """Store a new service app; return it with its client secret (None for private_key_jwt apps).
+    """Store a new service app; return it with its client secret (None for private_key_jwt apps), which is
+    also the app's first (ACTIVE) record in /credentials/secrets.
 
     A new app is in no access policy, so it gets no token from the custom authorization server until
     it is enrolled in one (as with Okta).
@@ -168,7 +184,9 @@ def create_app(
     now = time.time()
     status = "ACTIVE" if active else "INACTIVE"
     secret_hash = "" if secret is None else hash_secret(secret)
-    app = App(new_app_id(), label, status, secret_hash, auth_method, now, now, jwks or [], dpop_bound)
+    app = App(
+        new_app_id(), label, status, secret_hash, auth_method, now, now, jwks or [], dpop_bound, profile=profile or {}
+    )
     ctx.store.insert_app(app)
     return app, secret
 
@@ -182,11 +200,11 @@ def _query(raw: str) -> dict[str, str]:
 
 def _post_app(ctx: Context, query: dict[str, str], body: bytes) -> Answer:
     data = json_body(body)
-    label, auth_method, jwks, dpop_bound = _validate_new_app(data)
+    label, auth_method, jwks, dpop_bound, profile = _validate_new_app(data)
     activate = query.get("activate", "true").lower()
     if activate not in ("true", "false"):
         raise validation_failed("activate: must be true or false")
-    app, secret = create_app(ctx, label, auth_method, activate == "true", jwks, dpop_bound)
+    app, secret = create_app(ctx, label, auth_method, activate == "true", jwks, dpop_bound, profile)
     # Okta answers 200 (not 201) with the created app (Okta management OpenAPI: createApplication).
     return Answer(200, app_json(ctx, app, secret))
 
@@ -240,6 +258,8 @@ def _route(ctx: Context, method: str, path: str, query: dict[str, str], body: by
         raise method_not_allowed()
     if parts[1] == "grants":
         return handle_grants(ctx, method, _existing(ctx, app_id), parts[2:], body, query.get("expand") == "scope")
+    if parts[1:3] == ["credentials", "secrets"]:
+        return handle_secrets(ctx, method, _existing(ctx, app_id), parts[3:], body)
     if len(parts) == 3 and parts[1] == "lifecycle" and parts[2] in ("activate", "deactivate"):
         if method != "POST":
             raise method_not_allowed()

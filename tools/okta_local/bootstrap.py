@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from okta_local.apps import PRIVATE_KEY_JWT, create_app
+from okta_local.client_secrets import secret_matches
 from okta_local.context import APPS_MANAGE, AUTH_SERVERS_MANAGE, DEFAULT_SCOPES, HELLO_SCOPE, REGISTER_SCOPE, Context
 from okta_local.credentials import hash_secret, new_api_token, new_client_secret, verify_secret
 from okta_local.dpop import jwk_thumbprint
@@ -44,9 +45,10 @@ def _seeded_client(ctx: Context, old: dict[str, str], spec: tuple[str, str, str,
         ctx.store.set_meta(meta_key, app.id)
         return app.id, str(secret), True
     secret = old.get(secret_key, "")
-    if old.get(id_key) == app.id and secret and verify_secret(secret, app.secret_hash):
+    if old.get(id_key) == app.id and secret and secret_matches(ctx.store, app.id, secret):
         return app.id, secret, False
-    # The secret exists only as a hash, so a lost okta.env means a new secret.
+    # The secret exists only as a hash, so a lost okta.env (or a secret rotated away from the one in it)
+    # means a new secret, which replaces all of the app's secrets.
     secret = new_client_secret()
     ctx.store.set_app_secret(app.id, hash_secret(secret), time.time())
     return app.id, secret, True

@@ -29,6 +29,9 @@ APPS_MANAGE = "okta.apps.manage"
 AUTH_SERVERS_READ = "okta.authorizationServers.read"
 AUTH_SERVERS_MANAGE = "okta.authorizationServers.manage"
 OKTA_SCOPES = (APPS_READ, APPS_MANAGE, AUTH_SERVERS_READ, AUTH_SERVERS_MANAGE)
+# How an app authenticates at a token endpoint (settings of POST /api/v1/apps).
+PRIVATE_KEY_JWT = "private_key_jwt"
+SECRET_METHODS = ("client_secret_basic", "client_secret_post")
 ORG_TOKEN_TTL = 3600  # Okta: the lifetime of an org authorization server access token is fixed at one hour
 
 

@@ -1,7 +1,10 @@
-"""SQLite state: signing keys, apps, grants, access policies and rules, API tokens, used JWT ids.
+"""SQLite state: signing keys, apps, their client secrets and grants, access policies and rules, API tokens,
+used JWT ids.
 
 Safe across threads (one connection behind a lock, every change in its own transaction) and across
 processes (WAL, busy timeout). Policies and rules are stored as the JSON documents the API shows.
+Client secrets are stored only as hashes; an app of an older state directory, which had one secret in
+apps.secret_hash, gets that hash as its one ACTIVE secret when the store is opened.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from okta_local.credentials import new_id
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -36,12 +41,22 @@ CREATE TABLE IF NOT EXISTS policies (
 CREATE TABLE IF NOT EXISTS rules (
     id TEXT PRIMARY KEY, policy_id TEXT NOT NULL, doc TEXT NOT NULL, created REAL NOT NULL, last_updated REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS client_secrets (
+    id TEXT PRIMARY KEY, app_id TEXT NOT NULL, secret_hash TEXT NOT NULL, status TEXT NOT NULL,
+    created REAL NOT NULL, last_updated REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS client_secrets_app ON client_secrets (app_id);
 CREATE TABLE IF NOT EXISTS used_jtis (
     kind TEXT NOT NULL, jti TEXT NOT NULL, expires REAL NOT NULL, PRIMARY KEY (kind, jti)
 );
 """
 # Columns added after the first release; older state directories get them on open.
-_APP_COLUMNS_ADDED = {"jwks": "TEXT NOT NULL DEFAULT '[]'", "dpop": "INTEGER NOT NULL DEFAULT 0"}
+_APP_COLUMNS_ADDED = {
+    "jwks": "TEXT NOT NULL DEFAULT '[]'",
+    "dpop": "INTEGER NOT NULL DEFAULT 0",
+    "profile": "TEXT NOT NULL DEFAULT '{}'",
+}
+SECRET_ID_PREFIX = "ocs"  # noqa: S105 (an id prefix: Okta's client secret ids are ocs + 17 characters)
 
 
 @dataclass(frozen=True)
@@ -58,8 +73,9 @@ class KeyRow:
 class App:
     """A service app: its id is also its OAuth client_id.
 
-    legacy_scopes is what okta_local granted per app before access policies existed; only the migration
-    of an old state directory reads it.
+    secret_hash is the hash of the app's newest ACTIVE client secret ("" for private_key_jwt apps), kept
+    for older versions; the client_secrets table holds every secret. legacy_scopes is what okta_local
+    granted per app before access policies existed; only the migration of an old state directory reads it.
     """
 
     id: str
@@ -72,6 +88,7 @@ class App:
     jwks: list[dict[str, Any]] = field(default_factory=list)
     dpop_bound: bool = False
     legacy_scopes: tuple[str, ...] = ()
+    profile: dict[str, Any] = field(default_factory=dict)  # the app's custom properties, as Okta keeps them
 
 
 @dataclass(frozen=True)
@@ -83,6 +100,18 @@ class Grant:
     scope_id: str
     issuer: str
     created: float
+
+
+@dataclass(frozen=True)
+class ClientSecret:
+    """One of an app's client secrets (/api/v1/apps/{id}/credentials/secrets): its hash, never the secret."""
+
+    id: str
+    app_id: str
+    secret_hash: str
+    status: str  # ACTIVE or INACTIVE
+    created: float
+    last_updated: float
 
 
 @dataclass(frozen=True)
@@ -113,6 +142,7 @@ class Store:
             for name, definition in _APP_COLUMNS_ADDED.items():
                 if name not in present:
                     db.execute(f"ALTER TABLE apps ADD COLUMN {name} {definition}")
+            _adopt_legacy_secrets(db)
 
     def close(self) -> None:
         """Close the connection."""
@@ -172,7 +202,7 @@ class Store:
         """Store a new app."""
         with self._transaction() as db:
             db.execute(
-                f"INSERT INTO apps ({_APP_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608 (constant)
+                f"INSERT INTO apps ({_APP_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608 (constant)
                 (
                     app.id,
                     app.label,
@@ -184,8 +214,11 @@ class Store:
                     app.last_updated,
                     json.dumps(app.jwks),
                     int(app.dpop_bound),
+                    json.dumps(app.profile),
                 ),
             )
+            if app.secret_hash:
+                _insert_secret(db, _first_secret(app.id, app.secret_hash, app.created))
 
     def get_app(self, app_id: str) -> App | None:
         """Return the app with this id (client_id), or None."""
@@ -215,9 +248,12 @@ class Store:
             db.execute("UPDATE apps SET status = ?, last_updated = ? WHERE id = ?", (status, now, app_id))
 
     def set_app_secret(self, app_id: str, secret_hash: str, now: float) -> None:
-        """Replace an app's client secret hash."""
+        """Replace all of an app's client secrets with one ACTIVE secret of this hash."""
         with self._transaction() as db:
-            db.execute("UPDATE apps SET secret_hash = ?, last_updated = ? WHERE id = ?", (secret_hash, now, app_id))
+            db.execute("DELETE FROM client_secrets WHERE app_id = ?", (app_id,))
+            _insert_secret(db, _first_secret(app_id, secret_hash, now))
+            db.execute("UPDATE apps SET last_updated = ? WHERE id = ?", (now, app_id))
+            _sync_app_hash(db, app_id)
 
     def set_app_jwks(self, app_id: str, jwks: list[dict[str, Any]], now: float) -> None:
         """Replace an app's registered public keys."""
@@ -225,13 +261,63 @@ class Store:
             db.execute("UPDATE apps SET jwks = ?, last_updated = ? WHERE id = ?", (json.dumps(jwks), now, app_id))
 
     def delete_app(self, app_id: str) -> bool:
-        """Delete an inactive app and its grants; return False if it is missing or still active."""
+        """Delete an inactive app with its grants and client secrets; False if it is missing or still active."""
         with self._transaction() as db:
             cursor = db.execute("DELETE FROM apps WHERE id = ? AND status = 'INACTIVE'", (app_id,))
             if cursor.rowcount != 1:
                 return False
             db.execute("DELETE FROM grants WHERE app_id = ?", (app_id,))
+            db.execute("DELETE FROM client_secrets WHERE app_id = ?", (app_id,))
             return True
+
+    # client secrets
+
+    def list_client_secrets(self, app_id: str) -> list[ClientSecret]:
+        """Return an app's client secrets in the order they were made."""
+        sql = f"SELECT {_SECRET_COLUMNS} FROM client_secrets WHERE app_id = ? ORDER BY rowid"  # noqa: S608 (constant)
+        rows = self._query(sql, (app_id,))
+        return [_secret(r) for r in rows]
+
+    def add_client_secret(self, item: ClientSecret, most: int) -> bool:
+        """Store a new secret of an existing app; False if the app already has `most` secrets (or is gone)."""
+        with self._transaction() as db:
+            if not db.execute("SELECT 1 FROM apps WHERE id = ?", (item.app_id,)).fetchall():
+                return False
+            (count,) = db.execute("SELECT count(*) FROM client_secrets WHERE app_id = ?", (item.app_id,)).fetchone()
+            if int(count) >= most:
+                return False
+            _insert_secret(db, item)
+            _sync_app_hash(db, item.app_id)
+            return True
+
+    def set_client_secret_status(
+        self, app_id: str, secret_id: str, status: str, now: float
+    ) -> tuple[ClientSecret | None, bool]:
+        """Set a secret's status, unless that would leave the app no ACTIVE secret.
+
+        Return the secret as it now is (None if the app has no such secret) and whether it has the status.
+        """
+        with self._transaction() as db:
+            item = _get_secret(db, app_id, secret_id)
+            if item is None or item.status == status:
+                return item, item is not None
+            if status != "ACTIVE" and _active_count(db, app_id) <= 1:
+                return item, False
+            db.execute(
+                "UPDATE client_secrets SET status = ?, last_updated = ? WHERE id = ? AND app_id = ?",
+                (status, now, secret_id, app_id),
+            )
+            _sync_app_hash(db, app_id)
+            return _get_secret(db, app_id, secret_id), True
+
+    def delete_client_secret(self, app_id: str, secret_id: str) -> tuple[ClientSecret | None, bool]:
+        """Delete an INACTIVE secret; return it (None if the app has no such secret) and whether it was deleted."""
+        with self._transaction() as db:
+            item = _get_secret(db, app_id, secret_id)
+            if item is None or item.status == "ACTIVE":
+                return item, False
+            db.execute("DELETE FROM client_secrets WHERE id = ? AND app_id = ?", (secret_id, app_id))
+            return item, True
 
     # grants
 
@@ -371,7 +457,51 @@ class Store:
             )
 
 
-_APP_COLUMNS = "id, label, status, secret_hash, auth_method, scopes, created, last_updated, jwks, dpop"
+_APP_COLUMNS = "id, label, status, secret_hash, auth_method, scopes, created, last_updated, jwks, dpop, profile"
+_SECRET_COLUMNS = "id, app_id, secret_hash, status, created, last_updated"  # noqa: S105 (column names)
+
+
+def _first_secret(app_id: str, secret_hash: str, now: float) -> ClientSecret:
+    return ClientSecret(new_id(SECRET_ID_PREFIX), app_id, secret_hash, "ACTIVE", now, now)
+
+
+def _insert_secret(db: sqlite3.Connection, item: ClientSecret) -> None:
+    db.execute(
+        f"INSERT INTO client_secrets ({_SECRET_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",  # noqa: S608 (constant)
+        (item.id, item.app_id, item.secret_hash, item.status, item.created, item.last_updated),
+    )
+
+
+def _get_secret(db: sqlite3.Connection, app_id: str, secret_id: str) -> ClientSecret | None:
+    row = db.execute(
+        f"SELECT {_SECRET_COLUMNS} FROM client_secrets WHERE id = ? AND app_id = ?",  # noqa: S608 (constant)
+        (secret_id, app_id),
+    ).fetchone()
+    return None if row is None else _secret(row)
+
+
+def _active_count(db: sqlite3.Connection, app_id: str) -> int:
+    row = db.execute("SELECT count(*) FROM client_secrets WHERE app_id = ? AND status = 'ACTIVE'", (app_id,))
+    return int(row.fetchone()[0])
+
+
+def _sync_app_hash(db: sqlite3.Connection, app_id: str) -> None:
+    """Keep apps.secret_hash, all that older versions read, the hash of the app's newest ACTIVE secret."""
+    db.execute(
+        "UPDATE apps SET secret_hash = coalesce((SELECT secret_hash FROM client_secrets"
+        " WHERE app_id = ? AND status = 'ACTIVE' ORDER BY rowid DESC LIMIT 1), '') WHERE id = ?",
+        (app_id, app_id),
+    )
+
+
+def _adopt_legacy_secrets(db: sqlite3.Connection) -> None:
+    """Give each app of an older state directory (a secret_hash, no secret records) that hash as its ACTIVE secret."""
+    rows = db.execute(
+        "SELECT id, secret_hash, last_updated FROM apps"
+        " WHERE secret_hash != '' AND id NOT IN (SELECT app_id FROM client_secrets)"
+    ).fetchall()
+    for app_id, secret_hash, last_updated in rows:
+        _insert_secret(db, _first_secret(str(app_id), str(secret_hash), float(last_updated)))
 
 
 def _table(name: str) -> str:
@@ -393,6 +523,18 @@ def _app(row: tuple[object, ...]) -> App:
         last_updated=float(str(row[7])),
         jwks=jwks if isinstance(jwks, list) else [],
         dpop_bound=bool(row[9]),
+        profile=profile if isinstance(profile := json.loads(str(row[10])), dict) else {},
+    )
+
+
+def _secret(row: tuple[object, ...]) -> ClientSecret:
+    return ClientSecret(
+        id=str(row[0]),
+        app_id=str(row[1]),
+        secret_hash=str(row[2]),
+        status=str(row[3]),
+        created=float(str(row[4])),
+        last_updated=float(str(row[5])),
     )
 
 

@@ -226,6 +226,41 @@ class LocalOkta:
         updated.raise_for_status()
         return dict(updated.json())
 
+    def _secrets(self, method: str, client_id: str, suffix: str = "", **kwargs: Any) -> requests.Response:
+        """Call the app's client secrets API with the SSWS token; raise for an error answer."""
+        url = f"{self.org_url}/api/v1/apps/{client_id}/credentials/secrets{suffix}"
+        response = requests.request(method, url, headers=self.ssws(), timeout=TIMEOUT, **kwargs)
+        response.raise_for_status()
+        return response
+
+    def client_secrets(self, client_id: str) -> list[dict[str, Any]]:
+        """Return the app's client secrets as Okta lists them (client_secret masked)."""
+        return list(self._secrets("GET", client_id).json())
+
+    def add_client_secret(self, client_id: str, **body: Any) -> dict[str, Any]:
+        """Add a client secret (body e.g. client_secret=..., status="INACTIVE"); return the answer, with plaintext."""
+        return dict(self._secrets("POST", client_id, json=body).json())
+
+    def retire_client_secret(self, client_id: str, secret_id: str) -> None:
+        """Deactivate and delete one of the app's client secrets."""
+        self._secrets("POST", client_id, f"/{secret_id}/lifecycle/deactivate")
+        self._secrets("DELETE", client_id, f"/{secret_id}")
+
+    def rotate_client_secret(self, client_id: str) -> str:
+        """Rotate with no downtime: drop INACTIVE secrets, add one, retire the others; return the new secret.
+
+        With two ACTIVE secrets there is no room for a third: Okta's 400 E0000001 is raised as HTTPError.
+        """
+        old = self.client_secrets(client_id)
+        for secret in old:
+            if secret["status"] == "INACTIVE":
+                self._secrets("DELETE", client_id, f"/{secret['id']}")
+        new = self.add_client_secret(client_id)
+        for secret in old:
+            if secret["status"] == "ACTIVE":
+                self.retire_client_secret(client_id, secret["id"])
+        return str(new["client_secret"])
+
     def token(self, client_id: str | None = None, client_secret: str | None = None, scope: str = HELLO_SCOPE) -> str:
         """Return an access token (client_secret_basic); the demo client by default."""
         auth = (client_id or self.env["CLIENT_ID"], client_secret or self.env["CLIENT_SECRET"])

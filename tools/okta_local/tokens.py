@@ -1,5 +1,8 @@
 """The custom authorization server's token endpoint: client credentials with client_secret_basic or _post.
 
+Any ACTIVE client secret of an ACTIVE app authenticates it (client_secrets), so a secret can be rotated
+with no downtime; an INACTIVE or deleted secret is invalid_client.
+
 Which scopes a client gets is decided by the access policies (policies.evaluate), as on Okta. The token
 faults (fail, slow, hang, 429) apply here and at the org authorization server's token endpoint.
 """
@@ -15,8 +18,8 @@ from urllib.parse import parse_qs, unquote_plus
 
 import jwt
 
+from okta_local.client_secrets import secret_matches
 from okta_local.context import AUDIENCE, DEFAULT_SCOPES, SCOPES, Answer, Context
-from okta_local.credentials import verify_secret
 from okta_local.errors import OAuthError, OktaApiError
 from okta_local.faults import MAX_DELAY_SECONDS
 from okta_local.policies import SCOPE_NOT_CONFIGURED, evaluate
@@ -140,7 +143,7 @@ def issue_token(ctx: Context, authorization: str | None, content_type: str | Non
     if not client_id or not secret:
         raise _invalid_client()
     app = ctx.store.get_app(client_id)
-    if app is None or app.status != "ACTIVE" or not verify_secret(secret, app.secret_hash):
+    if app is None or app.status != "ACTIVE" or not secret_matches(ctx.store, app.id, secret):
         raise _invalid_client()
     if params["grant_type"] != "client_credentials":
         raise unsupported_grant_type()

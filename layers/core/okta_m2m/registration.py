@@ -230,6 +230,28 @@ def _resolve_stale(
     logger.warning("stale pending registration resolved", label=stale.label, stale_owner=stale.owner)
 
 
+def _undo_failed_create(  # noqa: PLR0913 - the failed registration and the function's parts
+    label: str,
+    owner: str,
+    okta: OktaClient,
+    settings: RegisterSettings,
+    registry: Registry,
+    remaining_ms: RemainingMillis,
+) -> None:
+    """After a 5xx or an unusable answer to the create: remove the app if Okta made it, then free the label.
+
+    If Okta cannot even be searched now, the claim is left for the next registration of the label to resolve."""
+    try:
+        made = [a for a in okta.find_apps(label) if (a.get("profile") or {}).get(REGISTRATION_MARKER) == owner]
+    except OktaM2MError:
+        made = None
+    if made is not None and all(remove_app(okta, settings, str(app.get("id")), remaining_ms) for app in made):
+        registry.release_label(label, owner)
+    else:
+        logger.warning("registration abandoned: Okta may have made the app; the next one resolves it", label=label)
+        registry.abandon_label(label, owner)
+
+
 def register_service_app(  # noqa: PLR0913 - the caller's request and the function's parts
     label: str,
     caller: str | None,
@@ -243,10 +265,10 @@ def register_service_app(  # noqa: PLR0913 - the caller's request and the functi
     """Register a new client labelled label: claim the label, create the service app, enrol it, record it.
 
     The label is claimed in the registry first (a conditional write): of many registrations of one label, one
-    creates an app, the others get ClientExistsError naming its client. After a timeout or 5xx Okta may have
-    made the app, so the claim stays pending and the app is removed by the next registration of the label once
-    the claim is stale; after a definite refusal the claim is dropped. A failed enrolment or recording removes
-    the app again: a client is either registered and usable, or gone.
+    creates an app, the others get ClientExistsError naming its client. After a 5xx the app Okta may have made
+    is looked for (by the registration id in its profile) and removed; after a timeout the claim stays pending
+    and the next registration of the label resolves it once it is stale; after a refusal the claim is dropped.
+    A failed enrolment or recording removes the app again: a client is either registered and usable, or gone.
     """
     owner = str(uuid.uuid4())
     stale = _claim_label(registry, label, owner, caller, remaining_ms, clock, sleep)
@@ -254,8 +276,12 @@ def register_service_app(  # noqa: PLR0913 - the caller's request and the functi
         _resolve_stale(stale, okta, settings, registry, remaining_ms)
     try:
         app = okta.create_service_app(label, owner)
-    except (OktaTimeoutError, OktaUnavailableError):
+    except OktaTimeoutError:
+        # Okta may still be making the app: the claim stays pending, and goes stale in PENDING_STALE_SECONDS.
         logger.warning("registration left pending: Okta may have made the app", label=label)
+        raise
+    except OktaUnavailableError:
+        _undo_failed_create(label, owner, okta, settings, registry, remaining_ms)
         raise
     except Exception:
         registry.release_label(label, owner)  # refused, rate-limited, or never sent: Okta made nothing
@@ -266,6 +292,8 @@ def register_service_app(  # noqa: PLR0913 - the caller's request and the functi
     except (OktaM2MError, ConditionFailed) as exc:
         if remove_app(okta, settings, app.app_id, remaining_ms):
             registry.release_label(label, owner)
+        else:
+            registry.abandon_label(label, owner)  # the next registration of the label removes the app
         if isinstance(exc, LeaseBusyError | LeaseUnavailableError | RegistryUnavailableError):
             raise
         if isinstance(exc, ConditionFailed):

@@ -236,6 +236,23 @@ class Registry:
             return False
         return True
 
+    def abandon_label(self, label: str, owner: str) -> None:
+        """Leave our pending claim for the next registration of the label to resolve at once (as if stale).
+
+        For a registration that gives up while Okta may hold an app of it: it cannot tell, the next one checks."""
+        try:
+            with _dynamodb_errors("abandon label"):
+                self._client.update_item(
+                    TableName=self._table,
+                    Key={"pk": _s(f"label#{label}")},
+                    UpdateExpression="SET started_at = :never",
+                    ConditionExpression="#owner = :owner AND #state = :pending",
+                    ExpressionAttributeNames={"#owner": "owner", "#state": "state"},
+                    ExpressionAttributeValues={":never": {"N": "0"}, ":owner": _s(owner), ":pending": _s(PENDING)},
+                )
+        except ConditionFailed:
+            logger.warning("label claim no longer ours", label=label)
+
     def release_label(self, label: str, owner: str) -> None:
         """Drop our pending claim (nothing was created in Okta); a claim that is no longer ours stays."""
         try:
