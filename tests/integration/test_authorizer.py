@@ -81,17 +81,29 @@ def test_valid_hello_token_allows_every_hello_route_with_flat_context(authorizer
     assert all(isinstance(v, str) for v in response["context"].values())
 
 
-def test_register_scope_opens_only_register(authorizer, jwks):
+ADMIN_RESOURCES = [
+    f"{PREFIX}/DELETE/clients/*",
+    f"{PREFIX}/DELETE/clients/*/secrets/*",
+    f"{PREFIX}/GET/clients",
+    f"{PREFIX}/GET/clients/*",
+    f"{PREFIX}/POST/clients/*/secrets",
+    f"{PREFIX}/POST/register",
+    f"{PREFIX}/PUT/clients/*",
+]
+
+
+def test_register_scope_opens_only_register_and_the_clients_routes(authorizer, jwks):
     response = authorizer(mint(KEY, access_claims(jwks.issuer, scopes=("register",))))
     assert effect(response) == "Allow"
-    assert resources(response) == [f"{PREFIX}/POST/register"]
+    assert sorted(resources(response)) == ADMIN_RESOURCES
 
 
 def test_policy_is_the_same_whichever_route_is_called_first(authorizer, jwks):
     token = mint(KEY, access_claims(jwks.issuer, scopes=("hello", "register")))
     first = authorizer(token, method_arn=f"{PREFIX}/POST/register")
     again = authorizer(token, method_arn=ARN)
-    assert resources(first) == resources(again) == [f"{PREFIX}/GET/", f"{PREFIX}/GET/hello", f"{PREFIX}/POST/register"]
+    assert resources(first) == resources(again)
+    assert sorted(resources(first)) == sorted([f"{PREFIX}/GET/", f"{PREFIX}/GET/hello", *ADMIN_RESOURCES])
 
 
 def test_valid_token_without_a_route_scope_is_denied(authorizer, jwks):

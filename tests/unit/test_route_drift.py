@@ -8,6 +8,7 @@ import pytest
 from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider
 
 from local_api.drift import route_drift
+from tests.route_tables import TEMPLATE_ROUTES
 
 ROOT = Path(__file__).resolve().parents[2]
 PARAMS = {
@@ -24,6 +25,17 @@ def drift(template: Path, overrides: dict[str, str] | None = None) -> list[str]:
 
 def test_template_yaml_has_a_line_for_every_api_event_and_an_event_for_every_line():
     assert drift(ROOT / "template.yaml") == []
+
+
+def test_the_tests_copy_of_the_route_table_is_the_templates():
+    stacks, _ = SamLocalStackProvider.get_stacks(str(ROOT / "template.yaml"), parameter_overrides=PARAMS)
+    tables = {
+        resource["Properties"]["Environment"]["Variables"]["ROUTE_SCOPES"]
+        for stack in stacks
+        for resource in stack.resources.values()
+        if resource.get("Type") == "AWS::Serverless::Function"
+    }
+    assert tables == {TEMPLATE_ROUTES}
 
 
 def test_template_yaml_stays_in_step_when_its_scope_parameters_change():

@@ -13,7 +13,12 @@ import requests
 Check = Callable[[Any], tuple[bool, str]]
 BodyCheck = Callable[[Any], bool]
 
-FUNCTIONS = {"authorizer": "AuthorizerFunction", "hello": "HelloFunction", "register": "RegisterFunction"}
+FUNCTIONS = {
+    "authorizer": "AuthorizerFunction",
+    "hello": "HelloFunction",
+    "register": "RegisterFunction",
+    "clients": "RegisterFunction",
+}
 
 
 @dataclass(frozen=True)
@@ -114,6 +119,7 @@ SAMPLE_EVENTS: tuple[tuple[str, Check], ...] = (
     ("*-missing-scope.json", proxy(403, message_is("Forbidden"))),
     ("register-bad-json.json", proxy(400, has_message)),
     ("register-valid.json", proxy(201, new_credentials)),
+    ("clients-list.json", proxy(200, lambda b: isinstance(b, dict) and isinstance(b.get("clients"), list))),
     ("hello*.json", proxy(200, lambda b: isinstance(b, dict) and b.get("message") == "Hello World!")),
 )
 
