@@ -10,7 +10,6 @@ import pytest
 from moto import mock_aws
 
 from devstack.tables import create_tables
-
 from tests.conftest import load_event
 from tests.register_fixtures import ROOT, all_log_output, header, message_of, register_env, register_event
 
