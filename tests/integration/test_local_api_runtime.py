@@ -1,7 +1,8 @@
 """How the local API runs functions: warm, isolated per function, with SAM's env vars and API Gateway's answers.
 
 A template in a temporary folder wires the real authorizer (and core layer) next to two echo functions that share
-one source file `app.py`, and a tiny authorizer that misbehaves on demand.
+one source file `app.py`, and a tiny authorizer that misbehaves on demand. tests/integration/test_local_api_workers.py
+covers the worker processes themselves: concurrency, the pool limit, timeouts, exits, stop.
 """
 
 from __future__ import annotations
@@ -123,6 +124,7 @@ def handler(event, context):
         "authorizer": event["requestContext"].get("authorizer"),
         "function_name": context.function_name,
         "remaining_ms": context.get_remaining_time_in_millis(),
+        "pid": os.getpid(),
     }
     return {"statusCode": 200, "body": json.dumps(body)}
 """
@@ -219,22 +221,39 @@ def test_each_function_is_a_warm_container_with_its_own_modules_and_env(api, jwk
     assert 0 < first["remaining_ms"] <= 7000
 
 
-def test_functions_leave_the_process_environment_and_modules_as_they_were(api, jwks):
-    assert call(api, "/hello", hello_token(jwks)).status_code == 200
+def test_functions_run_in_workers_and_leave_this_process_as_it_was(api, jwks):
+    environ, path = dict(os.environ), list(sys.path)
 
+    response = call(api, "/hello", hello_token(jwks))
+
+    assert response.status_code == 200
+    assert response.json()["pid"] != os.getpid()  # a worker process of the function's own
+    assert dict(os.environ) == environ  # nothing of the function's env (ROLE, SETTING, ...) leaks here
     assert "ROLE" not in os.environ
+    assert sys.path == path
     assert "app" not in sys.modules
     assert "state" not in sys.modules
 
 
-def test_function_error_is_a_plain_500_without_details(api, jwks):
+def test_function_error_is_api_gateways_502_without_details(api, jwks):
     response = requests.get(
         f"{api.url}/hello?fail=1", headers={"Authorization": f"Bearer {hello_token(jwks)}"}, timeout=10
     )
 
-    assert response.status_code == 500  # SAM CLI's status; API Gateway answers 502 (a documented difference)
+    assert response.status_code == 502  # API Gateway's status (SAM CLI answers 500)
     assert response.json() == {"message": "Internal server error"}
     assert "internal detail" not in response.text
+
+
+def test_a_function_error_keeps_its_worker_warm(api, jwks):
+    token = hello_token(jwks)
+    before = call(api, "/hello", token).json()
+
+    assert call(api, "/hello?fail=1", token).status_code == 502
+    after = call(api, "/hello", token).json()
+
+    assert after["pid"] == before["pid"]  # an exception is an answer: the execution environment lives on
+    assert after["calls"] == before["calls"] + 1
 
 
 @pytest.mark.parametrize(

@@ -1,18 +1,21 @@
 """Guard: the private SAM CLI API that local_api builds on. If an upgrade changes it, these fail loudly.
 
 local_api subclasses LocalApigwService and LocalLambdaRunner and overrides a few private methods; SAM CLI may
-rename, inline or re-sign them in any release. Offline: requests go through Flask's test client, not sockets.
+rename, inline or re-sign them in any release. Offline: requests go through Flask's test client, not sockets (the
+authorizer runs in a worker process, on pipes).
 """
 
 from __future__ import annotations
 
 import inspect
+import os
 import re
 from importlib.metadata import version
 from io import StringIO
 from pathlib import Path
 
 import pytest
+from flask import Flask
 from samcli.cli.types import CfnParameterOverridesType
 from samcli.commands._utils.options import parameter_override_click_option
 from samcli.commands.local.lib.local_lambda import LocalLambdaRunner
@@ -22,10 +25,11 @@ from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider
 from samcli.lib.utils.stream_writer import StreamWriter
 from samcli.local.apigw.authorizers.lambda_authorizer import LambdaAuthorizer
 from samcli.local.apigw.local_apigw_service import LocalApigwService
+from samcli.local.apigw.service_error_responses import ServiceErrorResponses
 from samcli.local.services.base_local_service import LambdaOutputParser
 
 from local_api.gateway import AuthorizerCache, GatewayApigwService, GatewaySettings
-from local_api.runner import InProcessRunner
+from local_api.runner import WorkerRunner
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -83,6 +87,17 @@ def test_apigw_service_still_calls_them_where_we_hook_in():
     invoke = source(LocalApigwService._invoke_lambda_function)
     assert "self.lambda_runner.invoke(" in invoke
     assert "stdout=" in invoke and "stderr=" in invoke
+    # An error payload is LambdaResponseParseException, answered 500; we answer API Gateway's 502 instead.
+    assert "raise LambdaResponseParseException" in invoke
+    assert "except LambdaResponseParseException:" in handler
+
+
+def test_sams_lambda_failure_response_is_api_gateways_502():
+    with Flask(__name__).app_context():  # what a function's error payload is answered with
+        response = ServiceErrorResponses.lambda_failure_response()
+
+    assert response.status_code == 502
+    assert response.get_json() == {"message": "Internal server error"}
 
 
 def test_lambda_authorizer_and_runner_api():
@@ -121,9 +136,10 @@ def test_runner_resolves_env_as_sam_local_does(stacks, monkeypatch):
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_REGION", "eu-west-3")
-    runner = InProcessRunner(SamFunctionProvider(stacks), str(ROOT), {"Parameters": {"CLOCK_LEEWAY_SECONDS": "7"}})
+    runner = WorkerRunner(SamFunctionProvider(stacks), str(ROOT), {"Parameters": {"CLOCK_LEEWAY_SECONDS": "7"}})
 
-    env = {name: container.env for name, container in runner._containers.items()}["AuthorizerFunction"]
+    container = runner._containers["AuthorizerFunction"]
+    env, worker_env = container.env, container.worker_environ()
 
     assert env["ISSUER"] == PARAMS["Issuer"]  # parameter override through Globals
     assert env["POWERTOOLS_SERVICE_NAME"] == "authorizer"  # function's own variable
@@ -132,6 +148,13 @@ def test_runner_resolves_env_as_sam_local_does(stacks, monkeypatch):
     assert env["AWS_LAMBDA_FUNCTION_TIMEOUT"] == "10"
     # No credentials here: SAM CLI's placeholders, found without the network (sockets are blocked in unit tests).
     assert (env["AWS_ACCESS_KEY_ID"], env["AWS_REGION"]) == ("defaultkey", "eu-west-3")
+    # A worker gets all that on top of this process's env, with what the Lambda runtime adds (SAM's values win).
+    assert worker_env.items() >= env.items()
+    assert worker_env["_HANDLER"] == "app.lambda_handler"
+    assert worker_env["LAMBDA_TASK_ROOT"] == str(ROOT / "functions" / "authorizer")
+    assert worker_env["PATH"] == os.environ["PATH"]
+    runner.close()  # no worker ever started: invoke starts them
+    assert runner.worker_pids() == {name: [] for name in runner.worker_pids()}
 
 
 def test_gateway_settings_come_from_the_resolved_template(stacks):
@@ -144,8 +167,14 @@ def test_gateway_settings_come_from_the_resolved_template(stacks):
     assert settings.response("AUTHORIZER_CONFIGURATION_ERROR").status == 503
 
 
-def service(stacks, cls):
-    runner = InProcessRunner(SamFunctionProvider(stacks), str(ROOT))
+@pytest.fixture
+def runner(stacks):
+    built = WorkerRunner(SamFunctionProvider(stacks), str(ROOT))
+    yield built
+    built.close()  # the authorizer's worker
+
+
+def service(stacks, cls, runner):
     api = ApiProvider(stacks, cwd=str(ROOT)).api
     extra = {"gateway": GatewaySettings.from_stacks(stacks)} if cls is GatewayApigwService else {}
     built = cls(api=api, lambda_runner=runner, port=3000, host="127.0.0.1", **extra)
@@ -153,15 +182,15 @@ def service(stacks, cls):
     return built._app.test_client()
 
 
-def test_stock_sam_cli_still_answers_an_unauthorized_authorizer_502(stacks):
+def test_stock_sam_cli_still_answers_an_unauthorized_authorizer_502(stacks, runner):
     # What GatewayApigwService corrects; if this starts failing, SAM CLI changed and our override may be moot.
-    response = service(stacks, LocalApigwService).get("/hello", headers=MALFORMED)
+    response = service(stacks, LocalApigwService, runner).get("/hello", headers=MALFORMED)
 
     assert response.status_code == 502
 
 
-def test_our_service_answers_it_401_with_the_gateway_response(stacks):
-    response = service(stacks, GatewayApigwService).get("/hello", headers=MALFORMED)
+def test_our_service_answers_it_401_with_the_gateway_response(stacks, runner):
+    response = service(stacks, GatewayApigwService, runner).get("/hello", headers=MALFORMED)
 
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'

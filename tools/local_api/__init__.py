@@ -1,4 +1,4 @@
-"""A Docker-free `sam local start-api`: SAM CLI's API Gateway emulator with the handlers run in-process.
+"""A Docker-free `sam local start-api`: SAM CLI's API Gateway emulator with the handlers run in worker processes.
 
 Command line (flags as `sam local start-api`)::
 
@@ -17,10 +17,16 @@ Python::
         requests.get(f"{api.url}/hello", headers=...)
         api.invocations["AuthorizerFunction"]   # how many times the authorizer ran
 
-Each function runs as a warm Lambda container would: its own env vars (template, Globals, parameter overrides,
---env-vars, as SAM CLI resolves them, on top of this process's environment, e.g. AWS_ENDPOINT_URL_SECRETS_MANAGER),
-its own copy of its code and layer modules, and module-level state that lives on between requests. Handlers run one
-at a time. Where SAM CLI's emulator differs from API Gateway, this follows API Gateway: see local_api.gateway.
+Each function runs as Lambda runs it: in worker processes of its own (local_api.pool, local_api.worker), each one
+an execution environment taking one request at a time, started on demand up to ``max_workers`` per function
+(``--max-workers`` or LOCAL_API_MAX_WORKERS; beyond that a request waits for a worker, where Lambda would scale
+further or throttle), and kept warm, so module-level state lives on between its requests. A worker sees this
+process's environment (e.g. AWS_ENDPOINT_URL_SECRETS_MANAGER) plus the function's env vars (template, Globals,
+parameter overrides, --env-vars, as SAM CLI resolves them) and the Lambda runtime's (AWS_LAMBDA_FUNCTION_NAME,
+_HANDLER, LAMBDA_TASK_ROOT...), and imports the function's code and layers first. A handler still running at the
+function's Timeout is killed with its worker and answers Lambda's Sandbox.Timedout error; a worker that dies answers
+Runtime.ExitError; both are replaced. Handlers' output goes to stderr. Where SAM CLI's emulator differs from API
+Gateway, this follows API Gateway: see local_api.gateway.
 """
 
 import os

@@ -1,4 +1,5 @@
-"""`python -m local_api`: `sam local start-api` without Docker, with its flags for host, port, template and values."""
+"""`python -m local_api`: `sam local start-api` without Docker, with its flags for host, port, template and values
+(and --max-workers, the worker processes per function)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 import click
 from samcli.commands._utils.options import parameter_override_click_option
 
+from local_api.pool import DEFAULT_MAX_WORKERS
 from local_api.server import serve
 
 
@@ -31,15 +33,26 @@ from local_api.server import serve
     help="JSON file with values for the functions' environment variables (SAM's format).",
 )
 @parameter_override_click_option()
+@click.option(
+    "--max-workers",
+    type=click.IntRange(min=1),
+    default=DEFAULT_MAX_WORKERS,
+    show_default=True,
+    envvar="LOCAL_API_MAX_WORKERS",
+    help="Worker processes per function: requests beyond that wait for one (Lambda would scale or throttle).",
+)
 @click.option("--debug", is_flag=True, help="Log SAM CLI's emulator at DEBUG level too.")
-def main(host: str, port: int, template: str, env_vars: str | None, parameter_overrides: Any, debug: bool) -> None:
-    """Serve the template's API with its Lambda handlers run in this process."""
+def main(
+    host: str, port: int, template: str, env_vars: str | None, parameter_overrides: Any, max_workers: int, debug: bool
+) -> None:
+    """Serve the template's API with its Lambda handlers run in worker processes, concurrently."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     # SAM CLI's own INFO lines are container chatter here; werkzeug's access log would show query strings.
     logging.getLogger("samcli").setLevel(logging.DEBUG if debug else logging.WARNING)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     try:
-        serve(template, host=host, port=port, env_vars=env_vars, parameter_overrides=dict(parameter_overrides or {}))
+        overrides = dict(parameter_overrides or {})
+        serve(template, host=host, port=port, env_vars=env_vars, parameter_overrides=overrides, max_workers=max_workers)
     except (OSError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
 

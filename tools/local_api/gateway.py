@@ -1,9 +1,14 @@
-"""SAM CLI's API Gateway emulator, corrected where it differs from API Gateway for Lambda TOKEN authorizers.
+"""SAM CLI's API Gateway emulator, corrected where it differs from API Gateway: TOKEN authorizers, function errors.
 
 - An authorizer raising Exception("Unauthorized") answers 401 (SAM CLI: 502).
 - Authorizer results (policies) are cached per token for the authorizer's ReauthorizeEvery (SAM CLI: no cache).
 - The template's GatewayResponses shape the authorizer's 401, 403 and failure answers (SAM CLI: fixed bodies).
 - An explicit Deny in the authorizer's policy wins over any Allow, as in IAM (SAM CLI: reads Allow statements only).
+- A function's error (exception, timeout, exited runtime) answers 502 Internal server error, as API Gateway's proxy
+  integration does (SAM CLI: 500).
+
+Requests are served concurrently (werkzeug threads): per-request state lives in a threading.local, the authorizer
+cache takes a lock, and the settings are read-only.
 """
 
 from __future__ import annotations
@@ -22,8 +27,13 @@ from typing import Any
 from flask import Response
 from samcli.lib.utils.stream_writer import StreamWriter
 from samcli.local.apigw.authorizers.lambda_authorizer import LambdaAuthorizer
-from samcli.local.apigw.exceptions import AuthorizerUnauthorizedRequest, InvalidLambdaAuthorizerResponse
+from samcli.local.apigw.exceptions import (
+    AuthorizerUnauthorizedRequest,
+    InvalidLambdaAuthorizerResponse,
+    LambdaResponseParseException,
+)
 from samcli.local.apigw.local_apigw_service import LocalApigwService
+from samcli.local.apigw.service_error_responses import ServiceErrorResponses
 from samcli.local.services.base_local_service import LambdaOutputParser
 
 LOG = logging.getLogger("local_api.gateway")
@@ -68,6 +78,10 @@ class _AnsweredBySamFilter(logging.Filter):
 
 
 _ANSWERED_BY_US = _AnsweredBySamFilter()
+
+
+class FunctionError(Exception):
+    """Raised inside a request when the route's function answered an error payload (never carries request data)."""
 
 
 class GatewayResponseError(Exception):
@@ -196,6 +210,7 @@ class GatewayApigwService(LocalApigwService):
         """Build the Flask app, then answer GatewayResponseError with the template's gateway responses."""
         super().create()
         self._app.register_error_handler(GatewayResponseError, self._gateway_response)
+        self._app.register_error_handler(FunctionError, lambda _error: ServiceErrorResponses.lambda_failure_response())
         logging.getLogger("samcli.local.apigw.local_apigw_service").addFilter(_ANSWERED_BY_US)
 
     def _gateway_response(self, error: GatewayResponseError) -> Response:
@@ -235,7 +250,12 @@ class GatewayApigwService(LocalApigwService):
     ) -> str | bytes:
         authorizer = getattr(self._local, "authorizer", None)
         if authorizer is None or authorizer.type != LambdaAuthorizer.TOKEN:
-            output: str | bytes = super()._invoke_lambda_function(lambda_function_name, event, tenant_id)
+            try:
+                output: str | bytes = super()._invoke_lambda_function(lambda_function_name, event, tenant_id)
+            except LambdaResponseParseException:  # SAM CLI's signal of an error payload, which it answers 500
+                if authorizer is None:
+                    raise FunctionError from None
+                raise
             return output
         name = authorizer.authorizer_name
         key = AuthorizerCache.key(name, str(event["authorizationToken"]))

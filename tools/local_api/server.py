@@ -20,7 +20,8 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from local_api.drift import route_drift
 from local_api.gateway import GatewayApigwService, GatewaySettings
-from local_api.runner import InProcessRunner
+from local_api.pool import DEFAULT_MAX_WORKERS
+from local_api.runner import WorkerRunner
 
 LOG = logging.getLogger("local_api")
 
@@ -42,6 +43,7 @@ class ApiOptions(TypedDict, total=False):
     port: int
     env_vars: str | Path | Mapping[str, Any] | None
     parameter_overrides: Mapping[str, str] | None
+    max_workers: int
 
 
 class _QuietRequestHandler(WSGIRequestHandler):
@@ -52,9 +54,10 @@ class _QuietRequestHandler(WSGIRequestHandler):
 
 
 class LocalApi:
-    """The template's API on host:port, its handlers run in-process; bound on creation, served after start().
+    """The template's API on host:port, its handlers run in worker processes; bound on creation, served after start().
 
     Use as a context manager: `with LocalApi("template.yaml", port=0, parameter_overrides={...}) as api: api.url`.
+    Requests run concurrently, on up to max_workers workers per function; stop() ends the workers too.
     """
 
     def __init__(
@@ -65,6 +68,7 @@ class LocalApi:
         port: int = 3000,
         env_vars: str | Path | Mapping[str, Any] | None = None,
         parameter_overrides: Mapping[str, str] | None = None,
+        max_workers: int = DEFAULT_MAX_WORKERS,
     ) -> None:
         template_path = Path(template).resolve()
         cwd = str(template_path.parent)  # as `sam local`: CodeUri paths are relative to the template
@@ -74,7 +78,7 @@ class LocalApi:
         if not api.routes:
             raise ValueError(f"{template}: no API routes")
         env_values = env_vars if isinstance(env_vars, Mapping) else load_env_vars(env_vars)
-        self.runner = InProcessRunner(SamFunctionProvider(stacks), cwd, env_values)
+        self.runner = WorkerRunner(SamFunctionProvider(stacks), cwd, env_values, max_workers=max_workers)
         _log_route_drift(self.runner, stacks)
         self.service = GatewayApigwService(
             api=api, lambda_runner=self.runner, host=host, port=port, gateway=GatewaySettings.from_stacks(stacks)
@@ -111,12 +115,13 @@ class LocalApi:
         return self
 
     def stop(self) -> None:
-        """Stop serving and release the port."""
+        """Stop serving, release the port and end every worker."""
         if self._thread is not None:
             self._server.shutdown()
             self._thread.join()
             self._thread = None
         self._server.server_close()
+        self.runner.close()
 
     def __enter__(self) -> Self:
         return self.start()
@@ -125,7 +130,7 @@ class LocalApi:
         self.stop()
 
 
-def _log_route_drift(runner: InProcessRunner, stacks: list[Any]) -> None:
+def _log_route_drift(runner: WorkerRunner, stacks: list[Any]) -> None:
     """Warn of drift between Api events and ROUTE_SCOPES, read by the okta_m2m package of a function's own layer."""
     for container in runner.containers():
         if any((Path(root) / "okta_m2m" / "routes.py").is_file() for root in container.roots):
