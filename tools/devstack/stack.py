@@ -16,6 +16,7 @@ import requests
 
 from devstack.processes import ManagedProcess, StackError, port_in_use, wait_until
 from devstack.tables import create_tables
+from devstack.usage_plans import create_usage_plans, enrol_clients
 from m2m_client import parse_env_file
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -73,6 +74,7 @@ class LocalStack:
         self.processes: list[ManagedProcess] = []
         self.okta: dict[str, str] = {}
         self.secret_arn = ""
+        self.usage_plan_id = ""
 
     @property
     def api_url(self) -> str:
@@ -154,6 +156,19 @@ class LocalStack:
         created = client.create_secret(Name=SECRET_NAME, SecretString=self.register_credentials())
         self.secret_arn = created["ARN"]
         create_tables(self.aws_client("dynamodb"), self.template, self.parameter_overrides())
+        self.enrol_seeded_clients()
+
+    def enrol_seeded_clients(self) -> None:
+        """The template's usage plan in moto's API Gateway, with the admin and demo clients' API keys in it.
+
+        On AWS the template gives the admin client its key and the register function gives each new client one;
+        the demo client stands for a client registered before, so it gets its key here."""
+        apigateway = self.aws_client("apigateway")
+        plans = create_usage_plans(apigateway, self.template, self.parameter_overrides())
+        if not plans:
+            return
+        (self.usage_plan_id,) = plans.values()
+        enrol_clients(apigateway, self.usage_plan_id, [self.okta["ADMIN_CLIENT_ID"], self.okta["CLIENT_ID"]])
 
     def aws_client(self, service: str) -> Any:
         """A boto3 client of moto's server."""
@@ -177,6 +192,7 @@ class LocalStack:
         return {
             "AWS_ENDPOINT_URL_SECRETS_MANAGER": self.moto_url,
             "AWS_ENDPOINT_URL_DYNAMODB": self.moto_url,
+            "AWS_ENDPOINT_URL_API_GATEWAY": self.moto_url,
             "AWS_REGION": REGION,
             "AWS_DEFAULT_REGION": REGION,
             **DUMMY_AWS,
@@ -194,6 +210,7 @@ class LocalStack:
             "OktaClientId": self.okta.get("OKTA_SERVICE_CLIENT_ID", "") if self.auth_mode == "oauth" else "",
             "OktaDpop": "true",
             "OktaAccessPolicyId": self.okta.get("OKTA_CLIENTS_POLICY_ID", ""),
+            "AdminClientId": self.okta.get("ADMIN_CLIENT_ID", ""),
             **self.extra_overrides,
         }
 
@@ -201,11 +218,13 @@ class LocalStack:
         """Start the local API on the template, with the local endpoints as env vars and parameters."""
         env_vars = self.run_dir / "env-vars.json"
         function_env = self.function_env()
-        env_vars.write_text(json.dumps({"Parameters": function_env, "RegisterFunction": function_env}, indent=2))
+        # The usage plan's id is moto's, not the template's logical id that `!Ref` gives locally.
+        register_env = {**function_env, "USAGE_PLAN_ID": self.usage_plan_id}
+        env_vars.write_text(json.dumps({"Parameters": function_env, "RegisterFunction": register_env}, indent=2))
         overrides = " ".join(f"{key}={value}" for key, value in self.parameter_overrides().items())
         argv = [sys.executable, "-m", "local_api", "--host", self.host, "--port", str(self.ports.api)]
         argv += ["--template", str(self.template), "--env-vars", str(env_vars), "--parameter-overrides", overrides]
-        # The functions run inside the local API's process, so its environment is theirs too.
+        # The functions' worker processes start from the local API's environment, so it is theirs too.
         process = self._spawn("api", argv, {**os.environ, **function_env}, to_terminal=self.api_output_to_terminal)
         wait_until(
             f"the local API on {self.api_url}",

@@ -8,10 +8,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from okta_m2m.access_token import AccessToken, Trust, validate_access_token
+from okta_m2m.api_keys import usage_key
 from okta_m2m.config import AuthorizerSettings
 from okta_m2m.errors import TokenError
 from okta_m2m.jwks import KeyCache
-from okta_m2m.log_format import CallSiteLog, child_logger
+from okta_m2m.log_format import CallSiteLog, child_logger, decision_metric
 from okta_m2m.policy import api_prefix, policy_response, route_resources, statements
 from okta_m2m.routes import Route
 
@@ -101,7 +102,8 @@ class TokenAuthorizer:
         policy = entry.policies.get(prefix)
         if policy is None:
             statement = self._statement(entry.routes, prefix)
-            policy = entry.policies[prefix] = policy_response(entry.token.sub, statement, entry.context)
+            key = usage_key(entry.token.client_id) if entry.routes else None
+            policy = entry.policies[prefix] = policy_response(entry.token.sub, statement, entry.context, key)
         return policy
 
     def _statement(self, routes: tuple[Route, ...], prefix: str) -> tuple[dict[str, Any], ...]:
@@ -141,6 +143,7 @@ class TokenAuthorizer:
                 "kid": token.kid,
                 "scopes": entry.context["scopes"],
                 "routes": names,
+                **decision_metric(now),
             },
         )
         if len(self._verified) >= self.cache_size:

@@ -13,6 +13,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from okta_m2m.api_keys import disable_key, enrol_key
 from okta_m2m.config import RegisterSettings
 from okta_m2m.errors import (
     ClientConflictError,
@@ -127,6 +128,8 @@ def adopt_client(
         raise ClientConflictError("the Okta app is not active")
     label = str(app.get("label") or client_id)
     enrol_client(okta, settings, client_id, remaining_ms)
+    if settings.usage_plan_id:
+        enrol_key(client_id, settings.usage_plan_id)
     client = Client(client_id, client_id, label, ACTIVE, _now(), caller, "adopted")
     try:
         registry.adopt(client, str(uuid.uuid4()))
@@ -210,12 +213,15 @@ def revoke_client(
     caller: str | None,
     remaining_ms: RemainingMillis,
 ) -> dict[str, Any]:
-    """Deactivate the client's app (no new tokens), take it out of the access policy, mark it revoked; idempotent.
+    """Disable the client's API key (the gateway refuses it at once, tokens or not), deactivate its app (no new
+    tokens), take it out of the access policy, mark it revoked; idempotent.
 
-    Okta comes first: if a step fails, the registry still says active and the next call does it all again."""
+    The registry comes last: if a step fails, it still says active and the next call does it all again."""
     client = _registered(registry, client_id)
     if client.status == REVOKED:
         return client.as_dict()
+    if settings.usage_plan_id and not disable_key(client.client_id):
+        logger.warning("revoked client had no API key", client_id=client.client_id)
     try:
         okta.deactivate_app(client.app_id)
     except OktaNotFoundError:

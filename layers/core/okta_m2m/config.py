@@ -49,6 +49,7 @@ class RegisterSettings(NamedTuple):
     access_policy_id: str  # the policy new clients join; empty: no enrolment
     locks_table: str  # DynamoDB table of leases: the access policy's, and each client's for its secrets
     clients_table: str  # DynamoDB table of registered clients (okta_m2m.registry)
+    usage_plan_id: str  # the API's usage plan each client's API key joins; empty: no per-client keys
 
 
 def _required(name: str) -> str:
@@ -209,4 +210,5 @@ def register_settings() -> RegisterSettings:
         access_policy_id=policy,
         locks_table=_required("LOCKS_TABLE"),
         clients_table=_required("CLIENTS_TABLE"),
+        usage_plan_id=os.environ.get("USAGE_PLAN_ID", "").strip(),
     )

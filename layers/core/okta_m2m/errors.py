@@ -103,3 +103,7 @@ class RegistrationInProgressError(OktaM2MError):
 
 class ClientConflictError(OktaM2MError):
     """The client's state does not allow the operation (409); the message is short and safe to show."""
+
+
+class ApiKeysUnavailableError(OktaM2MError):
+    """The usage plan's API keys (API Gateway) cannot be read or changed (503); nothing is left half-done."""

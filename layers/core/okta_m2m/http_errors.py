@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 
 from okta_m2m.errors import (
+    ApiKeysUnavailableError,
     ClientConflictError,
     ClientExistsError,
     ClientNotFoundError,
@@ -71,6 +72,10 @@ _ANSWERS: tuple[tuple[type[OktaM2MError], ErrorAnswer], ...] = (
     (
         RegistryUnavailableError,
         ErrorAnswer(503, "The client registry is temporarily unavailable", "registry_unavailable"),
+    ),
+    (
+        ApiKeysUnavailableError,
+        ErrorAnswer(503, "Per-client limits are temporarily unavailable", "api_keys_unavailable"),
     ),
     (OktaTimeoutError, ErrorAnswer(504, "Okta did not answer in time", "okta_timeout")),
     (SecretUnavailableError, ErrorAnswer(500, "Internal server error", "secret_unavailable")),

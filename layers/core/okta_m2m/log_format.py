@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
+from functools import lru_cache
 from typing import Any, TextIO
 
 from okta_m2m.config import log_settings
@@ -73,6 +75,26 @@ class LeanJsonFormatter(logging.Formatter):
             "timestamp": f"{self._second_text}.{int((created - second) * 1000):03d}Z",
             **self.keys,
         }
+
+
+DECISIONS_METRIC = "AuthorizerDecisions"
+DEFAULT_NAMESPACE = "OktaM2MApi"
+
+
+@lru_cache(maxsize=1)
+def _decisions_directive() -> list[dict[str, Any]]:
+    namespace = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "").strip() or DEFAULT_NAMESPACE
+    metric = {"Name": DECISIONS_METRIC, "Unit": "Count"}
+    return [{"Namespace": namespace, "Dimensions": [["service", "decision"]], "Metrics": [metric]}]
+
+
+def decision_metric(created: float | None = None) -> dict[str, Any]:
+    """Fields that make a decision log line an Embedded Metric Format record: one AuthorizerDecisions count.
+
+    Its dimensions are the line's `service` and `decision` (allow, deny, unauthorized, keys_unavailable): few
+    values, so CloudWatch keeps few series; the client id stays a log field (Contributor Insights reads it)."""
+    timestamp = int((time.time() if created is None else created) * 1000)
+    return {"_aws": {"Timestamp": timestamp, "CloudWatchMetrics": _decisions_directive()}, DECISIONS_METRIC: 1}
 
 
 def service_logger(stream: TextIO | None = None) -> tuple[logging.Logger, LeanJsonFormatter]:

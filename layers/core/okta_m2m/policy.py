@@ -262,13 +262,19 @@ def statements(prefix: str, allow: Sequence[str], deny: Sequence[str]) -> tuple[
 
 
 def policy_response(
-    principal_id: str, statement: Sequence[dict[str, Any]], context: dict[str, Any] | None = None
+    principal_id: str,
+    statement: Sequence[dict[str, Any]],
+    context: dict[str, Any] | None = None,
+    usage_identifier_key: str | None = None,
 ) -> dict[str, Any]:
-    """The authorizer's answer: the statements, plus a flat context (strings, numbers and booleans)."""
+    """The authorizer's answer: the statements, a flat context (strings, numbers and booleans), and the API key
+    of the caller's usage plan (the API's key source is the authorizer)."""
     response: dict[str, Any] = {
         "principalId": principal_id,
         "policyDocument": {"Version": "2012-10-17", "Statement": list(statement)},
     }
     if context:
         response["context"] = context
+    if usage_identifier_key:
+        response["usageIdentifierKey"] = usage_identifier_key
     return response

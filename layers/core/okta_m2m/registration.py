@@ -16,8 +16,10 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from okta_m2m.api_keys import disable_key, enrol_key
 from okta_m2m.config import RegisterSettings
 from okta_m2m.errors import (
+    ApiKeysUnavailableError,
     ClientExistsError,
     EnrolmentFailedError,
     InvalidRequestError,
@@ -173,6 +175,8 @@ def remove_app(okta: OktaClient, settings: RegisterSettings, app_id: str, remain
     Used for apps whose caller never got the secret: a failed enrolment or recording, a crashed registration."""
     try:
         okta.deactivate_app(app_id)
+        if settings.usage_plan_id:
+            disable_key(app_id)
         try:
             unenrol_client(okta, settings, app_id, remaining_ms)
         except OktaM2MError as exc:
@@ -288,13 +292,15 @@ def register_service_app(  # noqa: PLR0913 - the caller's request and the functi
         raise
     try:
         enrol_client(okta, settings, app.client_id, remaining_ms)
+        if settings.usage_plan_id:
+            enrol_key(app.client_id, settings.usage_plan_id)
         registry.bind(Client(app.client_id, app.app_id, app.label, ACTIVE, iso_now(clock), caller, "registered"), owner)
     except (OktaM2MError, ConditionFailed) as exc:
         if remove_app(okta, settings, app.app_id, remaining_ms):
             registry.release_label(label, owner)
         else:
             registry.abandon_label(label, owner)  # the next registration of the label removes the app
-        if isinstance(exc, LeaseBusyError | LeaseUnavailableError | RegistryUnavailableError):
+        if isinstance(exc, LeaseBusyError | LeaseUnavailableError | RegistryUnavailableError | ApiKeysUnavailableError):
             raise
         if isinstance(exc, ConditionFailed):
             raise RegistryUnavailableError("the label claim was lost before the client was recorded") from None
