@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -14,6 +16,7 @@ import pytest
 from functions.authorizer import app  # imported without ISSUER: no prefetch, so faults set in a test apply to it
 from okta_m2m.errors import KeySetUnavailableError, TokenError
 from okta_m2m.jwks import KeyCache
+from okta_m2m.log_format import LeanJsonFormatter
 from tests.jwks_server import JwksServer
 from tests.jwt_factory import CLIENT_ID, access_claims, b64url, mint, sign_raw, signing_key
 from tests.route_tables import TEMPLATE_ROUTES
@@ -525,3 +528,47 @@ def test_no_token_reaches_the_logs(authorizer, jwks, capsys, caplog, monkeypatch
         for part in token.split("."):
             if len(part) > 16:
                 assert part not in logged
+
+
+# --- per-client API keys and the decision metric ----------------------------------------------------------------
+
+
+def test_an_allow_names_the_clients_api_key_and_a_deny_names_none(authorizer, jwks):
+    allowed = authorizer(mint(KEY, access_claims(jwks.issuer)))
+    denied = authorizer(mint(KEY, access_claims(jwks.issuer, scopes=("none",))))
+
+    assert allowed["usageIdentifierKey"] == f"oktam2mclient{CLIENT_ID}"
+    assert "usageIdentifierKey" not in denied
+
+
+@contextmanager
+def authorizer_lines() -> Iterator[io.StringIO]:
+    """Every line the authorizer's own logger writes while the block runs."""
+    (handler,) = [h for h in app.logger.handlers if isinstance(h.formatter, LeanJsonFormatter)]
+    buffer = io.StringIO()
+    previous = handler.setStream(buffer)
+    try:
+        yield buffer
+    finally:
+        handler.setStream(previous)
+
+
+def test_every_decision_is_counted_by_decision_never_by_client(authorizer, jwks):
+    with authorizer_lines() as lines:
+        authorizer(mint(KEY, access_claims(jwks.issuer)))
+        authorizer(mint(KEY, access_claims(jwks.issuer, scopes=("none",))))
+        unauthorized(authorizer, "not.a.token")
+        jwks.keys = [KEY.jwk(alg="RS512")]  # a new container meets an issuer with no usable key
+        app.token_authorizer.cache_clear()
+        with pytest.raises(KeySetUnavailableError):
+            authorizer(mint(KEY, access_claims(jwks.issuer)))
+
+    records = [json.loads(line) for line in lines.getvalue().splitlines() if '"_aws"' in line]
+    assert [r["decision"] for r in records] == ["allow", "deny", "unauthorized", "keys_unavailable"]
+    for record in records:
+        (directive,) = record["_aws"]["CloudWatchMetrics"]
+        assert directive["Metrics"] == [{"Name": "AuthorizerDecisions", "Unit": "Count"}]
+        assert directive["Dimensions"] == [["service", "decision"]]
+        assert all(isinstance(record[name], str) for name in directive["Dimensions"][0])
+        assert record["AuthorizerDecisions"] == 1
+        assert abs(record["_aws"]["Timestamp"] / 1000 - time.time()) < 60

@@ -419,3 +419,30 @@ def test_the_cli_adopts_and_pages(admin, tmp_path):
     assert page.stderr.startswith("more: --next ")
     unknown = cli(admin, tmp_path, "clients", "show", "0oanosuchclient")
     assert unknown.stderr == "error: GET /clients/0oanosuchclient answered 404: Client not found\n"
+
+
+# --- per-client API keys (the gateway's usage plan) ---
+
+
+def api_key(admin: Admin, client_id: str) -> dict[str, Any] | None:
+    apigateway = admin.stack.aws_client("apigateway")
+    keys = apigateway.get_api_keys(nameQuery=client_id, includeValues=True)["items"]
+    (key,) = [k for k in keys if k["name"] == client_id] or [None]
+    if key is not None:
+        key["plans"] = [p["id"] for p in apigateway.get_usage_plans(keyId=key["id"])["items"]]
+    return key
+
+
+def test_registering_adopting_and_revoking_keep_the_clients_api_key_in_step(admin):
+    created = admin.register(label())
+    adopted_id = make_app_in_okta(admin, label())
+    admin.call("PUT", f"/clients/{adopted_id}").raise_for_status()
+
+    for client_id in (created["client_id"], adopted_id):
+        key = api_key(admin, client_id)
+        assert key is not None
+        assert (key["value"], key["enabled"]) == (f"oktam2mclient{client_id}", True)
+        assert key["plans"] == [admin.stack.usage_plan_id]
+    admin.call("DELETE", f"/clients/{created['client_id']}").raise_for_status()
+    assert api_key(admin, created["client_id"])["enabled"] is False  # type: ignore[index]
+    assert api_key(admin, adopted_id)["enabled"] is True  # type: ignore[index]
