@@ -111,12 +111,14 @@ def adopt_client(
 ) -> tuple[dict[str, Any], bool]:
     """Bring an active Okta service app this API did not register under its management; (client, newly adopted).
 
-    Adopting a client that is already registered answers it as it is (idempotent). Its client id must be its app
-    id, as for every app Okta's API creates."""
+    Adopting a client that is already registered answers it as it is (idempotent), after making sure it has its
+    API key. Its client id must be its app id, as for every app Okta's API creates."""
     known = registry.get(client_id)
     if known is not None:
         if known.status == REVOKED:
             raise ClientConflictError("the client is revoked; register a new one")
+        if settings.usage_plan_id:
+            enrol_key(client_id, settings.usage_plan_id)  # a client registered before it had keys gets one
         return known.as_dict(), False
     try:
         app = okta.get_app(client_id)
