@@ -215,56 +215,48 @@ class Registry:
             found = self._client.get_item(TableName=self._table, Key={"pk": _s(f"label#{label}")}, ConsistentRead=True)
         return _claim(found["Item"]) if "Item" in found else None
 
-    def take_over(self, claim: LabelClaim, owner: str) -> bool:
-        """Make a stale pending claim ours (only if nobody else took it since it was read)."""
+    def _if_pending_for(self, owner: str, operation: str, method: str, **request: Any) -> bool:
+        """One conditional write to a label claim that is pending for owner; False if it no longer is."""
+        condition = {
+            "ConditionExpression": "#owner = :owner AND #state = :pending",
+            "ExpressionAttributeNames": {"#owner": "owner", "#state": "state", **request.pop("names", {})},
+            "ExpressionAttributeValues": {":owner": _s(owner), ":pending": _s(PENDING), **request.pop("values", {})},
+        }
         try:
-            with _dynamodb_errors("take over label"):
-                self._client.update_item(
-                    TableName=self._table,
-                    Key={"pk": _s(f"label#{claim.label}")},
-                    UpdateExpression="SET #owner = :owner, started_at = :now",
-                    ConditionExpression="#state = :pending AND #owner = :previous",
-                    ExpressionAttributeNames={"#owner": "owner", "#state": "state"},
-                    ExpressionAttributeValues={
-                        ":owner": _s(owner),
-                        ":now": {"N": f"{self._clock():.3f}"},
-                        ":pending": _s(PENDING),
-                        ":previous": _s(claim.owner),
-                    },
-                )
+            with _dynamodb_errors(operation):
+                getattr(self._client, method)(TableName=self._table, **request, **condition)
         except ConditionFailed:
             return False
         return True
+
+    def take_over(self, claim: LabelClaim, owner: str) -> bool:
+        """Make a stale pending claim ours (only if nobody else took it since it was read)."""
+        return self._if_pending_for(
+            claim.owner,
+            "take over label",
+            "update_item",
+            Key={"pk": _s(f"label#{claim.label}")},
+            UpdateExpression="SET #owner = :new, started_at = :now",
+            values={":new": _s(owner), ":now": {"N": f"{self._clock():.3f}"}},
+        )
 
     def abandon_label(self, label: str, owner: str) -> None:
         """Leave our pending claim for the next registration of the label to resolve at once (as if stale).
 
         For a registration that gives up while Okta may hold an app of it: it cannot tell, the next one checks."""
-        try:
-            with _dynamodb_errors("abandon label"):
-                self._client.update_item(
-                    TableName=self._table,
-                    Key={"pk": _s(f"label#{label}")},
-                    UpdateExpression="SET started_at = :never",
-                    ConditionExpression="#owner = :owner AND #state = :pending",
-                    ExpressionAttributeNames={"#owner": "owner", "#state": "state"},
-                    ExpressionAttributeValues={":never": {"N": "0"}, ":owner": _s(owner), ":pending": _s(PENDING)},
-                )
-        except ConditionFailed:
+        if not self._if_pending_for(
+            owner,
+            "abandon label",
+            "update_item",
+            Key={"pk": _s(f"label#{label}")},
+            UpdateExpression="SET started_at = :never",
+            values={":never": {"N": "0"}},
+        ):
             logger.warning("label claim no longer ours", label=label)
 
     def release_label(self, label: str, owner: str) -> None:
         """Drop our pending claim (nothing was created in Okta); a claim that is no longer ours stays."""
-        try:
-            with _dynamodb_errors("release label"):
-                self._client.delete_item(
-                    TableName=self._table,
-                    Key={"pk": _s(f"label#{label}")},
-                    ConditionExpression="#owner = :owner AND #state = :pending",
-                    ExpressionAttributeNames={"#owner": "owner", "#state": "state"},
-                    ExpressionAttributeValues={":owner": _s(owner), ":pending": _s(PENDING)},
-                )
-        except ConditionFailed:
+        if not self._if_pending_for(owner, "release label", "delete_item", Key={"pk": _s(f"label#{label}")}):
             logger.warning("label claim no longer ours", label=label)
 
     def bind(self, client: Client, owner: str) -> None:
