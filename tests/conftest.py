@@ -48,7 +48,13 @@ def reset_caches() -> None:
         authorizer.token_authorizer.cache_clear()
     if "aws_lambda_powertools.utilities.parameters" in sys.modules:
         sys.modules["aws_lambda_powertools.utilities.parameters"].clear_caches()
-    for name in ("okta_m2m.secrets", "okta_m2m.okta_client", "okta_m2m.locks"):
+    for name in (
+        "okta_m2m.secrets",
+        "okta_m2m.okta_client",
+        "okta_m2m.locks",
+        "okta_m2m.log_format",
+        "okta_m2m.api_keys",
+    ):
         module = sys.modules.get(name)
         for attr in dir(module) if module else ():
             clear = getattr(getattr(module, attr), "cache_clear", None)

@@ -27,15 +27,15 @@ from okta_m2m.authorization import TokenAuthorizer
 from okta_m2m.errors import KeySetUnavailableError, TokenError
 from okta_m2m.fetch import fetch_json
 from okta_m2m.jwks import KeyCache
-from okta_m2m.log_format import CallSiteLog, FieldLogger, decision_metric, service_logger
+from okta_m2m.log_format import CallSiteLog, FieldLogger, service_logger
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 # Powertools' line format without importing Powertools, a third of this function's cold start (okta_m2m.log_format).
 logger, formatter = service_logger()
-_log_unauthorized = CallSiteLog(FieldLogger(logger))
-_log_keys_unavailable = CallSiteLog(FieldLogger(logger))
+_log_unauthorized = CallSiteLog(FieldLogger(logger), decision_metric=True)
+_log_keys_unavailable = CallSiteLog(FieldLogger(logger), decision_metric=True)
 
 
 @lru_cache(maxsize=1)
@@ -61,12 +61,10 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     try:
         return token_authorizer().authorize(event.get("authorizationToken"), event.get("methodArn"))
     except TokenError as exc:
-        _log_unauthorized("unauthorized", {"decision": "unauthorized", "reason": exc.reason, **decision_metric()})
+        _log_unauthorized("unauthorized", {"decision": "unauthorized", "reason": exc.reason})
     except KeySetUnavailableError as exc:
         # Not the caller's fault: the error reaches API Gateway, whose AUTHORIZER_FAILURE answer is a 503.
-        _log_keys_unavailable(
-            "keys unavailable", {"decision": "keys_unavailable", "reason": str(exc), **decision_metric()}
-        )
+        _log_keys_unavailable("keys unavailable", {"decision": "keys_unavailable", "reason": str(exc)})
         raise
     # The exact text "Unauthorized" is API Gateway's contract for 401; raised outside the except for a clean trace.
     raise Exception("Unauthorized")  # noqa: TRY002

@@ -133,3 +133,28 @@ def test_call_site_log_takes_the_standard_path_past_a_filter(monkeypatch):
     log("secret", {"a": 1})
     log("plain", {"a": 2})
     assert [line["message"] for line in lines(out)] == ["plain"]
+
+
+def test_a_decision_line_is_the_same_emf_record_on_the_fast_and_the_standard_path(monkeypatch):
+    logger, _, out = make_logger(monkeypatch)
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "Shop")
+    log = CallSiteLog(logger, decision_metric=True)
+    fields = {"decision": "deny", "client_id": "0oa1"}
+    log("deny", fields)  # the fast path: one lean handler
+    extra = logging.NullHandler()
+    logger.logger.addHandler(extra)
+    try:
+        log("deny", fields)  # the standard path
+    finally:
+        logger.logger.removeHandler(extra)
+    fast, standard = lines(out)
+    for line in (fast, standard):
+        assert line["decision"] == "deny" and line["AuthorizerDecisions"] == 1
+        (directive,) = line["_aws"]["CloudWatchMetrics"]
+        assert directive == {
+            "Namespace": "Shop",
+            "Dimensions": [["service", "decision"]],
+            "Metrics": [{"Name": "AuthorizerDecisions", "Unit": "Count"}],
+        }
+    assert list(fast) == list(standard)
+    assert abs(fast["_aws"]["Timestamp"] - standard["_aws"]["Timestamp"]) < 5_000

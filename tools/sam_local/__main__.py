@@ -74,7 +74,7 @@ def sam_env(template: Path) -> dict[str, str]:
     return {**env, **DUMMY_AWS, "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION, "SAM_CLI_TELEMETRY": "0"}
 
 
-def write_env_vars(path: Path, host: str, moto_url: str) -> None:
+def write_env_vars(path: Path, host: str, moto_url: str, usage_plan_id: str) -> None:
     """The `--env-vars` file: the local-only settings, which the template declares fixed empty."""
     # Plain http to the bridge address is allowed only because SAM CLI sets AWS_SAM_LOCAL=true in its containers.
     local = {"SAM_LOCAL_HTTP_ISSUER_HOSTS": host}
@@ -85,6 +85,8 @@ def write_env_vars(path: Path, host: str, moto_url: str) -> None:
             **local,
             "AWS_ENDPOINT_URL_SECRETS_MANAGER": moto_url,
             "AWS_ENDPOINT_URL_DYNAMODB": moto_url,
+            "AWS_ENDPOINT_URL_API_GATEWAY": moto_url,
+            "USAGE_PLAN_ID": usage_plan_id,  # moto's id of the plan (the template's `!Ref` gives its logical id)
         },
     }
     path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
@@ -237,7 +239,7 @@ def run(args: argparse.Namespace, processes: list[ManagedProcess], steps: list[S
     stack.start_moto()
     okta = stack.okta
     env_vars = work / "env-vars.json"
-    write_env_vars(env_vars, args.host, stack.moto_url)
+    write_env_vars(env_vars, args.host, stack.moto_url, stack.usage_plan_id)
     env = sam_env(args.template)
     sam_args = ["--template", str(args.template), "--skip-pull-image", "--env-vars", str(env_vars)]
     overrides = " ".join(f"{key}={value}" for key, value in stack.parameter_overrides().items())

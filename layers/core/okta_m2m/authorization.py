@@ -12,12 +12,12 @@ from okta_m2m.api_keys import usage_key
 from okta_m2m.config import AuthorizerSettings
 from okta_m2m.errors import TokenError
 from okta_m2m.jwks import KeyCache
-from okta_m2m.log_format import CallSiteLog, child_logger, decision_metric
+from okta_m2m.log_format import CallSiteLog, child_logger
 from okta_m2m.policy import api_prefix, policy_response, route_resources, statements
 from okta_m2m.routes import Route
 
 logger = child_logger(__name__)
-_log_decision = CallSiteLog(logger)  # once per verified token: the hot path's one log line
+_log_decision = CallSiteLog(logger, decision_metric=True)  # once per verified token: the hot path's one log line
 
 BEARER = "Bearer "
 MAX_CONTEXT_VALUE = 256  # characters of a claim copied into the context (CONTEXT_CLAIMS)
@@ -143,7 +143,6 @@ class TokenAuthorizer:
                 "kid": token.kid,
                 "scopes": entry.context["scopes"],
                 "routes": names,
-                **decision_metric(now),
             },
         )
         if len(self._verified) >= self.cache_size:
