@@ -13,7 +13,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export SAM_CLI_TELEMETRY := 0
 
 .PHONY: venv okta-sdks-venv lint typecheck validate test-unit test-integration test bench fuzz build events dev demo \
-	bench-api soak sam-local-check clean
+	bench-api soak usage sam-local-check clean
 
 venv: $(VENV)/.installed $(SDK_VENV)/.installed
 
@@ -81,6 +81,10 @@ bench-api: venv
 
 soak: venv
 	$(PY) -m benchmarks.soak
+
+# Requests per client, by route and status, from the access log `make dev` writes (the last 24 h; SINCE=1h for less).
+usage: venv
+	$(PY) -m local_api.usage --log .local/access.log $(if $(SINCE),--since $(SINCE))
 
 sam-local-check: venv
 	bash tools/sam_local_check.sh

@@ -74,7 +74,9 @@ def fetch_token(okta: dict[str, str], client_id: str, secret: str, scope: str) -
 @pytest.fixture(scope="module")
 def admin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Admin]:
     ports = Ports(api=free_port(), okta=free_port(), moto=free_port())
-    with LocalStack(tmp_path_factory.mktemp("clients") / "state", ports=ports) as stack:
+    # Limits far above these tests' bursts (20 registrations at once): the limits have tests of their own.
+    limits = {"ClientRateLimit": "1000", "ClientBurstLimit": "1000"}
+    with LocalStack(tmp_path_factory.mktemp("clients") / "state", ports=ports, parameter_overrides=limits) as stack:
         yield Admin(
             stack, fetch_token(stack.okta, stack.okta["ADMIN_CLIENT_ID"], stack.okta["ADMIN_CLIENT_SECRET"], "register")
         )

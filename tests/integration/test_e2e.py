@@ -197,8 +197,9 @@ def test_the_apps_rate_limit_reached_leaves_nothing_and_the_label_free(stack, fa
 
 
 @pytest.mark.parametrize(("ttl", "runs_on_second_call"), [("300", 0), ("0", 1)])
-def test_authorizer_result_is_cached_per_token(stack, ttl, runs_on_second_call):
-    # Given a local API on the stack's Okta, in this process so that its invocation counts can be read
+def test_authorizer_result_is_cached_per_token(stack, ttl, runs_on_second_call, monkeypatch):
+    # Given a local API on the stack's Okta and moto (API keys), in this process so that its invocations can be read
+    monkeypatch.setenv("AWS_ENDPOINT_URL_API_GATEWAY", stack.moto_url)
     overrides = stack.parameter_overrides() | {"AuthorizerCacheTtl": ttl}
     with LocalApi(stack.template, port=0, parameter_overrides=overrides) as api:
         token = demo_client(stack).token()

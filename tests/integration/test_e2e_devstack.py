@@ -63,6 +63,10 @@ def test_demo_passes_on_a_fresh_state_dir_and_leaves_nothing_running(tmp_path):
     lines = [line for line in result.stdout.splitlines() if line.startswith(("PASS", "FAIL"))]
     assert len(lines) == STORY_STEPS
     assert all(line.startswith("PASS") for line in lines)
+    # And it ends with the usage table of the run, from the local API's access log
+    newcomer = lines[0].rsplit("client_id ", 1)[1]
+    usage = result.stdout.split("Who called what in this demo", 1)[1]
+    assert f"client {newcomer}: 1 request\n" in usage and "GET /hello    1      1" in usage
     assert (state_dir / "okta" / "okta.env").is_file()
     # The Okta server logs the credentials it creates: its log is the owner's alone
     assert (state_dir / "devstack" / "okta.log").stat().st_mode & 0o777 == 0o600

@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from local_api import LocalApi
+from tests.integration.api_key_fixtures import keys_in_moto
 from tests.jwks_server import JwksServer
 from tests.jwt_factory import CLIENT_ID, access_claims, mint, signing_key
 
@@ -35,6 +36,13 @@ def overrides(issuer: str, **extra: str) -> dict[str, str]:
 def jwks() -> Iterator[JwksServer]:
     with JwksServer([KEY.jwk()]) as server:
         yield server
+
+
+@pytest.fixture(scope="module", autouse=True)
+def api_keys(moto_endpoint: str) -> Iterator[None]:
+    """The template's routes require an API key: the test client's, in moto, which the local API is pointed at."""
+    with keys_in_moto(moto_endpoint, TEMPLATE, [CLIENT_ID]):
+        yield
 
 
 @pytest.fixture(scope="module")

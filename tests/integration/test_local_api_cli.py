@@ -12,14 +12,23 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.integration.api_key_fixtures import keys_in_moto
 from tests.integration.test_local_api import TEMPLATE, overrides
 from tests.jwks_server import JwksServer
-from tests.jwt_factory import access_claims, mint, signing_key
+from tests.jwt_factory import CLIENT_ID, access_claims, mint, signing_key
 
 pytestmark = pytest.mark.integration
 
 KEY = signing_key("cli-key")
 READY = "Local API: "
+
+
+@pytest.fixture(scope="module", autouse=True)
+def api_keys(moto_endpoint: str) -> Iterator[None]:
+    """The template's routes require an API key: the test client's, in moto, which the local API process is pointed
+    at through the environment it inherits."""
+    with keys_in_moto(moto_endpoint, TEMPLATE, [CLIENT_ID]):
+        yield
 
 
 @pytest.fixture

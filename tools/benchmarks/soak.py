@@ -41,6 +41,15 @@ before T_new is allowed once the key is fetched. PASS needs 0 wrong answers and 
 phase really happened (rotation, a failed fetch in the outage, reserve tokens allowed in it, every bad kind refused,
 the new key accepted after it within the refetch rule), refetches spaced as that rule says (a minute after one that
 worked, the back-off after one that failed), every request answered.
+
+The oracle needs one authorizer with one key cache, so the soak's local API runs one worker per function
+(LOCAL_API_MAX_WORKERS=1: the local equivalent of reserved concurrency 1). With more, a worker started during the
+outage would hold no keys at all (as a new Lambda environment would), and its answers would follow no rule above.
+Each client is registered through POST /register, so it has its own API key in the template's usage plan. Its
+traffic (4 requests/s in the full run, under 3 with --short) stays within the default limits (10/s, burst 20,
+100000 a day), but a client catching up after a stall sends back to back and the admin registers every client in a
+row, so the stack raises ClientRateLimit and ClientBurstLimit (SOAK_LIMITS); the quota stays the default, far above
+a run's few hundred requests per key. A 429 is then a wrong answer like any other.
 """
 
 from __future__ import annotations
@@ -89,6 +98,10 @@ CLOCK_SLACK = 1.0
 SHOWN_WRONG = 10
 FULL_CLIENTS, FULL_REQUESTS = 50, 9000  # 200 requests/s over 45 s: half of what 2 cores carry (make soak on 2 cores)
 SHORT_CLIENTS, SHORT_REQUESTS = 10, 600
+# The local API: one authorizer (one key cache) for the oracle; usage plan limits no client of the soak reaches.
+SOAK_API_ENV = {"LOCAL_API_MAX_WORKERS": "1"}
+SOAK_LIMITS = {"ClientRateLimit": "1000", "ClientBurstLimit": "1000"}
+POLICY_CALLS = 3  # a registration's enrolment reads, replaces and reads back the clients policy
 
 
 @dataclass(frozen=True)
@@ -332,16 +345,37 @@ def keys_log(stack: LocalStack, since: float) -> list[KeysAnswer]:
     return [answer for answer in answers if answer.received >= since]
 
 
+def policy_budget(stack: LocalStack) -> tuple[int, float]:
+    """How many more policies API calls the local Okta allows in its current minute, and when the next one starts
+    (epoch seconds), from the rate-limit headers of a read of the clients policy (which takes one call)."""
+    okta = stack.okta
+    path = f"/api/v1/authorizationServers/default/policies/{okta['OKTA_CLIENTS_POLICY_ID']}"
+    headers = {"Authorization": f"SSWS {okta['OKTA_API_TOKEN']}", "Accept": "application/json"}
+    response = requests.get(f"{okta['OKTA_ORG_URL']}{path}", headers=headers, timeout=10)
+    return int(response.headers["X-Rate-Limit-Remaining"]), float(response.headers["X-Rate-Limit-Reset"])
+
+
 def register_clients(stack: LocalStack, count: int) -> list[M2MClient]:
-    """Register `count` service apps through POST /register (as the admin client); return a client for each."""
+    """Register `count` service apps through POST /register (as the admin client); return a client for each.
+
+    A registration takes two Apps API calls (a search, a create), whose limit a fault raises for the set-up, and
+    POLICY_CALLS policies API calls (the enrolment), whose limit a fault cannot raise: as many registrations as the
+    minute allows go at once, then the next minute is waited for."""
     okta = stack.okta
     admin = client_for(
         okta, stack.api_url, okta["ADMIN_CLIENT_ID"], okta["ADMIN_CLIENT_SECRET"], okta["REGISTER_SCOPE"]
     )
-    set_faults(stack, "--apps-rate-limit", str(2 * count + 10))  # a registration is a search and a create
+    set_faults(stack, "--apps-rate-limit", str(2 * count + 10))
     try:
         run_id = uuid.uuid4().hex[:8]
-        created = [admin.register(f"soak-{run_id}-{i}") for i in range(count)]
+        created: list[dict[str, str]] = []
+        while len(created) < count:
+            remaining, reset = policy_budget(stack)
+            if remaining < POLICY_CALLS:
+                _sleep_until(reset + 0.1)
+                continue
+            batch = range(len(created), min(count, len(created) + remaining // POLICY_CALLS))
+            created += [admin.register(f"soak-{run_id}-{i}") for i in batch]
     finally:
         set_faults(stack)
     return [client_for(okta, stack.api_url, c["client_id"], c["client_secret"], okta["HELLO_SCOPE"]) for c in created]
@@ -599,12 +633,11 @@ def soak(stack: LocalStack, settings: Settings) -> Report:
 
 def run(settings: Settings, state_dir: Path) -> Report:
     """Start a private stack on free ports with its state in state_dir, soak it, stop it; return the report."""
-    overrides = (
-        {} if settings.authorizer_cache_ttl is None else {"AuthorizerCacheTtl": str(settings.authorizer_cache_ttl)}
-    )
-    stack = LocalStack(
-        state_dir, ports=Ports(api=free_port(), okta=free_port(), moto=free_port()), parameter_overrides=overrides
-    )
+    overrides = dict(SOAK_LIMITS)
+    if settings.authorizer_cache_ttl is not None:
+        overrides["AuthorizerCacheTtl"] = str(settings.authorizer_cache_ttl)
+    ports = Ports(api=free_port(), okta=free_port(), moto=free_port())
+    stack = LocalStack(state_dir, ports=ports, parameter_overrides=overrides, api_env=SOAK_API_ENV)
     with stack:
         return soak(stack, settings)
 

@@ -16,6 +16,7 @@ from devstack.events import write_fresh_event
 from devstack.processes import StackError
 from devstack.stack import REPO_ROOT, LocalStack, Ports
 from devstack.story import STORY_STEPS, run_story
+from local_api.usage import main as usage
 from m2m_client import ClientError
 
 
@@ -121,11 +122,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "dev":
             print_welcome(stack)
             return serve(stack)
+        started = time.time()
         steps = run_story(stack.okta, stack.api_url)
         for step in steps:
             print(step.line())
         passed = len(steps) == STORY_STEPS and all(step.passed for step in steps)
         print(f"demo {'passed' if passed else 'FAILED'}: {sum(s.passed for s in steps)}/{STORY_STEPS} steps")
+        print(f"\nWho called what in this demo ({shown(stack.access_log)}; any period: make usage):", flush=True)
+        usage(["--log", str(stack.access_log), "--since", f"{int(time.time() - started) + 1}s"])
         return 0 if passed else 1
     except (StackError, ClientError) as exc:
         print(f"error: {exc}", file=sys.stderr)

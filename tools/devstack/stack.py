@@ -16,8 +16,8 @@ import requests
 
 from devstack.processes import ManagedProcess, StackError, port_in_use, wait_until
 from devstack.tables import create_tables
-from devstack.usage_plans import create_usage_plans, enrol_clients
-from m2m_client import parse_env_file
+from devstack.usage_plans import create_usage_plans
+from m2m_client import ClientConfig, ClientError, M2MClient, parse_env_file
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
@@ -61,6 +61,7 @@ class LocalStack:
         api_output_to_terminal: bool = False,
         host: str = HOST,
         auth_mode: str = "oauth",
+        api_env: dict[str, str] | None = None,
     ) -> None:
         self.state_dir = state_dir
         self.host = host  # 127.0.0.1; the Docker check binds the bridge address so containers can reach it
@@ -69,6 +70,7 @@ class LocalStack:
         self.extra_overrides = parameter_overrides or {}
         self.api_output_to_terminal = api_output_to_terminal
         self.auth_mode = auth_mode
+        self.api_env = api_env or {}  # extra environment of the local API process (e.g. LOCAL_API_MAX_WORKERS)
         self.okta_dir = state_dir / "okta"
         self.run_dir = state_dir / "devstack"
         self.processes: list[ManagedProcess] = []
@@ -80,6 +82,11 @@ class LocalStack:
     def api_url(self) -> str:
         """Base URL of the local API (no stage prefix, as with sam local start-api)."""
         return f"http://{self.host}:{self.ports.api}"
+
+    @property
+    def access_log(self) -> Path:
+        """The local API's access log (JSON lines, as the stage's access log on AWS)."""
+        return self.state_dir / "access.log"
 
     @property
     def okta_url(self) -> str:
@@ -120,6 +127,7 @@ class LocalStack:
             self.start_okta()
             self.start_moto()
             self.start_api()
+            self.adopt_demo_client()
         except BaseException:
             self.stop()
             raise
@@ -159,16 +167,27 @@ class LocalStack:
         self.enrol_seeded_clients()
 
     def enrol_seeded_clients(self) -> None:
-        """The template's usage plan in moto's API Gateway, with the admin and demo clients' API keys in it.
+        """The template's usage plan and the admin client's API key in moto's API Gateway, as on AWS."""
+        plans = create_usage_plans(self.aws_client("apigateway"), self.template, self.parameter_overrides())
+        self.usage_plan_id = next(iter(plans.values()), "")
 
-        On AWS the template gives the admin client its key and the register function gives each new client one;
-        the demo client stands for a client registered before, so it gets its key here."""
-        apigateway = self.aws_client("apigateway")
-        plans = create_usage_plans(apigateway, self.template, self.parameter_overrides())
-        if not plans:
+    def adopt_demo_client(self) -> None:
+        """Bring the seeded demo client under the API's management as an operator would: PUT /clients/{clientId}
+        with the admin client's token (the register function gives it its API key and a registry entry)."""
+        if not self.usage_plan_id:
             return
-        (self.usage_plan_id,) = plans.values()
-        enrol_clients(apigateway, self.usage_plan_id, [self.okta["ADMIN_CLIENT_ID"], self.okta["CLIENT_ID"]])
+        okta = self.okta
+        config = ClientConfig(
+            okta["ISSUER"],
+            okta["ADMIN_CLIENT_ID"],
+            okta["ADMIN_CLIENT_SECRET"],
+            scope=okta.get("REGISTER_SCOPE", "register"),
+            api_url=self.api_url,
+        )
+        try:
+            M2MClient(config, timeout=30).client_call("PUT", okta["CLIENT_ID"])
+        except ClientError as exc:
+            raise StackError(f"adopting the demo client failed: {exc} (see {self.run_dir}/api.log)") from None
 
     def aws_client(self, service: str) -> Any:
         """A boto3 client of moto's server."""
@@ -224,8 +243,10 @@ class LocalStack:
         overrides = " ".join(f"{key}={value}" for key, value in self.parameter_overrides().items())
         argv = [sys.executable, "-m", "local_api", "--host", self.host, "--port", str(self.ports.api)]
         argv += ["--template", str(self.template), "--env-vars", str(env_vars), "--parameter-overrides", overrides]
+        argv += ["--access-log", str(self.access_log)]
         # The functions' worker processes start from the local API's environment, so it is theirs too.
-        process = self._spawn("api", argv, {**os.environ, **function_env}, to_terminal=self.api_output_to_terminal)
+        env = {**os.environ, **function_env, **self.api_env}
+        process = self._spawn("api", argv, env, to_terminal=self.api_output_to_terminal)
         wait_until(
             f"the local API on {self.api_url}",
             lambda: requests.get(f"{self.api_url}/hello", timeout=2).status_code == 401,

@@ -12,15 +12,22 @@ from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider
 _CREATE_KEYS = ("AttributeDefinitions", "KeySchema", "BillingMode", "GlobalSecondaryIndexes", "LocalSecondaryIndexes")
 
 
-def template_tables(template: Path, parameter_overrides: dict[str, str] | None = None) -> dict[str, dict[str, Any]]:
-    """Each AWS::DynamoDB::Table of the template, by the name `!Ref` gives it locally (its logical id)."""
+def template_resources(
+    template: Path, kind: str, parameter_overrides: dict[str, str] | None = None
+) -> dict[str, dict[str, Any]]:
+    """The Properties of each resource of this type in the template (parameters resolved), by logical id."""
     stacks, _ = SamLocalStackProvider.get_stacks(str(template), parameter_overrides=parameter_overrides or {})
     return {
         logical_id: resource.get("Properties") or {}
         for stack in stacks
         for logical_id, resource in stack.resources.items()
-        if resource.get("Type") == "AWS::DynamoDB::Table"
+        if resource.get("Type") == kind
     }
+
+
+def template_tables(template: Path, parameter_overrides: dict[str, str] | None = None) -> dict[str, dict[str, Any]]:
+    """Each AWS::DynamoDB::Table of the template, by the name `!Ref` gives it locally (its logical id)."""
+    return template_resources(template, "AWS::DynamoDB::Table", parameter_overrides)
 
 
 def create_tables(client: Any, template: Path, parameter_overrides: dict[str, str] | None = None) -> list[str]:

@@ -6,8 +6,9 @@ Command line (flags as `sam local start-api`)::
         --env-vars env.json --parameter-overrides 'Issuer=http://127.0.0.1:9000/oauth2/default Audience=api://default'
 
 It prints ``Local API: http://HOST:PORT`` on stdout once it accepts connections (``--port 0`` picks a free port),
-logs one line per request and per function run on stderr (method, path, status; never headers or tokens), and
-stops cleanly on SIGINT or SIGTERM.
+logs one line per request and per function run on stderr (method, path, status; never headers or tokens), with
+``--access-log PATH`` appends one JSON line per request to PATH (local_api.access_log), and stops cleanly on SIGINT
+or SIGTERM.
 
 Python::
 
@@ -16,6 +17,10 @@ Python::
     with LocalApi("template.yaml", port=0, parameter_overrides={"Issuer": ...}, env_vars={...}) as api:
         requests.get(f"{api.url}/hello", headers=...)
         api.invocations["AuthorizerFunction"]   # how many times the authorizer ran
+
+Routes that require an API key from the authorizer get their usage plan's key check, throttle and quota, with the
+keys and plans of the API Gateway in AWS_ENDPOINT_URL_API_GATEWAY (moto's server; local_api.usage_plans): a
+template with such routes does not start without it. ``python -m local_api.usage`` reports an access log per client.
 
 Each function runs as Lambda runs it: in worker processes of its own (local_api.pool, local_api.worker), each one
 an execution environment taking one request at a time, started on demand up to ``max_workers`` per function

@@ -1,5 +1,5 @@
 """`python -m local_api`: `sam local start-api` without Docker, with its flags for host, port, template and values
-(and --max-workers, the worker processes per function)."""
+(and --max-workers, the worker processes per function, and --access-log, the file of one JSON line per request)."""
 
 from __future__ import annotations
 
@@ -41,9 +41,21 @@ from local_api.server import serve
     envvar="LOCAL_API_MAX_WORKERS",
     help="Worker processes per function: requests beyond that wait for one (Lambda would scale or throttle).",
 )
+@click.option(
+    "--access-log",
+    type=click.Path(dir_okay=False),
+    help="Append one JSON line per request to this file (the template's AccessLogSetting.Format); none: no file.",
+)
 @click.option("--debug", is_flag=True, help="Log SAM CLI's emulator at DEBUG level too.")
 def main(
-    host: str, port: int, template: str, env_vars: str | None, parameter_overrides: Any, max_workers: int, debug: bool
+    host: str,
+    port: int,
+    template: str,
+    env_vars: str | None,
+    parameter_overrides: Any,
+    max_workers: int,
+    access_log: str | None,
+    debug: bool,
 ) -> None:
     """Serve the template's API with its Lambda handlers run in worker processes, concurrently."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
@@ -52,7 +64,15 @@ def main(
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     try:
         overrides = dict(parameter_overrides or {})
-        serve(template, host=host, port=port, env_vars=env_vars, parameter_overrides=overrides, max_workers=max_workers)
+        serve(
+            template,
+            host=host,
+            port=port,
+            env_vars=env_vars,
+            parameter_overrides=overrides,
+            max_workers=max_workers,
+            access_log=access_log,
+        )
     except (OSError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
 

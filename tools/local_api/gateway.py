@@ -1,14 +1,20 @@
-"""SAM CLI's API Gateway emulator, corrected where it differs from API Gateway: TOKEN authorizers, function errors.
+"""SAM CLI's API Gateway emulator, corrected where it differs from API Gateway: TOKEN authorizers, function errors,
+usage plans, access log.
 
 - An authorizer raising Exception("Unauthorized") answers 401 (SAM CLI: 502).
-- Authorizer results (policies) are cached per token for the authorizer's ReauthorizeEvery (SAM CLI: no cache).
+- Authorizer results (policies, with their usageIdentifierKey) are cached per token for the authorizer's
+  ReauthorizeEvery (SAM CLI: no cache).
 - The template's GatewayResponses shape the authorizer's 401, 403 and failure answers (SAM CLI: fixed bodies).
 - An explicit Deny in the authorizer's policy wins over any Allow, as in IAM (SAM CLI: reads Allow statements only).
+- Routes that require an API key from the authorizer get the key check, throttle and quota of their usage plan
+  before their function runs (local_api.usage_plans; SAM CLI: none): INVALID_API_KEY, THROTTLED, QUOTA_EXCEEDED.
 - A function's error (exception, timeout, exited runtime) answers 502 Internal server error, as API Gateway's proxy
   integration does (SAM CLI: 500).
+- Every request, answered by a function or by the gateway, can be written to an access log (local_api.access_log),
+  its requestId the one the function's event carries.
 
-Requests are served concurrently (werkzeug threads): per-request state lives in a threading.local, the authorizer
-cache takes a lock, and the settings are read-only.
+Requests are served concurrently (werkzeug threads): per-request state lives in Flask's `g` and a threading.local,
+the authorizer cache, key store, limiter and access log take locks, and the settings are read-only.
 """
 
 from __future__ import annotations
@@ -19,12 +25,13 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from io import StringIO
 from typing import Any
 
-from flask import Response
+from flask import Response, g, request
 from samcli.lib.utils.stream_writer import StreamWriter
 from samcli.local.apigw.authorizers.lambda_authorizer import LambdaAuthorizer
 from samcli.local.apigw.exceptions import (
@@ -33,8 +40,12 @@ from samcli.local.apigw.exceptions import (
     LambdaResponseParseException,
 )
 from samcli.local.apigw.local_apigw_service import LocalApigwService
+from samcli.local.apigw.path_converter import PathConverter
 from samcli.local.apigw.service_error_responses import ServiceErrorResponses
 from samcli.local.services.base_local_service import LambdaOutputParser
+
+from local_api.access_log import AccessLog, AccessRecord
+from local_api.usage_plans import INVALID_API_KEY, QUOTA_EXCEEDED, THROTTLED, KeyStoreError, UsagePlans
 
 LOG = logging.getLogger("local_api.gateway")
 
@@ -42,6 +53,8 @@ UNAUTHORIZED = "UNAUTHORIZED"
 ACCESS_DENIED = "ACCESS_DENIED"
 AUTHORIZER_FAILURE = "AUTHORIZER_FAILURE"
 AUTHORIZER_CONFIGURATION_ERROR = "AUTHORIZER_CONFIGURATION_ERROR"
+API_CONFIGURATION_ERROR = "API_CONFIGURATION_ERROR"
+MISSING_AUTHENTICATION_TOKEN = "MISSING_AUTHENTICATION_TOKEN"  # noqa: S105 - a type; SAM CLI's 403 answers it
 
 DEFAULT_REAUTHORIZE_EVERY = 300  # API Gateway's default authorizer result TTL, in seconds
 
@@ -63,6 +76,10 @@ _BUILT_IN = {
     ),
     AUTHORIZER_FAILURE: GatewayResponse(500, '{"message":null}'),
     AUTHORIZER_CONFIGURATION_ERROR: GatewayResponse(500, '{"message":null}'),
+    API_CONFIGURATION_ERROR: GatewayResponse(500, '{"message":null}'),
+    INVALID_API_KEY: GatewayResponse(403, '{"message":"Forbidden"}'),
+    THROTTLED: GatewayResponse(429, '{"message":"Too Many Requests"}'),
+    QUOTA_EXCEEDED: GatewayResponse(429, '{"message":"Limit Exceeded"}'),
 }
 
 
@@ -105,29 +122,79 @@ def _parse_gateway_response(spec: Mapping[str, Any]) -> GatewayResponse:
     return GatewayResponse(status=int(spec["StatusCode"]), body=body, headers=headers)
 
 
+def _truthy(value: Any) -> bool:
+    return value is True or str(value).lower() == "true"
+
+
+def _logical_id(value: Any) -> str:
+    """An ApiId or RestApiId as SAM CLI resolves it: a logical id, or {"Ref": logical id}."""
+    return str((value.get("Ref") if isinstance(value, dict) else value) or "")
+
+
+def _resources(stacks: Iterable[Any], kind: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """(logical id, properties) of the stacks' resources of one type."""
+    for stack in stacks:
+        for logical_id, resource in stack.resources.items():
+            if resource.get("Type") == kind:
+                yield logical_id, resource.get("Properties") or {}
+
+
+def _usage_plan_names(stacks: Iterable[Any]) -> dict[str, frozenset[str]]:
+    """The names (logical id, UsagePlanName) of the template's usage plans, by the API their ApiStages name."""
+    names: dict[str, set[str]] = {}
+    for logical_id, props in _resources(stacks, "AWS::ApiGateway::UsagePlan"):
+        plan = {logical_id, *([str(props["UsagePlanName"])] if props.get("UsagePlanName") else [])}
+        for stage in props.get("ApiStages") or []:
+            names.setdefault(_logical_id(stage.get("ApiId")), set()).update(plan)
+    return {api: frozenset(plan) for api, plan in names.items()}
+
+
+def _keyed_routes(stacks: list[Any]) -> dict[tuple[str, str], frozenset[str]]:
+    """(path, METHOD) of each Api event whose API takes keys from its authorizer and requires one (the event's
+    Auth.ApiKeyRequired, else the API's), with the names of the API's usage plans."""
+    apis = {
+        logical_id: (props.get("Auth") or {}).get("ApiKeyRequired", False)
+        for logical_id, props in _resources(stacks, "AWS::Serverless::Api")
+        if props.get("ApiKeySourceType") == "AUTHORIZER"
+    }
+    plans = _usage_plan_names(stacks)
+    routes = {}
+    for _, props in _resources(stacks, "AWS::Serverless::Function"):
+        for event in (props.get("Events") or {}).values():
+            spec = event.get("Properties") or {}
+            api = _logical_id(spec.get("RestApiId"))
+            if event.get("Type") == "Api" and api in apis:
+                if _truthy((spec.get("Auth") or {}).get("ApiKeyRequired", apis[api])):
+                    key = (str(spec.get("Path", "")), str(spec.get("Method", "")).upper())
+                    routes[key] = plans.get(api, frozenset())
+    return routes
+
+
 @dataclass(frozen=True)
 class GatewaySettings:
-    """What the template says about gateway responses and authorizer caching."""
+    """What the template says about gateway responses, authorizer caching, API keys and the access log format."""
 
     responses: Mapping[str, GatewayResponse] = field(default_factory=dict)
     authorizer_ttls: Mapping[str, int] = field(default_factory=dict)
+    keyed_routes: Mapping[tuple[str, str], frozenset[str]] = field(default_factory=dict)
+    access_log_format: str | None = None
 
     @classmethod
     def from_stacks(cls, stacks: Iterable[Any]) -> GatewaySettings:
-        """Read GatewayResponses and ReauthorizeEvery from the AWS::Serverless::Api resources (intrinsics resolved)."""
+        """Read GatewayResponses, ReauthorizeEvery, AccessLogSetting and the routes that require an API key from the
+        AWS::Serverless::Api resources and their Api events (intrinsics resolved)."""
+        stacks = list(stacks)
         responses: dict[str, GatewayResponse] = {}
         ttls: dict[str, int] = {}
-        for stack in stacks:
-            for resource in stack.resources.values():
-                if resource.get("Type") != "AWS::Serverless::Api":
-                    continue
-                props = resource.get("Properties") or {}
-                for kind, spec in (props.get("GatewayResponses") or {}).items():
-                    responses.setdefault(kind, _parse_gateway_response(spec))
-                for name, auth in ((props.get("Auth") or {}).get("Authorizers") or {}).items():
-                    ttl = (auth.get("Identity") or {}).get("ReauthorizeEvery", DEFAULT_REAUTHORIZE_EVERY)
-                    ttls.setdefault(name, int(ttl))
-        return cls(responses=responses, authorizer_ttls=ttls)
+        log_format = None
+        for _, props in _resources(stacks, "AWS::Serverless::Api"):
+            for kind, spec in (props.get("GatewayResponses") or {}).items():
+                responses.setdefault(kind, _parse_gateway_response(spec))
+            for name, auth in ((props.get("Auth") or {}).get("Authorizers") or {}).items():
+                ttl = (auth.get("Identity") or {}).get("ReauthorizeEvery", DEFAULT_REAUTHORIZE_EVERY)
+                ttls.setdefault(name, int(ttl))
+            log_format = log_format or (props.get("AccessLogSetting") or {}).get("Format")
+        return cls(responses, ttls, _keyed_routes(stacks), str(log_format) if log_format else None)
 
     def response(self, response_type: str) -> GatewayResponse:
         """The template's response of that type, else its DEFAULT_4XX/5XX, else API Gateway's built-in one."""
@@ -138,6 +205,16 @@ class GatewaySettings:
     def ttl(self, authorizer_name: str) -> int:
         """Seconds an authorizer's result is cached (0: not cached)."""
         return self.authorizer_ttls.get(authorizer_name, DEFAULT_REAUTHORIZE_EVERY)
+
+    def plan_names(self, path: str, method: str) -> frozenset[str] | None:
+        """The names of the usage plans a key must be in for this route, or None if the route requires no key."""
+        found = self.keyed_routes.get((path, method.upper()))
+        return self.keyed_routes.get((path, "ANY")) if found is None else found
+
+    @property
+    def usage_plan_names(self) -> frozenset[str]:
+        """Every usage plan name some route's key must be in."""
+        return frozenset().union(*self.keyed_routes.values())
 
 
 class AuthorizerCache:
@@ -197,23 +274,85 @@ def explicitly_denied(output: str, method_arn: str) -> bool:
     return False
 
 
-class GatewayApigwService(LocalApigwService):
-    """LocalApigwService with API Gateway's authorizer error statuses, result caching and gateway responses."""
+def _authorizer_answer(output: Any) -> dict[str, Any]:
+    """The authorizer's answer as an object ({} when there is none or it is not JSON)."""
+    try:
+        answer = json.loads(output) if isinstance(output, str | bytes) else None
+    except ValueError:
+        return {}
+    return answer if isinstance(answer, dict) else {}
 
-    def __init__(self, *args: Any, gateway: GatewaySettings, **kwargs: Any) -> None:
+
+class GatewayApigwService(LocalApigwService):
+    """LocalApigwService with API Gateway's authorizer error statuses, result caching, gateway responses, usage
+    plans (`usage`: the key store and limiter; None only for templates whose routes require no key) and access log."""
+
+    def __init__(
+        self,
+        *args: Any,
+        gateway: GatewaySettings,
+        usage: UsagePlans | None = None,
+        access_log: AccessLog | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.gateway = gateway
+        self.usage = usage
+        self.access_log = access_log
         self.authorizer_cache = AuthorizerCache()
         self._local = threading.local()  # the authorizer being invoked by this request's thread
 
     def create(self) -> None:
-        """Build the Flask app, then answer GatewayResponseError with the template's gateway responses."""
+        """Build the Flask app, then answer GatewayResponseError with the template's gateway responses, and keep
+        each request's facts for the access log."""
         super().create()
         self._app.register_error_handler(GatewayResponseError, self._gateway_response)
         self._app.register_error_handler(FunctionError, lambda _error: ServiceErrorResponses.lambda_failure_response())
+        for status in (404, 405):  # SAM CLI's "Missing Authentication Token", recorded as API Gateway's type
+            self._app.register_error_handler(status, self._missing_route)
+        self._app.before_request(self._begin_request)
+        self._app.after_request(self._end_request)
         logging.getLogger("samcli.local.apigw.local_apigw_service").addFilter(_ANSWERED_BY_US)
 
+    @staticmethod
+    def _begin_request() -> None:
+        g.local_api_started, g.local_api_received = time.perf_counter(), time.time()
+        g.local_api_request_id = str(uuid.uuid4())
+
+    def _end_request(self, response: Response) -> Response:
+        if self.access_log is not None:
+            try:
+                self.access_log.write(self._access_record(response))
+            except (OSError, ValueError) as exc:
+                LOG.error("access log %s: %s", self.access_log.path, type(exc).__name__)
+        return response
+
+    def _access_record(self, response: Response) -> AccessRecord:
+        started = g.get("local_api_started", time.perf_counter())
+        return AccessRecord(
+            request_id=g.get("local_api_request_id", ""),
+            received=g.get("local_api_received", time.time()),
+            method=request.method,
+            resource_path=PathConverter.convert_path_to_api_gateway(request.endpoint) if request.url_rule else "",
+            path=request.path,
+            status=response.status_code,
+            latency_ms=round((time.perf_counter() - started) * 1000),
+            source_ip=request.remote_addr or "",
+            authorizer=g.get("local_api_authorizer") or {},
+            api_key_id=g.get("local_api_key_id", ""),
+            error_type=g.get("local_api_error", ""),
+            stage=str(self.api.stage_name or ""),
+            protocol=str(request.environ.get("SERVER_PROTOCOL", "")),
+        )
+
+    @staticmethod
+    def _missing_route(error: Exception) -> Response:
+        g.local_api_error = MISSING_AUTHENTICATION_TOKEN
+        response: Response = ServiceErrorResponses.route_not_found(error)
+        return response
+
     def _gateway_response(self, error: GatewayResponseError) -> Response:
+        g.local_api_error = error.response_type
         spec = self.gateway.response(error.response_type)
         response = Response(spec.body, status=spec.status, content_type="application/json")
         response.headers.update(spec.headers)
@@ -243,12 +382,15 @@ class GatewayApigwService(LocalApigwService):
             LOG.error("authorizer=%s returned a malformed policy", lambda_authorizer.authorizer_name)
             raise GatewayResponseError(AUTHORIZER_CONFIGURATION_ERROR) from None
         finally:
+            g.local_api_authorizer = _authorizer_answer(self._local.output)  # usageIdentifierKey, context
             self._local.authorizer = self._local.output = None
 
     def _invoke_lambda_function(
         self, lambda_function_name: str, event: dict[str, Any], tenant_id: str | None = None
     ) -> str | bytes:
         authorizer = getattr(self._local, "authorizer", None)
+        if authorizer is None:  # the route's own function: its usage plan first
+            self._admit(event)
         if authorizer is None or authorizer.type != LambdaAuthorizer.TOKEN:
             try:
                 output: str | bytes = super()._invoke_lambda_function(lambda_function_name, event, tenant_id)
@@ -285,3 +427,25 @@ class GatewayApigwService(LocalApigwService):
             # API Gateway reports a failing authorizer function as AuthorizerConfigurationException.
             raise GatewayResponseError(AUTHORIZER_CONFIGURATION_ERROR)
         return text
+
+    def _admit(self, event: dict[str, Any]) -> None:
+        """Give the function's event this request's id, then apply the route's usage plan (key, throttle, quota) with
+        the key the authorizer named; a refusal is its gateway response."""
+        if isinstance(event.get("requestContext"), dict):
+            event["requestContext"]["requestId"] = g.get("local_api_request_id", "")
+        route = self._get_current_route(request)
+        names = self.gateway.plan_names(route.path, request.method)
+        if names is None:
+            return
+        if self.usage is None:
+            LOG.error("%s %s requires an API key, but this local API has no key store", request.method, route.path)
+            raise GatewayResponseError(API_CONFIGURATION_ERROR)
+        named = (g.get("local_api_authorizer") or {}).get("usageIdentifierKey")
+        try:
+            admission = self.usage.admit(named if isinstance(named, str) else None, names)
+        except KeyStoreError as exc:
+            LOG.error("API keys unavailable: %s", exc)
+            raise GatewayResponseError(API_CONFIGURATION_ERROR) from None
+        g.local_api_key_id = admission.key_id
+        if admission.refusal is not None:
+            raise GatewayResponseError(admission.refusal)

@@ -1,4 +1,9 @@
-"""Build the local API from a SAM template and serve it, in a thread (LocalApi) or until a signal (serve)."""
+"""Build the local API from a SAM template and serve it, in a thread (LocalApi) or until a signal (serve).
+
+A template whose routes require an API key from the authorizer needs the key store: AWS_ENDPOINT_URL_API_GATEWAY
+in this process's environment (moto's server, as the devstack sets it); without it the local API refuses to start,
+with a one-line error, rather than answer those routes otherwise than API Gateway would.
+"""
 
 from __future__ import annotations
 
@@ -18,10 +23,12 @@ from samcli.lib.providers.sam_function_provider import SamFunctionProvider
 from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from local_api.access_log import AccessLog, AccessLogFormat
 from local_api.drift import route_drift
 from local_api.gateway import GatewayApigwService, GatewaySettings
 from local_api.pool import DEFAULT_MAX_WORKERS
 from local_api.runner import WorkerRunner
+from local_api.usage_plans import UsagePlans
 
 LOG = logging.getLogger("local_api")
 
@@ -44,6 +51,7 @@ class ApiOptions(TypedDict, total=False):
     env_vars: str | Path | Mapping[str, Any] | None
     parameter_overrides: Mapping[str, str] | None
     max_workers: int
+    access_log: str | Path | None
 
 
 class _QuietRequestHandler(WSGIRequestHandler):
@@ -57,7 +65,8 @@ class LocalApi:
     """The template's API on host:port, its handlers run in worker processes; bound on creation, served after start().
 
     Use as a context manager: `with LocalApi("template.yaml", port=0, parameter_overrides={...}) as api: api.url`.
-    Requests run concurrently, on up to max_workers workers per function; stop() ends the workers too.
+    Requests run concurrently, on up to max_workers workers per function; stop() ends the workers too. With
+    access_log, every request's line (local_api.access_log) is appended to that file.
     """
 
     def __init__(
@@ -69,6 +78,7 @@ class LocalApi:
         env_vars: str | Path | Mapping[str, Any] | None = None,
         parameter_overrides: Mapping[str, str] | None = None,
         max_workers: int = DEFAULT_MAX_WORKERS,
+        access_log: str | Path | None = None,
     ) -> None:
         template_path = Path(template).resolve()
         cwd = str(template_path.parent)  # as `sam local`: CodeUri paths are relative to the template
@@ -78,14 +88,16 @@ class LocalApi:
         if not api.routes:
             raise ValueError(f"{template}: no API routes")
         env_values = env_vars if isinstance(env_vars, Mapping) else load_env_vars(env_vars)
+        gateway = GatewaySettings.from_stacks(stacks)
+        usage = _usage_plans(template, gateway)
         self.runner = WorkerRunner(SamFunctionProvider(stacks), cwd, env_values, max_workers=max_workers)
         _log_route_drift(self.runner, stacks)
+        log = AccessLog(access_log, AccessLogFormat.from_template(gateway.access_log_format)) if access_log else None
         self.service = GatewayApigwService(
-            api=api, lambda_runner=self.runner, host=host, port=port, gateway=GatewaySettings.from_stacks(stacks)
+            api=api, lambda_runner=self.runner, host=host, port=port, gateway=gateway, usage=usage, access_log=log
         )
         self.service.create()
         app = self.service._app
-        app.before_request(_start_clock)
         app.after_request(_log_request)
         self._server: BaseWSGIServer = make_server(host, port, app, threaded=True, request_handler=_QuietRequestHandler)
         self.service.port = self._server.server_port  # SAM CLI puts the port into events
@@ -122,6 +134,8 @@ class LocalApi:
             self._thread = None
         self._server.server_close()
         self.runner.close()
+        if self.service.access_log is not None:
+            self.service.access_log.close()
 
     def __enter__(self) -> Self:
         return self.start()
@@ -141,8 +155,18 @@ def _log_route_drift(runner: WorkerRunner, stacks: list[Any]) -> None:
             return
 
 
-def _start_clock() -> None:
-    g.local_api_started = time.perf_counter()
+def _usage_plans(template: str | Path, gateway: GatewaySettings) -> UsagePlans | None:
+    """The key store and limiter if some route requires an API key; ValueError naming the template if the key store
+    is not configured. A route whose API no usage plan of the template covers refuses every key: say so at start."""
+    if not gateway.keyed_routes:
+        return None
+    for (path, method), names in sorted(gateway.keyed_routes.items()):
+        if not names:
+            LOG.warning("%s %s requires an API key but no usage plan of the template covers its API", method, path)
+    try:
+        return UsagePlans.from_environment(gateway.usage_plan_names)
+    except ValueError as exc:
+        raise ValueError(f"{template}: {exc}") from None
 
 
 def _log_request(response: Response) -> Response:
