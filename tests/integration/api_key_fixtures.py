@@ -11,7 +11,8 @@ from typing import Any
 import boto3
 import pytest
 
-from devstack.usage_plans import create_usage_plans, enrol_clients
+from devstack.usage_plans import create_usage_plans
+from okta_m2m.api_keys import usage_key
 
 # Parameters template.yaml requires; the usage plan does not depend on them.
 REQUIRED = {
@@ -40,7 +41,10 @@ def keys_in_moto(endpoint: str, template: Path, client_ids: Sequence[str]) -> It
     # moto's state is per process, not per server: keys made by another module's server may be there already.
     have = {key["name"] for key in client.get_api_keys(limit=500)["items"]}
     for plan_id in create_usage_plans(client, template, REQUIRED).values():
-        enrol_clients(client, plan_id, [client_id for client_id in client_ids if client_id not in have])
+        for client_id in client_ids:
+            if client_id not in have:  # each client's key, as the register function makes it
+                key = client.create_api_key(name=client_id, value=usage_key(client_id), enabled=True)
+                client.create_usage_plan_key(usagePlanId=plan_id, keyId=key["id"], keyType="API_KEY")
     with pytest.MonkeyPatch.context() as env:
         env.setenv("AWS_ENDPOINT_URL_API_GATEWAY", endpoint)
         yield

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -77,6 +78,7 @@ class LocalStack:
         self.okta: dict[str, str] = {}
         self.secret_arn = ""
         self.usage_plan_id = ""
+        self.api_started_at = 0.0
 
     @property
     def api_url(self) -> str:
@@ -235,6 +237,7 @@ class LocalStack:
 
     def start_api(self) -> None:
         """Start the local API on the template, with the local endpoints as env vars and parameters."""
+        self.api_started_at = time.time()  # what the functions do from here on is the API's (the soak's oracle)
         env_vars = self.run_dir / "env-vars.json"
         function_env = self.function_env()
         # The usage plan's id is moto's, not the template's logical id that `!Ref` gives locally.
