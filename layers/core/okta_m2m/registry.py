@@ -259,35 +259,34 @@ class Registry:
         if not self._if_pending_for(owner, "release label", "delete_item", Key={"pk": _s(f"label#{label}")}):
             logger.warning("label claim no longer ours", label=label)
 
+    def _write_new_client(self, operation: str, client: Client, claim_write: dict[str, Any]) -> None:
+        """In one transaction: the client, which must be new, and a write to its label's claim."""
+        new_client = {
+            "Put": {
+                "TableName": self._table,
+                "Item": _client_item(client),
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
+        with _dynamodb_errors(operation):
+            self._client.transact_write_items(TransactItems=[new_client, claim_write])
+
     def bind(self, client: Client, owner: str) -> None:
         """Write the client and bind its label to it, in one transaction (ConditionFailed: our claim was lost)."""
-        with _dynamodb_errors("record client"):
-            self._client.transact_write_items(
-                TransactItems=[
-                    {
-                        "Put": {
-                            "TableName": self._table,
-                            "Item": _client_item(client),
-                            "ConditionExpression": "attribute_not_exists(pk)",
-                        }
-                    },
-                    {
-                        "Update": {
-                            "TableName": self._table,
-                            "Key": {"pk": _s(f"label#{client.label}")},
-                            "UpdateExpression": "SET #state = :bound, client_id = :client REMOVE kind",
-                            "ConditionExpression": "#owner = :owner AND #state = :pending",
-                            "ExpressionAttributeNames": {"#state": "state", "#owner": "owner"},
-                            "ExpressionAttributeValues": {
-                                ":bound": _s(BOUND),
-                                ":client": _s(client.client_id),
-                                ":owner": _s(owner),
-                                ":pending": _s(PENDING),
-                            },
-                        }
-                    },
-                ]
-            )
+        bound = {
+            "TableName": self._table,
+            "Key": {"pk": _s(f"label#{client.label}")},
+            "UpdateExpression": "SET #state = :bound, client_id = :client REMOVE kind",
+            "ConditionExpression": "#owner = :owner AND #state = :pending",
+            "ExpressionAttributeNames": {"#state": "state", "#owner": "owner"},
+            "ExpressionAttributeValues": {
+                ":bound": _s(BOUND),
+                ":client": _s(client.client_id),
+                ":owner": _s(owner),
+                ":pending": _s(PENDING),
+            },
+        }
+        self._write_new_client("record client", client, {"Update": bound})
 
     def adopt(self, client: Client, owner: str) -> None:
         """Write an adopted client and a bound claim on its label, in one transaction.
@@ -301,27 +300,14 @@ class Registry:
             "started_at": {"N": f"{self._clock():.3f}"},
             "client_id": _s(client.client_id),
         }
-        with _dynamodb_errors("adopt client"):
-            self._client.transact_write_items(
-                TransactItems=[
-                    {
-                        "Put": {
-                            "TableName": self._table,
-                            "Item": _client_item(client),
-                            "ConditionExpression": "attribute_not_exists(pk)",
-                        }
-                    },
-                    {
-                        "Put": {
-                            "TableName": self._table,
-                            "Item": claim,
-                            "ConditionExpression": "attribute_not_exists(pk) OR #state = :released",
-                            "ExpressionAttributeNames": {"#state": "state"},
-                            "ExpressionAttributeValues": {":released": _s(RELEASED)},
-                        }
-                    },
-                ]
-            )
+        held = {
+            "TableName": self._table,
+            "Item": claim,
+            "ConditionExpression": "attribute_not_exists(pk) OR #state = :released",
+            "ExpressionAttributeNames": {"#state": "state"},
+            "ExpressionAttributeValues": {":released": _s(RELEASED)},
+        }
+        self._write_new_client("adopt client", client, {"Put": held})
 
     def get(self, client_id: str) -> Client | None:
         """The client with this id, if the registry has it."""
