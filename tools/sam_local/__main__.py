@@ -183,6 +183,9 @@ def api_matrix(api_url: str, okta: dict[str, str], api_log: Path) -> list[Step]:
             time.sleep(0.2)
         return message_is(SAM_AUTHORIZER_ERROR)(body) and refusals_logged(api_log) > refusals["before"]
 
+    def names_the_holder(body: Any) -> bool:
+        return body == {"message": "A client with this label is already registered", "client_id": created["client_id"]}
+
     def newcomer_hello() -> requests.Response:
         client = client_for(okta, api_url, created["client_id"], created["client_secret"], hello_scope)
         return call(api_url, "GET", "/hello", client.token())
@@ -199,7 +202,7 @@ def api_matrix(api_url: str, okta: dict[str, str], api_log: Path) -> list[Step]:
         ("POST /register, hello scope only", register(token, label), 403, message_is(SAM_DENIED)),
         ("POST /register, register scope", register(admin_token, label), 201, remember),
         ("GET /hello, the new client's token", newcomer_hello, 200, lambda b: greeting(created["client_id"])(b)),
-        ("POST /register, same label again", register(admin_token, label), 409, has_message),
+        ("POST /register, same label again", register(admin_token, label), 409, names_the_holder),
         ("POST /register, bad JSON", register(admin_token, "{"), 400, has_message),
     ]
     steps = []
