@@ -448,3 +448,14 @@ def test_registering_adopting_and_revoking_keep_the_clients_api_key_in_step(admi
     admin.call("DELETE", f"/clients/{created['client_id']}").raise_for_status()
     assert api_key(admin, created["client_id"])["enabled"] is False  # type: ignore[index]
     assert api_key(admin, adopted_id)["enabled"] is True  # type: ignore[index]
+
+
+def test_an_app_whose_label_a_registered_client_holds_is_not_adopted(admin):
+    taken = admin.register(name := label())
+    twin = make_app_in_okta(admin, name)
+
+    response = admin.call("PUT", f"/clients/{twin}")
+
+    assert (response.status_code, response.json()) == (409, {"message": "another registered client has this label"})
+    assert admin.call("GET", f"/clients/{twin}").status_code == 404
+    assert admin.call("GET", f"/clients/{taken['client_id']}").json()["status"] == "active"

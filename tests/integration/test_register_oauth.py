@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import json
+import socket
 import threading
 import uuid
 from collections.abc import Iterator
@@ -20,7 +21,7 @@ import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from okta_m2m import registration
+from okta_m2m import locks, registration
 from okta_m2m.config import register_settings
 from okta_m2m.errors import EnrolmentFailedError
 from okta_m2m.okta_auth import okta_auth
@@ -309,3 +310,19 @@ def test_with_dpop_off_a_service_app_that_does_not_require_it_gets_bearer_tokens
     assert stack.register("Registered Without DPoP")["statusCode"] == 201
     (fetched,) = [r for r in caplog.records if r.getMessage() == "Okta access token fetched"]
     assert fetched.token_type == "Bearer"
+
+
+def test_a_registry_that_cannot_be_reached_is_a_503_and_nothing_is_made_in_okta(stack, monkeypatch):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", f"http://127.0.0.1:{closed}")
+    locks.dynamodb.cache_clear()
+
+    response = stack.register("No Registry")
+
+    assert response["statusCode"] == 503
+    assert json.loads(response["body"]) == {"message": "The client registry is temporarily unavailable"}
+    assert header(response, "Retry-After") == "2"
+    assert stack.apps_labelled("No Registry") == []
+    locks.dynamodb.cache_clear()
