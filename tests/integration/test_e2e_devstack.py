@@ -18,6 +18,7 @@ from devstack import LocalStack, Ports, free_port
 from devstack.events import METHOD_ARN, write_fresh_event
 from devstack.processes import port_in_use
 from devstack.story import STORY_STEPS, get
+from m2m_client import parse_env_file
 
 pytestmark = pytest.mark.integration
 
@@ -107,6 +108,12 @@ def test_dev_serves_paste_ready_commands_until_ctrl_c(tmp_path):
         assert called.returncode == 0, called.stderr
         assert json.loads(called.stdout)["message"] == "Hello World!"
         assert oct((state_dir / "demo.env").stat().st_mode & 0o777) == "0o600"
+        # And the admin's pasted `clients list` shows the demo client, adopted when the stack started
+        pasted = [line.strip() for line in output if "m2m_client" in line and "clients list" in line][0]
+        listed = subprocess.run(pasted, shell=True, capture_output=True, text=True, timeout=60, check=False)  # noqa: S602
+        assert listed.returncode == 0, listed.stderr
+        demo_id = parse_env_file(state_dir / "demo.env")["CLIENT_ID"]
+        assert [row.split("\t")[:2] for row in listed.stdout.splitlines()] == [[demo_id, "active"]]
     finally:
         # When Ctrl-C arrives
         dev.send_signal(signal.SIGINT)

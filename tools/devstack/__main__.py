@@ -66,9 +66,10 @@ def print_welcome(stack: LocalStack) -> None:
         "demo": (okta["CLIENT_ID"], okta["CLIENT_SECRET"], okta["HELLO_SCOPE"]),
         "admin": (okta["ADMIN_CLIENT_ID"], okta["ADMIN_CLIENT_SECRET"], okta["REGISTER_SCOPE"]),
     }
-    print(f"\nLocal API      {stack.api_url}   (GET /hello, POST /register)")
+    print(f"\nLocal API      {stack.api_url}   (GET /hello, POST /register, /clients)")
     print(f"Okta issuer    {okta['ISSUER']}")
-    print(f"Secrets Mgr    {stack.moto_url}   (moto; secret {stack.secret_arn})")
+    print(f"AWS (moto)     {stack.moto_url}   (secret {stack.secret_arn}, tables, usage plan {stack.usage_plan_id})")
+    print(f"Access log     {shown(stack.access_log)}   (make usage)")
     for name, (client_id, secret, scope) in clients.items():
         env_file = stack.state_dir / f"{name}.env"
         _write_client_env(
@@ -82,6 +83,7 @@ def print_welcome(stack: LocalStack) -> None:
     print("\nTry:")
     print(f"  {python} -m m2m_client --env-file {demo_env} call /hello")
     print(f"  {python} -m m2m_client --env-file {admin_env} register my-service")
+    print(f"  {python} -m m2m_client --env-file {admin_env} clients list")
     print(f"  {python} -m m2m_client --env-file {demo_env} token")
     print(f"  curl -i {stack.api_url}/hello")
     print("\nServing. Ctrl-C stops everything.", flush=True)
