@@ -175,13 +175,13 @@ def remove_app(okta: OktaClient, settings: RegisterSettings, app_id: str, remain
     Used for apps whose caller never got the secret: a failed enrolment or recording, a crashed registration."""
     try:
         okta.deactivate_app(app_id)
-        if settings.usage_plan_id:
-            disable_key(app_id)
         try:
             unenrol_client(okta, settings, app_id, remaining_ms)
+            if settings.usage_plan_id:
+                disable_key(app_id)
         except OktaM2MError as exc:
-            # Harmless once the app is gone: the policy then lists an id that names no client.
-            logger.warning("removed app's client left in the access policy", app_id=app_id, reason=str(exc))
+            # Harmless once the app is gone: the policy lists, or the key names, a client that no longer exists.
+            logger.warning("removed app's client left in the policy or the usage plan", app_id=app_id, reason=str(exc))
         okta.delete_app(app_id)
     except OktaM2MError as exc:
         # The operator must remove it by hand: the id is all they need, and the caller never saw its secret.
@@ -215,9 +215,15 @@ def _claim_label(
             if registry.take_over(held, owner):
                 return held
             continue
-        if held.state == PENDING and clock() >= deadline:
-            raise RegistrationInProgressError(f"label held by registration {held.owner}")
+        if clock() >= deadline:
+            raise RegistrationInProgressError(f"label held by registration {held.owner} ({held.state})")
         sleep(random.uniform(*PENDING_POLL_SECONDS))  # noqa: S311 - jitter, not a secret
+
+
+def _marker(app: dict[str, Any]) -> str | None:
+    """The id of the registration of ours that made this Okta app, if one did."""
+    marker = (app.get("profile") or {}).get(REGISTRATION_MARKER)
+    return marker if isinstance(marker, str) and marker else None
 
 
 def _resolve_stale(
@@ -227,9 +233,8 @@ def _resolve_stale(
 
     Their callers never got a secret, so nothing can be using them; apps someone else made are never touched."""
     for app in okta.find_apps(stale.label):
-        marker = (app.get("profile") or {}).get(REGISTRATION_MARKER)
         app_id = str(app.get("id") or "")
-        if marker and app_id and registry.get(app_id) is None:
+        if _marker(app) and app_id and registry.get(app_id) is None:
             remove_app(okta, settings, app_id, remaining_ms)
     logger.warning("stale pending registration resolved", label=stale.label, stale_owner=stale.owner)
 
@@ -246,7 +251,7 @@ def _undo_failed_create(  # noqa: PLR0913 - the failed registration and the func
 
     If Okta cannot even be searched now, the claim is left for the next registration of the label to resolve."""
     try:
-        made = [a for a in okta.find_apps(label) if (a.get("profile") or {}).get(REGISTRATION_MARKER) == owner]
+        made = [app for app in okta.find_apps(label) if _marker(app) == owner]
     except OktaM2MError:
         made = None
     if made is not None and all(remove_app(okta, settings, str(app.get("id")), remaining_ms) for app in made):
