@@ -61,6 +61,11 @@ def _find_key(client_id: str) -> dict[str, Any] | None:
             return None
 
 
+def _set_enabled(key_id: str, enabled: bool) -> None:
+    operation = {"op": "replace", "path": "/enabled", "value": "true" if enabled else "false"}
+    _call("update_api_key", apiKey=key_id, patchOperations=[operation])
+
+
 def enrol_key(client_id: str, usage_plan_id: str) -> str:
     """Make sure the client has an enabled key in the usage plan; return the key id (idempotent)."""
     from botocore.exceptions import ClientError
@@ -77,9 +82,7 @@ def enrol_key(client_id: str, usage_plan_id: str) -> str:
             if key is None:
                 raise ApiKeysUnavailableError("API Gateway refused the key and has none for the client") from None
     elif not key.get("enabled"):
-        _call(
-            "update_api_key", apiKey=key["id"], patchOperations=[{"op": "replace", "path": "/enabled", "value": "true"}]
-        )
+        _set_enabled(key["id"], True)
     try:
         _call("create_usage_plan_key", usagePlanId=usage_plan_id, keyId=key["id"], keyType="API_KEY")
     except ClientError:
@@ -93,9 +96,5 @@ def disable_key(client_id: str) -> bool:
     if key is None:
         return False
     if key.get("enabled"):
-        _call(
-            "update_api_key",
-            apiKey=key["id"],
-            patchOperations=[{"op": "replace", "path": "/enabled", "value": "false"}],
-        )
+        _set_enabled(key["id"], False)
     return True

@@ -25,8 +25,16 @@ from okta_m2m.errors import (
 from okta_m2m.locks import lease
 from okta_m2m.okta_client import OktaClient, RemainingMillis
 from okta_m2m.registration import LEASE_MARGIN_SECONDS, LEASE_WAIT_SECONDS, enrol_client, unenrol_client
-from okta_m2m.registry import ACTIVE, REVOKED, Client, ConditionFailed, Registry, decode_page_token, encode_page_token
-from okta_m2m.registry import iso_now as _now
+from okta_m2m.registry import (
+    ACTIVE,
+    REVOKED,
+    Client,
+    ConditionFailed,
+    Registry,
+    decode_page_token,
+    encode_page_token,
+    iso_now,
+)
 
 logger = Logger(child=True)
 
@@ -132,7 +140,7 @@ def adopt_client(
     enrol_client(okta, settings, client_id, remaining_ms)
     if settings.usage_plan_id:
         enrol_key(client_id, settings.usage_plan_id)
-    client = Client(client_id, client_id, label, ACTIVE, _now(), caller, "adopted")
+    client = Client(client_id, client_id, label, ACTIVE, iso_now(), caller, "adopted")
     try:
         registry.adopt(client, str(uuid.uuid4()))
     except ConditionFailed as exc:
