@@ -54,6 +54,7 @@ def reset_caches() -> None:
         "okta_m2m.locks",
         "okta_m2m.log_format",
         "okta_m2m.api_keys",
+        "okta_m2m.fetch",
     ):
         module = sys.modules.get(name)
         for attr in dir(module) if module else ():

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
+from collections.abc import Iterator
 from functools import lru_cache
-from typing import NamedTuple
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, NamedTuple
 
 from okta_m2m.errors import ConfigError
-from okta_m2m.routes import RouteTable, parse_route_table, table_lines
+from okta_m2m.fetch import split_url
+
+if TYPE_CHECKING:
+    from okta_m2m.routes import RouteTable
 
 MAX_LEEWAY_SECONDS = 60
 # The authorizer sets these context keys itself; CONTEXT_CLAIMS may not stand in for them.
@@ -71,6 +73,8 @@ def _local_http_hosts() -> frozenset[str]:
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
+    import ipaddress  # plain http only: a deployed function, all https, never loads it
+
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
@@ -79,13 +83,12 @@ def _is_loopback(host: str) -> bool:
 
 def secure_url(name: str, value: str) -> str:
     """Return value, unchanged, if it is https, or plain http to a loopback (or allowed local) host."""
-    parts = urlsplit(value)
-    host = (parts.hostname or "").lower()
-    if not host or parts.username or parts.password or parts.query or parts.fragment:
+    if not value.lower().startswith(("https://", "http://")):
+        raise ConfigError(f"setting {name} must be an https URL")
+    url = split_url(value)
+    if url is None:
         raise ConfigError(f"setting {name} is not a plain URL")
-    if parts.scheme == "http" and (_is_loopback(host) or host in _local_http_hosts()):
-        return value
-    if parts.scheme != "https":
+    if url.scheme == "http" and not (_is_loopback(url.host) or url.host in _local_http_hosts()):
         raise ConfigError(f"setting {name} must be an https URL")
     return value
 
@@ -116,8 +119,18 @@ def _okta_keys_uri(issuer: str) -> str:
     return f"{issuer.rstrip('/')}/v1/keys"
 
 
-def _issuers() -> tuple[IssuerSettings, ...]:
-    """ISSUERS, one `ISSUER AUDIENCE [AUDIENCE ...]` a line; without it, ISSUER and AUDIENCE (and JWKS_URI)."""
+def table_lines(text: str) -> Iterator[tuple[int, list[str]]]:
+    """The entries of a one-entry-a-line setting (ROUTE_SCOPES, ISSUERS): (line number, its fields), blank lines
+    and lines starting with `#` left out."""
+    for number, raw in enumerate(text.splitlines(), start=1):
+        fields = raw.split()
+        if fields and not fields[0].startswith("#"):
+            yield number, fields
+
+
+def issuer_settings() -> tuple[IssuerSettings, ...]:
+    """ISSUERS, one `ISSUER AUDIENCE [AUDIENCE ...]` a line; without it, ISSUER and AUDIENCE (and JWKS_URI). Read
+    afresh on each call: authorizer_settings() keeps them for the container."""
     jwks_uri = os.environ.get("JWKS_URI", "").strip()
     listed = os.environ.get("ISSUERS", "")
     if not listed.strip():
@@ -158,6 +171,8 @@ def _context_claims() -> tuple[str, ...]:
 @lru_cache(maxsize=1)
 def route_table() -> RouteTable:
     """ROUTE_SCOPES, read and checked once per container (the authorizer and every proxy function use it)."""
+    from okta_m2m.routes import parse_route_table  # not before the authorizer's key prefetch has started
+
     return parse_route_table(_required("ROUTE_SCOPES"))
 
 
@@ -166,7 +181,7 @@ def authorizer_settings() -> AuthorizerSettings:
     """Read and check the authorizer's settings once per container."""
     allowed = os.environ.get("ALLOWED_CLIENT_IDS", "")
     return AuthorizerSettings(
-        issuers=_issuers(),
+        issuers=issuer_settings(),
         routes=route_table(),
         allowed_client_ids=frozenset(c.strip() for c in allowed.split(",") if c.strip()),
         leeway_seconds=_leeway(),
@@ -195,7 +210,8 @@ def register_settings() -> RegisterSettings:
         raise ConfigError("setting OKTA_AUTH_MODE must be oauth or ssws")
     policy = os.environ.get("OKTA_ACCESS_POLICY_ID", "").strip()
     # Okta's custom authorization servers issue as {org}/oauth2/{authServerId}: the policy belongs to that server.
-    path = urlsplit(issuer).path.rstrip("/").split("/")
+    url = split_url(issuer)
+    path = url.path.rstrip("/").split("/") if url else []
     server = path[2] if len(path) == 3 and path[1] == "oauth2" and path[2] else ""
     if policy and not server:
         raise ConfigError("setting ISSUER is not an Okta custom authorization server (/oauth2/{id}) to enrol in")

@@ -1,18 +1,32 @@
-"""Bounded JSON GETs over https (or loopback http), and one started ahead of need. Standard library only."""
+"""Bounded JSON GETs over https (or loopback http), and one started ahead of need.
+
+Only the socket module at import; ssl and json load on first use. The authorizer starts its key fetch as the first
+thing of Lambda's INIT, and what this module imports is what it waits for before the request can leave (make bench,
+cold start): http.client alone, with the email package it parses headers with, costs more than the rest of the
+fetch. The HTTP it speaks is the little a keys endpoint needs: one GET on a connection of its own, closed after the
+answer, which may be sized by Content-Length, chunked, or ended by the close. Redirects are not followed.
+"""
 
 from __future__ import annotations
 
-import http.client
-import json
-import ssl
+import socket
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
-from urllib.parse import urlsplit
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    import ssl
 
 MAX_RESPONSE_BYTES = 512 * 1024
+MAX_HEAD_BYTES = 16 * 1024
 TIMEOUT_SECONDS = 3.0  # for a whole fetch: connect, answer and body
+DEFAULT_PORTS = {"https": 443, "http": 80}
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789.-")
+_IPV6_CHARS = frozenset("0123456789abcdef:.")
+_HEX_DIGITS = frozenset(b"0123456789abcdefABCDEF")
+_PATH_CHARS = frozenset(chr(c) for c in range(0x21, 0x7F)) - frozenset("?#\\")
 
 
 class HttpError(Exception):
@@ -23,38 +37,209 @@ class HttpError(Exception):
         self.status = status
 
 
+class Url(NamedTuple):
+    """A plain http(s) URL: host lowercased, without brackets; port explicit; path starting with /."""
+
+    scheme: str
+    host: str
+    port: int
+    path: str
+
+
+def split_url(url: str) -> Url | None:
+    """The parts of `scheme://host[:port][/path]`, or None for anything else: user info, a query, a fragment, a
+    backslash, a host that is not an ASCII DNS name, an IPv4 address or a bracketed IPv6 address. Strict on
+    purpose, so that settings checked with it name exactly the host a fetch connects to."""
+    scheme, sep, rest = url.partition("://")
+    scheme = scheme.lower()
+    authority, slash, path = rest.partition("/")
+    path = slash + path or "/"
+    if not sep or scheme not in DEFAULT_PORTS or not _PATH_CHARS.issuperset(path):
+        return None
+    if authority.startswith("["):
+        host, bracket, after = authority[1:].lower().partition("]")
+        colon, port = after[:1], after[1:]
+        if not bracket or ":" not in host or not _IPV6_CHARS.issuperset(host) or colon not in ("", ":"):
+            return None
+    else:
+        host, colon, port = authority.lower().partition(":")
+        if not _NAME_CHARS.issuperset(host) or host.startswith((".", "-")) or ".." in host:
+            return None
+    if not host or colon and not (port.isascii() and port.isdigit()):
+        return None
+    number = int(port) if port else DEFAULT_PORTS[scheme]
+    return Url(scheme, host, number, path) if 0 < number < 65536 else None
+
+
+@lru_cache(maxsize=1)
+def tls_context() -> ssl.SSLContext:
+    """The TLS context of every https fetch, made once: certificates verified against the system's CAs, host name
+    checked, TLS 1.2 at least. Loading the CAs is most of its cost (about 20 ms)."""
+    import ssl  # https only, and on first use: see the module's docstring
+
+    return ssl.create_default_context()
+
+
+def _connect(url: Url, deadline: float) -> socket.socket:
+    # An ASCII host as bytes: a str would load the idna codec (split_url admits ASCII hosts only). getaddrinfo
+    # takes bytes, which typeshed's create_connection does not say.
+    host = url.host.encode("ascii")
+    sock = socket.create_connection((host, url.port), timeout=_remaining(deadline))  # type: ignore[arg-type]
+    if url.scheme == "http":
+        return sock
+    try:
+        sock.settimeout(_remaining(deadline))
+        return tls_context().wrap_socket(sock, server_hostname=host)
+    except BaseException:
+        sock.close()
+        raise
+
+
+def _remaining(deadline: float) -> float:
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise HttpError(0, "timed out")
+    return left
+
+
+def _request(url: Url) -> bytes:
+    port = "" if url.port == DEFAULT_PORTS[url.scheme] else f":{url.port}"
+    host = f"[{url.host}]" if ":" in url.host else url.host
+    lines = (
+        f"GET {url.path} HTTP/1.1",
+        f"Host: {host}{port}",
+        "Accept: application/json",
+        "User-Agent: okta-m2m",
+        "Connection: close",
+    )
+    return "\r\n".join(lines).encode("ascii") + b"\r\n\r\n"
+
+
+class _Head(NamedTuple):
+    status: int
+    length: int | None  # Content-Length, None when chunked or ended by the close
+    chunked: bool
+
+
+def _parse_head(head: bytes) -> _Head:
+    """The status line and the headers that frame the body; anything unframeable is an HttpError."""
+    status_line, *fields = head.decode("latin-1").split("\r\n")
+    version, _, rest = status_line.partition(" ")
+    code = rest[:3]
+    if version not in ("HTTP/1.1", "HTTP/1.0") or not (code.isascii() and code.isdigit()) or rest[3:4] not in " ":
+        raise HttpError(0, "malformed status line")
+    headers: dict[str, str] = {}
+    for field in fields:
+        name, colon, value = field.partition(":")
+        name = name.lower()
+        if not colon or not name or name != name.strip():
+            raise HttpError(0, "malformed header")
+        value = value.strip()
+        if name in headers and (name != "content-length" or headers[name] != value):
+            headers[name] = f"{headers[name]}, {value}"
+        else:
+            headers[name] = value
+    if headers.get("content-encoding", "identity").lower() != "identity":
+        raise HttpError(int(code), "encoded answer")  # none was asked for
+    coding = headers.get("transfer-encoding", "").lower()
+    if coding:
+        if coding != "chunked":
+            raise HttpError(int(code), "unsupported transfer coding")
+        return _Head(int(code), None, True)
+    length = headers.get("content-length")
+    if length is None:
+        return _Head(int(code), None, False)
+    if not (length.isascii() and length.isdigit()):
+        raise HttpError(int(code), "malformed Content-Length")
+    return _Head(int(code), int(length), False)
+
+
+def _dechunk(data: bytes) -> bytes | None:
+    """The body of a complete chunked message (trailers ignored), None if more is to come; HttpError if malformed."""
+    body = bytearray()
+    at = 0
+    while True:
+        end = data.find(b"\r\n", at)
+        if end < 0:
+            return None
+        size = data[at:end].split(b";", 1)[0]
+        if not 0 < len(size) <= 8 or not _HEX_DIGITS.issuperset(size):
+            raise HttpError(200, "malformed chunk")
+        count = int(size, 16)
+        if count == 0:  # the last chunk: complete once the (empty or trailer) section has ended
+            return bytes(body) if data.find(b"\r\n\r\n", end) >= 0 else None
+        start, at = end + 2, end + 2 + count + 2
+        if len(data) < at:
+            return None
+        if data[at - 2 : at] != b"\r\n":
+            raise HttpError(200, "malformed chunk")
+        body += data[start : at - 2]
+
+
+def _body(head: _Head, data: bytes, closed: bool) -> bytes | None:
+    """The body once `data` (all after the head) holds all of it, else None; `closed`: the server has closed."""
+    if head.chunked:
+        body = _dechunk(data)
+    elif head.length is not None:
+        body = data[: head.length] if len(data) >= head.length else None
+    else:
+        body = data if closed else None
+    if body is None and closed:
+        raise HttpError(head.status, "answer cut short")
+    return body
+
+
+def _exchange(sock: socket.socket, url: Url, deadline: float) -> tuple[int, bytes]:
+    """Send the GET and read the answer: (status, body), the body read only for a 200."""
+    sock.settimeout(_remaining(deadline))
+    sock.sendall(_request(url))
+    data = b""
+    head: _Head | None = None
+    while True:
+        sock.settimeout(_remaining(deadline))
+        chunk = sock.recv(65536)
+        data += chunk
+        if head is None:
+            end = data.find(b"\r\n\r\n")
+            if end < 0:
+                if not chunk or len(data) > MAX_HEAD_BYTES:
+                    raise HttpError(0, "malformed answer")
+                continue
+            head, data = _parse_head(data[:end]), data[end + 4 :]
+            if head.status != 200:
+                return head.status, b""
+            if head.length is not None and head.length > MAX_RESPONSE_BYTES:
+                raise HttpError(200, "response too large")
+        if len(data) > MAX_RESPONSE_BYTES + MAX_HEAD_BYTES:  # room for chunk framing
+            raise HttpError(200, "response too large")
+        body = _body(head, data, closed=not chunk)
+        if body is not None:
+            if len(body) > MAX_RESPONSE_BYTES:
+                raise HttpError(200, "response too large")
+            return 200, body
+
+
 def fetch_json(url: str, timeout: float) -> Any:
     """GET a JSON document over https (or loopback http) within `timeout` seconds in all; redirects are not followed."""
-    parts = urlsplit(url)
+    target = split_url(url)
+    if target is None:
+        raise HttpError(0, "not a plain http(s) URL")
     deadline = time.monotonic() + timeout
-    conn: http.client.HTTPConnection
-    if parts.scheme == "https":
-        conn = http.client.HTTPSConnection(
-            parts.hostname or "", parts.port, timeout=timeout, context=ssl.create_default_context()
-        )
-    else:
-        conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=timeout)
     try:
-        conn.request("GET", parts.path or "/", headers={"Accept": "application/json", "User-Agent": "okta-m2m"})
-        resp = conn.getresponse()
-        if resp.status != 200:
-            raise HttpError(resp.status, "unexpected status")
-        chunks: list[bytes] = []
-        size = 0
-        while chunk := resp.read1(65536):
-            size += len(chunk)
-            if size > MAX_RESPONSE_BYTES:
-                raise HttpError(200, "response too large")
-            if time.monotonic() > deadline:
-                raise HttpError(200, "response too slow")
-            chunks.append(chunk)
-        return json.loads(b"".join(chunks))
-    except (OSError, http.client.HTTPException) as exc:
+        with _connect(target, deadline) as sock:
+            status, body = _exchange(sock, target, deadline)
+    except TimeoutError:
+        raise HttpError(0, "timed out") from None
+    except OSError as exc:  # ssl.SSLError among them
         raise HttpError(0, type(exc).__name__) from None
+    if status != 200:
+        raise HttpError(status, "unexpected status")
+    import json  # after the request has left: see the module's docstring
+
+    try:
+        return json.loads(body)
     except ValueError:
         raise HttpError(200, "not JSON") from None
-    finally:
-        conn.close()
 
 
 class Prefetched:
@@ -64,7 +249,7 @@ class Prefetched:
     call's own timeout: a prefetch still under way is that call's fetch, and its failure the call's failure. If the
     prefetch had already failed, or its answer is older than `max_age` (INIT long before the first call, as with
     provisioned concurrency), the call fetches as it would have without it. Every other call goes to the network as
-    usual. Starting never raises and never blocks.
+    usual. Starting never raises and never waits on the network: for https it loads ssl and the CAs at once.
     """
 
     def __init__(
@@ -79,6 +264,14 @@ class Prefetched:
         self._document: Any = None
         self._error: HttpError | None = None
         self._fetched_at = float("-inf")
+        target = split_url(url)
+        if target is not None and target.scheme == "https":
+            # ssl and its CAs load here, first, rather than in the thread: that is CPU work the GIL would share with
+            # the imports that follow, and the request could only leave once it was done.
+            try:
+                tls_context()
+            except Exception:  # noqa: S110  (the fetch will meet it again, and fail as it would have)
+                pass
         try:
             threading.Thread(target=self._run, name="okta-m2m-prefetch", daemon=True).start()
         except RuntimeError:  # no thread to be had: nothing is pending, the first call fetches

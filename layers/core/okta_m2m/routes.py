@@ -7,9 +7,10 @@ One route a line, `METHOD PATH SCOPE [SCOPE ...]`, PATH written as in the templa
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import NamedTuple
 
+from okta_m2m.config import table_lines
 from okta_m2m.errors import ConfigError
 
 # The verbs API Gateway puts in a methodArn; ANY stands for those a resource has no method of its own for.
@@ -108,15 +109,6 @@ def path_shape(path: str) -> tuple[str, ...]:
         else:
             raise ValueError(f"{part!r} is not a path part" if part else "has an empty part")
     return tuple(shape)
-
-
-def table_lines(text: str) -> Iterator[tuple[int, list[str]]]:
-    """The entries of a one-entry-a-line setting (ROUTE_SCOPES, ISSUERS): (line number, its fields), blank lines
-    and lines starting with `#` left out."""
-    for number, raw in enumerate(text.splitlines(), start=1):
-        fields = raw.split()
-        if fields and not fields[0].startswith("#"):
-            yield number, fields
 
 
 def parse_route_table(text: str, name: str = "ROUTE_SCOPES") -> RouteTable:
