@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from okta_local.tls import make_tls_files
 from okta_m2m import fetch
 from okta_m2m.fetch import MAX_RESPONSE_BYTES, HttpError, Prefetched, fetch_json, tls_context
-from tests.tls_files import make_tls_files
 
 pytestmark = pytest.mark.integration
 

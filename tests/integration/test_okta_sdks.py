@@ -31,7 +31,7 @@ import requests
 
 from okta_local.server import build_server
 from okta_local.testing import LocalOkta
-from tests.tls_files import make_tls_files
+from okta_local.tls import make_tls_files
 
 pytestmark = pytest.mark.integration
 

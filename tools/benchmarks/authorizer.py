@@ -17,8 +17,13 @@ issuer) and shown as information against today's targets; the target is on the c
 `50 routes/3 issuers vs 3 routes` = its ratio / today's ratio <= 1.10 (NOT_WORSE: not worse, 10% allowed for noise),
 binding where today's row is.
 
-Information, no target: Powertools' own JWT verifier (auth_alpha) against ours, warm and cold; the minimal and the
-peer authorizers' peak RSS; the CoreLayer's unpacked and zipped size.
+Information, no target: Powertools' own JWT verifier (auth_alpha) against ours, warm and cold; both cold ratios
+with the keys server behind TLS (its throwaway CA trusted beside the system's CAs, so that loading them costs what it
+does in production); the minimal and the peer authorizers' peak RSS; the CoreLayer's unpacked and zipped size.
+
+Read the cold rows knowing that urllib builds a TLS context (loading the system's CAs, about 20 ms here) for every
+opener, http or https: on loopback http the minimal authorizer pays it and ours, which makes one for https only, does
+not. Over TLS both pay it before their request can leave, which is why those ratios are closer to 1.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import io
 import json
 import os
 import shutil
+import ssl
 import statistics
 import subprocess
 import sys
@@ -50,6 +56,8 @@ from aws_lambda_builders.workflows.python_pip.workflow import PythonPipWorkflow 
 from aws_lambda_powertools.utilities.auth_alpha.jwt import JWTVerifier
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.hashes import SHA256
+
+from okta_local.tls import make_tls_files
 
 ROOT = Path(__file__).resolve().parents[2]
 ISSUER_PATH = "/oauth2/default"
@@ -224,9 +232,10 @@ BIG_ROUTE_SCOPES = big_route_scopes()
 
 
 class KeyServer:
-    """Publishes one JWKS at {issuer}/v1/keys on 127.0.0.1, `delay` seconds late, and counts the fetches."""
+    """Publishes one JWKS at {issuer}/v1/keys on 127.0.0.1 (over TLS if given a context), `delay` seconds late, and
+    counts the fetches."""
 
-    def __init__(self, jwks: dict[str, Any], path: str = ISSUER_PATH) -> None:
+    def __init__(self, jwks: dict[str, Any], path: str = ISSUER_PATH, tls: ssl.SSLContext | None = None) -> None:
         body = json.dumps(jwks).encode()
         server = self
 
@@ -246,7 +255,10 @@ class KeyServer:
         self.fetches = 0
         self.delay = 0.0
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.issuer = f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
+        if tls is not None:
+            self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
+        scheme = "https" if tls else "http"
+        self.issuer = f"{scheme}://127.0.0.1:{self.httpd.server_address[1]}{path}"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
 
@@ -444,10 +456,10 @@ class Issuer(NamedTuple):
     server: KeyServer
 
     @classmethod
-    def create(cls, kid: str, path: str) -> Issuer:
+    def create(cls, kid: str, path: str, tls: ssl.SSLContext | None = None) -> Issuer:
         """A fresh key, served at {issuer}/v1/keys with the issuer at path."""
         private, jwk = signing_key(kid)
-        return cls(private, jwk, KeyServer({"keys": [jwk]}, path))
+        return cls(private, jwk, KeyServer({"keys": [jwk]}, path, tls))
 
     @property
     def name(self) -> str:
@@ -455,8 +467,10 @@ class Issuer(NamedTuple):
         return self.server.issuer
 
 
-def token_rounds(issuers: Sequence[Issuer], scopes: Sequence[str], iss: str | None = None) -> list[list[str]]:
-    """ROUNDS lists of DISTINCT valid Okta-like access tokens, each its own jti, signed by each issuer in turn and
+def token_rounds(
+    issuers: Sequence[Issuer], scopes: Sequence[str], iss: str | None = None, distinct: int = DISTINCT
+) -> list[list[str]]:
+    """ROUNDS lists of `distinct` valid Okta-like access tokens, each its own jti, signed by each issuer in turn and
     naming it (or iss) as their issuer."""
     now = int(time.time())
     claims = [
@@ -465,11 +479,11 @@ def token_rounds(issuers: Sequence[Issuer], scopes: Sequence[str], iss: str | No
         for issuer in issuers
     ]
     tokens = []
-    for n in range(ROUNDS * DISTINCT):
+    for n in range(ROUNDS * distinct):
         issuer = issuers[n % len(issuers)]
         headers = {"kid": issuer.jwk["kid"]}
         tokens.append(jwt.encode(claims[n % len(issuers)] | {"jti": f"AT.{n}"}, issuer.private, "RS256", headers))
-    return [tokens[r * DISTINCT : (r + 1) * DISTINCT] for r in range(ROUNDS)]
+    return [tokens[r * distinct : (r + 1) * distinct] for r in range(ROUNDS)]
 
 
 @dataclass(frozen=True)
@@ -482,15 +496,24 @@ class Setup:
     rounds: list[list[str]]
 
     @classmethod
-    def create(cls, name: str, routes: str, paths: Sequence[str], scopes: Sequence[str]) -> Setup:
-        """An issuer at each path, each with a key and a server of its own, the tokens spread over them; one issuer
-        is set as ISSUER and AUDIENCE (as a single-issuer stack is), several as ISSUERS."""
-        issuers = tuple(Issuer.create(f"bench-key-{n}", path) for n, path in enumerate(paths))
+    def create(
+        cls,
+        name: str,
+        routes: str,
+        paths: Sequence[str],
+        scopes: Sequence[str],
+        tls: ssl.SSLContext | None = None,
+        distinct: int = DISTINCT,
+    ) -> Setup:
+        """An issuer at each path, each with a key and a server of its own (over TLS if given a context), the tokens
+        spread over them; one issuer is set as ISSUER and AUDIENCE (as a single-issuer stack is), several as
+        ISSUERS."""
+        issuers = tuple(Issuer.create(f"bench-key-{n}", path, tls) for n, path in enumerate(paths))
         if len(issuers) == 1:
             env = {"ISSUER": issuers[0].name, "AUDIENCE": AUDIENCE}
         else:
             env = {"ISSUERS": "".join(f"{issuer.name} {AUDIENCE}\n" for issuer in issuers)}
-        return cls(name, env | {"ROUTE_SCOPES": routes}, issuers, token_rounds(issuers, scopes))
+        return cls(name, env | {"ROUTE_SCOPES": routes}, issuers, token_rounds(issuers, scopes, distinct=distinct))
 
     def fetches(self) -> int:
         """Key fetches so far, all issuers together."""
@@ -500,22 +523,33 @@ class Setup:
 @dataclass(frozen=True)
 class Bench:
     """What the measurements share: both configurations (3 routes, 50 routes/3 issuers), the peer's tokens (signed
-    with the 3-route key), where our code is."""
+    with the 3-route key), the 3-route configuration over TLS (cold starts only) and the CAs its children trust,
+    where our code is."""
 
     small: Setup
     big: Setup
     peer_rounds: list[list[str]]
+    tls: Setup
+    trusted: Path  # SSL_CERT_FILE of the cold children: the system's CAs, and the one of the TLS keys server
     code_path: list[str]
 
     @classmethod
-    def create(cls) -> Bench:
-        """Fresh keys served on loopback, and the tokens they sign."""
+    def create(cls, scratch: Path) -> Bench:
+        """Fresh keys served on loopback, and the tokens they sign; scratch: a directory for the TLS files."""
         print(f"minting {3 * ROUNDS * DISTINCT} tokens...", file=sys.stderr)
         small = Setup.create("3 routes", ROUTE_SCOPES, (ISSUER_PATH,), SCOPES)
         big = Setup.create(BIG, BIG_ROUTE_SCOPES, BIG_ISSUER_PATHS, BIG_SCOPES)
         peer_rounds = token_rounds(small.issuers, SCOPES, PEER_ISSUER)
+        ca, cert, key = make_tls_files(scratch)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        tls = Setup.create("3 routes, TLS", ROUTE_SCOPES, (ISSUER_PATH,), SCOPES, context, distinct=2)
+        # The system's CAs too, so that loading them costs what it costs in production (the bulk of a TLS context).
+        trusted = scratch / "trusted.pem"
+        system = ssl.get_default_verify_paths().cafile
+        trusted.write_bytes((Path(system).read_bytes() if system else b"") + ca.read_bytes())
         code_path = [str(ROOT / "functions" / "authorizer"), str(ROOT / "layers" / "core")]
-        return cls(small, big, peer_rounds, code_path)
+        return cls(small, big, peer_rounds, tls, trusted, code_path)
 
     @property
     def setups(self) -> tuple[Setup, Setup]:
@@ -528,7 +562,7 @@ class Bench:
 
     def keys_delay(self, seconds: float) -> None:
         """Every keys server answers `seconds` late from now on."""
-        for setup in self.setups:
+        for setup in (*self.setups, self.tls):
             for issuer in setup.issuers:
                 issuer.server.delay = seconds
 
@@ -538,7 +572,7 @@ class Bench:
 
     def child_env(self, setup: Setup) -> dict[str, str]:
         """The environment of a cold process: ours finds its code and setup's settings, the others ignore them."""
-        env = {**self.env(setup), "PYTHONPATH": os.pathsep.join(self.code_path)}
+        env = {**self.env(setup), "PYTHONPATH": os.pathsep.join(self.code_path), "SSL_CERT_FILE": str(self.trusted)}
         env.pop("PYTHONDONTWRITEBYTECODE", None)  # any value, "0" too, would leave every child compiling from source
         return env
 
@@ -553,6 +587,11 @@ class Bench:
             Child(MINIMAL_COLD, [issuer, token, ARN], env),
             Child(PEER_COLD, [issuer, self.peer_rounds[0][1], ARN, PEER_ISSUER], env),
         )
+
+    def tls_children(self) -> tuple[Child, Child]:
+        """Ours and the minimal authorizer, 3 routes, with their keys over TLS."""
+        env, issuer, token = self.child_env(self.tls), self.tls.issuers[0].name, self.tls.rounds[0][1]
+        return Child(OURS_COLD, [issuer, token, ARN], env), Child(MINIMAL_COLD, [issuer, token, ARN], env)
 
 
 def our_authorizer(bench: Bench, setup: Setup, module: str) -> tuple[Decide, dict[str, Any]]:
@@ -656,21 +695,22 @@ def warm_rows(bench: Bench) -> tuple[list[Ratio], Row, list[Row], Row, list[str]
     )
 
 
-def cold_rows(bench: Bench, latency_ms: float) -> tuple[Ratio, Row]:
+def cold_rows(bench: Bench, latency_ms: float) -> tuple[Ratio, Row, Row]:
     """With keys answered latency_ms late, medians of COLD_RUNS interleaved cold starts: ours / minimal in each
-    configuration (the same minimal runs), peer / ours (3 routes)."""
+    configuration (the same minimal runs), peer / ours (3 routes), and ours / minimal with the keys over TLS."""
     print(f"cold runs, keys answered after {latency_ms:g} ms...", file=sys.stderr)
-    children = bench.children()
-    small, big, peer_ratios = [], [], []
+    children = (*bench.children(), *bench.tls_children())
+    small, big, peer_ratios, tls = [], [], [], []
     bench.keys_delay(latency_ms / 1000)
     try:
         for child in children:  # not measured: writes the bytecode later runs read, so all are timed compiled
             cold_seconds(*child)
         for _ in range(COLD_RUNS):
-            ours, ours_big, minimal, peer = (cold_seconds(*child) for child in children)
+            ours, ours_big, minimal, peer, ours_tls, minimal_tls = (cold_seconds(*child) for child in children)
             small.append(ours / minimal)
             big.append(ours_big / minimal)
             peer_ratios.append(peer / ours)
+            tls.append(ours_tls / minimal_tls)
     finally:
         bench.keys_delay(0.0)
     keys = f"keys {latency_ms:g} ms"
@@ -686,6 +726,7 @@ def cold_rows(bench: Bench, latency_ms: float) -> tuple[Ratio, Row]:
             binding,
         ),
         Row(f"peer (Powertools auth_alpha) / ours, cold start, {keys}", statistics.median(peer_ratios)),
+        Row(f"cold start / minimal authorizer, {keys}, keys over TLS", statistics.median(tls)),
     )
 
 
@@ -710,13 +751,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run every measurement and print ratios; exit 1 if a target is missed."""
     args = parse_args(argv)
     started = time.perf_counter()
-    bench = Bench.create()
+    scratch = tempfile.TemporaryDirectory(prefix="bench-")
+    bench = Bench.create(Path(scratch.name))
     warm, stretch, fetches, peer_warm, notes = warm_rows(bench)
-    cold, peer_cold = zip(*(cold_rows(bench, ms) for ms in sorted({0.0, args.keys_latency_ms})), strict=True)
+    cold, peer_cold, tls_cold = zip(*(cold_rows(bench, ms) for ms in sorted({0.0, args.keys_latency_ms})), strict=True)
     rss, minimal_rss, peer_rss = rss_rows(bench)
     layer, layer_note = layer_rows()
     ours, big, versus = zip(*(ratio.rows() for ratio in (*warm, *cold)), strict=True)
-    rows = [ours[0], stretch, *ours[1:], rss, *fetches, *versus, *big, minimal_rss, peer_warm, *peer_cold, peer_rss]
+    rows = [ours[0], stretch, *ours[1:], rss, *fetches, *versus, *big, *tls_cold]
+    rows += [minimal_rss, peer_warm, *peer_cold, peer_rss]
     rows += layer
     print(f"{'measure':<{NAME_WIDTH}} {'value':>8} {'target':>8}")
     for row in rows:
@@ -725,6 +768,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"note: {BIG} vs 3 routes = the 50-route ratio / the 3-route ratio, same baselines, same rounds")
     print(f"note: {layer_note}")
     print("note: peer cold start = import, urllib GET of the keys (same server), JWTVerifier(jwks=...), authorize")
+    print("note: keys over TLS = the same keys server behind TLS, its CA trusted beside the system's (SSL_CERT_FILE)")
+    scratch.cleanup()
     print(f"ran in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     return 1 if any(row.missed for row in rows) else 0
 

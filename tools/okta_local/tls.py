@@ -1,4 +1,4 @@
-"""A throwaway CA and a server certificate it signed, as PEM files, for TLS servers on 127.0.0.1 in tests."""
+"""A throwaway CA and a server certificate it signed, as PEM files: okta_local, or any loopback server, over TLS."""
 
 from __future__ import annotations
 
