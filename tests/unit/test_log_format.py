@@ -5,6 +5,7 @@ import json
 import logging
 import re
 import sys
+import time
 import uuid
 
 import pytest
@@ -158,3 +159,33 @@ def test_a_decision_line_is_the_same_emf_record_on_the_fast_and_the_standard_pat
         }
     assert list(fast) == list(standard)
     assert abs(fast["_aws"]["Timestamp"] - standard["_aws"]["Timestamp"]) < 5_000
+
+
+class _Opaque:
+    def __str__(self) -> str:
+        return "opaque\u00e9"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"a": 1, "b": [1.5, None, True, "x"], "c": ("t", 2), "d": {"e": {}}},
+        {"text": 'caf\u00e9 \u2028 "quoted" \\ \n', "emoji": "\U0001f600"},
+        {"nan": float("nan"), "inf": float("inf"), "-inf": float("-inf"), "big": 10**30, "neg": -0.0},
+        {"opaque": _Opaque(), "nested": [_Opaque()], "set": frozenset()},
+        {"1": 1, "": "", 2: "int key", 2.5: "float key", True: "bool key", None: "None key"},
+        [],
+    ],
+)
+def test_lines_are_encoded_as_the_standard_encoder_encodes_them(value):
+    from okta_m2m import log_format
+
+    assert log_format._encode(value) == json.JSONEncoder(default=str, separators=(",", ":")).encode(value)
+
+
+@pytest.mark.parametrize("created", [1796174079.0, 1796174079.254, 1796174079.9999, 0.9999999999999999, 0.0, -0.5])
+def test_the_timestamp_has_the_milliseconds_of_the_record(created):
+    formatter = LeanJsonFormatter(service="s")
+    second = int(created)
+    expected = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)) + f".{int((created - second) * 1000):03d}Z"
+    assert json.loads(formatter.render("INFO", "f:1", "m", created, {}))["timestamp"] == expected

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import binascii
 import json
 import re
-from collections.abc import Mapping
+from binascii import a2b_base64
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
@@ -20,14 +20,12 @@ ALGORITHM = "RS256"
 MIN_RSA_BITS = 2048
 MAX_RSA_BITS = 8192
 MAX_TOKEN_LENGTH = 8192
-# Three base64url segments, no padding, nothing else (RFC 7515 section 7.1; RFC 8725 section 3.11). An empty
-# payload is a valid JWS; it is refused later, as it is no JSON claims set.
-_COMPACT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+")
+_B64URL_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_B64URL = re.compile(r"[A-Za-z0-9_-]*")
 # Headers that point at keys, change processing or announce a nested token: refused outright (RFC 8725 3.10 and
 # 2.8, RFC 7797, RFC 7519 5.2).
-_B64URL = re.compile(r"[A-Za-z0-9_-]*")
 _REFUSED_HEADERS = frozenset({"jku", "x5u", "jwk", "x5c", "crit", "b64", "zip", "enc", "cty"})
-_B64_VALUE = {c: i for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")}
+_B64_VALUE = {c: i for i, c in enumerate(_B64URL_ALPHABET)}  # each character's 6 bits, by byte value
 _TO_STANDARD_ALPHABET = bytes.maketrans(b"-_", b"+/")
 _ACCEPTED_TYP = frozenset({"jwt", "at+jwt", "application/at+jwt"})
 _PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
@@ -35,7 +33,7 @@ _PKCS1 = PKCS1v15()
 _SHA256 = SHA256()
 # An issuer signs with a handful of keys, so its tokens share a handful of header segments: each accepted one is
 # parsed and checked once. Read-only views, so no caller can change what the next token gets.
-_HEADERS: dict[str, Mapping[str, Any]] = {}
+_HEADERS: dict[bytes, Mapping[str, Any]] = {}
 _MAX_CACHED_HEADERS = 64
 
 
@@ -56,16 +54,16 @@ def b64url_decode(segment: str) -> bytes:
     """Decode unpadded, canonical base64url; anything else raises TokenError."""
     if not _B64URL.fullmatch(segment):
         raise TokenError("not base64url")
-    return _decode_checked(segment)
+    return _decode_checked(segment.encode("ascii"))
 
 
-def _decode_checked(segment: str) -> bytes:
+def _decode_checked(segment: bytes) -> bytes:
     # The caller has checked the alphabet. Unused low bits of the last character must be zero, or several
     # strings would decode to the same bytes.
     tail = len(segment) % 4
     if tail == 1 or (tail and _B64_VALUE[segment[-1]] & (0b1111 if tail == 2 else 0b11)):
         raise TokenError("non-canonical base64url")
-    return binascii.a2b_base64(segment.encode("ascii").translate(_TO_STANDARD_ALPHABET) + b"==")
+    return a2b_base64(segment.translate(_TO_STANDARD_ALPHABET) + b"==")
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -76,13 +74,26 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 _DECODER = json.JSONDecoder(object_pairs_hook=_unique_keys)
+# What decode() runs between its two whitespace skips (set by JSONDecoder.__init__; typeshed does not declare it).
+_SCAN: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
+
+
+def _decode(text: str) -> Any:
+    # A token's JSON has no whitespace around the object: then decode() is one scan of it, without two regex
+    # matches. Anything else (whitespace, extra data, or no object) takes decode() itself.
+    if text[:1] == "{" and text[-1:] == "}":
+        obj, end = _SCAN(text, 0)
+        if end == len(text):
+            return obj
+    return _DECODER.decode(text)
 
 
 def json_object(raw: bytes) -> dict[str, Any]:
     """Parse a UTF-8 JSON object that has no duplicate member names (RFC 7515 section 5.2)."""
     try:
-        obj = _DECODER.decode(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
+        obj = _decode(raw.decode("utf-8"))
+    # The scanner raises StopIteration for a value it cannot start (decode() turns that into a ValueError).
+    except (UnicodeDecodeError, ValueError, RecursionError, StopIteration):
         raise TokenError("not a JSON object") from None
     if not isinstance(obj, dict):
         raise TokenError("not a JSON object")
@@ -91,21 +102,23 @@ def json_object(raw: bytes) -> dict[str, Any]:
 
 def parse_compact(token: str) -> CompactJws:
     """Split and decode a compact RS256 JWS, refusing every header this verifier does not implement."""
-    if len(token) > MAX_TOKEN_LENGTH or not _COMPACT.fullmatch(token):
+    # Three base64url segments, no padding, nothing else (RFC 7515 section 7.1; RFC 8725 section 3.11): less its
+    # base64url characters, the token is two dots, and its header and signature are not empty. An empty payload is
+    # a valid JWS; it is refused later, as it is no JSON claims set.
+    raw = token.encode("ascii") if len(token) <= MAX_TOKEN_LENGTH and token.isascii() else b""
+    if raw.translate(None, _B64URL_ALPHABET) != b"..":
         raise TokenError("malformed token")
-    header_b64, payload_b64, signature_b64 = token.split(".")
+    header_b64, payload_b64, signature_b64 = raw.split(b".")
+    if not (header_b64 and signature_b64):
+        raise TokenError("malformed token")
     header = _HEADERS.get(header_b64)
     if header is None:
         header = _checked_header(header_b64)
-    return CompactJws(
-        header=header,
-        payload=_decode_checked(payload_b64),
-        signing_input=f"{header_b64}.{payload_b64}".encode("ascii"),
-        signature=_decode_checked(signature_b64),
-    )
+    signing_input = raw[: len(header_b64) + 1 + len(payload_b64)]
+    return CompactJws(header, _decode_checked(payload_b64), signing_input, _decode_checked(signature_b64))
 
 
-def _checked_header(header_b64: str) -> Mapping[str, Any]:
+def _checked_header(header_b64: bytes) -> Mapping[str, Any]:
     header = json_object(_decode_checked(header_b64))
     if header.get("alg") != ALGORITHM:
         raise TokenError("algorithm not allowed")
