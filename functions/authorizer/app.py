@@ -7,9 +7,9 @@ from __future__ import annotations
 import sys
 import time
 
-from okta_m2m.config import authorizer_settings, issuer_settings
 from okta_m2m.errors import ConfigError
 from okta_m2m.fetch import TIMEOUT_SECONDS, Prefetched
+from okta_m2m.issuers import issuer_settings
 
 
 def _prefetch_keys() -> dict[str, Prefetched]:
@@ -33,6 +33,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from okta_m2m.authorization import TokenAuthorizer
+from okta_m2m.config import authorizer_settings
 from okta_m2m.errors import KeySetUnavailableError, TokenError
 from okta_m2m.fetch import fetch_json
 from okta_m2m.jwks import KeyCache

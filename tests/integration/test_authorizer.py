@@ -499,8 +499,8 @@ def test_insecure_or_missing_issuer_is_a_configuration_error(authorizer, jwks, m
 
 
 def test_local_http_host_needs_sam_local(monkeypatch):
-    from okta_m2m.config import secure_url
     from okta_m2m.errors import ConfigError
+    from okta_m2m.issuers import secure_url
 
     monkeypatch.setenv("SAM_LOCAL_HTTP_ISSUER_HOSTS", "172.17.0.1")
     with pytest.raises(ConfigError):

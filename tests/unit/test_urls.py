@@ -13,9 +13,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from okta_m2m.config import secure_url
 from okta_m2m.errors import ConfigError
 from okta_m2m.fetch import DEFAULT_PORTS, split_url
+from okta_m2m.issuers import secure_url
 from tests.hypothesis_profiles import load_profile
 
 load_profile()

@@ -1,10 +1,11 @@
 """Bounded JSON GETs over https (or loopback http), and one started ahead of need.
 
-Only the socket module at import; ssl and json load on first use. The authorizer starts its key fetch as the first
-thing of Lambda's INIT, and what this module imports is what it waits for before the request can leave (make bench,
-cold start): http.client alone, with the email package it parses headers with, costs more than the rest of the
-fetch. The HTTP it speaks is the little a keys endpoint needs: one GET on a connection of its own, closed after the
-answer, which may be sized by Content-Length, chunked, or ended by the close. Redirects are not followed.
+Only socket and threading at import (not typing either); ssl and json load on first use. The authorizer starts its
+key fetch as the first thing of Lambda's INIT, and what this module imports is what it waits for before the request
+can leave (make bench, cold start): http.client alone, with the email package it parses headers with, costs more
+than the rest of the fetch. The HTTP it speaks is the little a keys endpoint needs: one GET on a connection of its
+own, closed after the answer, which may be sized by Content-Length, chunked, or ended by the close. Redirects are
+not followed.
 """
 
 from __future__ import annotations
@@ -12,12 +13,15 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Callable
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, NamedTuple
 
+TYPE_CHECKING = False  # typing's flag, without importing typing: see the module's docstring
 if TYPE_CHECKING:
     import ssl
+    from collections.abc import Callable
+    from typing import Any
+
+    _Head = tuple[int, int | None, bool]  # status, Content-Length (None when chunked or ended by the close), chunked
 
 MAX_RESPONSE_BYTES = 512 * 1024
 MAX_HEAD_BYTES = 16 * 1024
@@ -37,13 +41,16 @@ class HttpError(Exception):
         self.status = status
 
 
-class Url(NamedTuple):
+class Url:
     """A plain http(s) URL: host lowercased, without brackets; port explicit; path starting with /."""
 
-    scheme: str
-    host: str
-    port: int
-    path: str
+    __slots__ = ("host", "path", "port", "scheme")
+
+    def __init__(self, scheme: str, host: str, port: int, path: str) -> None:
+        self.scheme = scheme
+        self.host = host
+        self.port = port
+        self.path = path
 
 
 def split_url(url: str) -> Url | None:
@@ -115,14 +122,9 @@ def _request(url: Url) -> bytes:
     return "\r\n".join(lines).encode("ascii") + b"\r\n\r\n"
 
 
-class _Head(NamedTuple):
-    status: int
-    length: int | None  # Content-Length, None when chunked or ended by the close
-    chunked: bool
-
-
 def _parse_head(head: bytes) -> _Head:
-    """The status line and the headers that frame the body; anything unframeable is an HttpError."""
+    """The status line and the headers that frame the body, as (status, Content-Length or None, chunked); anything
+    unframeable is an HttpError."""
     status_line, *fields = head.decode("latin-1").split("\r\n")
     version, _, rest = status_line.partition(" ")
     code = rest[:3]
@@ -145,13 +147,13 @@ def _parse_head(head: bytes) -> _Head:
     if coding:
         if coding != "chunked":
             raise HttpError(int(code), "unsupported transfer coding")
-        return _Head(int(code), None, True)
+        return int(code), None, True
     length = headers.get("content-length")
     if length is None:
-        return _Head(int(code), None, False)
+        return int(code), None, False
     if not (length.isascii() and length.isdigit()):
         raise HttpError(int(code), "malformed Content-Length")
-    return _Head(int(code), int(length), False)
+    return int(code), int(length), False
 
 
 def _dechunk(data: bytes) -> bytes | None:
@@ -178,14 +180,15 @@ def _dechunk(data: bytes) -> bytes | None:
 
 def _body(head: _Head, data: bytes, closed: bool) -> bytes | None:
     """The body once `data` (all after the head) holds all of it, else None; `closed`: the server has closed."""
-    if head.chunked:
+    status, length, chunked = head
+    if chunked:
         body = _dechunk(data)
-    elif head.length is not None:
-        body = data[: head.length] if len(data) >= head.length else None
+    elif length is not None:
+        body = data[:length] if len(data) >= length else None
     else:
         body = data if closed else None
     if body is None and closed:
-        raise HttpError(head.status, "answer cut short")
+        raise HttpError(status, "answer cut short")
     return body
 
 
@@ -206,9 +209,10 @@ def _exchange(sock: socket.socket, url: Url, deadline: float) -> tuple[int, byte
                     raise HttpError(0, "malformed answer")
                 continue
             head, data = _parse_head(data[:end]), data[end + 4 :]
-            if head.status != 200:
-                return head.status, b""
-            if head.length is not None and head.length > MAX_RESPONSE_BYTES:
+            status, length, _ = head
+            if status != 200:
+                return status, b""
+            if length is not None and length > MAX_RESPONSE_BYTES:
                 raise HttpError(200, "response too large")
         if len(data) > MAX_RESPONSE_BYTES + MAX_HEAD_BYTES:  # room for chunk framing
             raise HttpError(200, "response too large")

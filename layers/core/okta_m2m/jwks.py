@@ -9,9 +9,9 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
-from okta_m2m.config import secure_url
 from okta_m2m.errors import ConfigError, KeySetUnavailableError, TokenError
 from okta_m2m.fetch import TIMEOUT_SECONDS, HttpError, fetch_json
+from okta_m2m.issuers import secure_url
 from okta_m2m.jws import KeyRejectedError, rsa_key_from_jwk
 from okta_m2m.log_format import child_logger
 

@@ -10,8 +10,8 @@ import re
 from collections.abc import Iterable
 from typing import NamedTuple
 
-from okta_m2m.config import table_lines
 from okta_m2m.errors import ConfigError
+from okta_m2m.issuers import table_lines
 
 # The verbs API Gateway puts in a methodArn; ANY stands for those a resource has no method of its own for.
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
