@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 from okta_m2m.errors import ConfigError
 from okta_m2m.fetch import split_url
 from okta_m2m.issuers import IssuerSettings, issuer_settings, required, secure_url
-
-if TYPE_CHECKING:
-    from okta_m2m.routes import RouteTable
+from okta_m2m.routes import RouteTable, parse_route_table
 
 MAX_LEEWAY_SECONDS = 60
 # The authorizer sets these context keys itself; CONTEXT_CLAIMS may not stand in for them.
@@ -79,8 +77,6 @@ def _context_claims() -> tuple[str, ...]:
 @lru_cache(maxsize=1)
 def route_table() -> RouteTable:
     """ROUTE_SCOPES, read and checked once per container (the authorizer and every proxy function use it)."""
-    from okta_m2m.routes import parse_route_table  # not before the authorizer's key prefetch has started
-
     return parse_route_table(required("ROUTE_SCOPES"))
 
 
