@@ -36,9 +36,12 @@ $(SDK_VENV)/.installed: $(SDK_REQUIREMENTS)
 	$(SDK_VENV)/bin/python -m pip install -q -r $(SDK_REQUIREMENTS)
 	touch $@
 
+# ruff, then the layer's import contracts (.importlinter): the token side never imports the client side, and
+# functions and tools use the layer's public names only.
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	PYTHONPATH=layers/core:tools:. $(BIN)/lint-imports
 
 typecheck: venv
 	$(BIN)/mypy
@@ -61,7 +64,7 @@ bench: venv
 
 # Differential fuzzing against PyJWT with the "deep" Hypothesis profile (20x the examples, a new seed each run).
 fuzz: venv
-	HYPOTHESIS_PROFILE=deep $(BIN)/pytest -q tests/unit/test_differential.py
+	HYPOTHESIS_PROFILE=deep $(BIN)/pytest -q tests/unit/tokens/test_differential.py
 
 build: venv
 	$(BIN)/sam build

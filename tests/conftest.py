@@ -39,22 +39,20 @@ def lambda_context() -> FakeLambdaContext:
 
 def reset_caches() -> None:
     """Forget every per-container cache, as a cold start would."""
-    from okta_m2m import config
-
-    for cached in (config.authorizer_settings, config.register_settings, config.route_table, config.log_settings):
-        cached.cache_clear()
     authorizer = sys.modules.get("functions.authorizer.app")
     if authorizer is not None:
         authorizer.token_authorizer.cache_clear()
     if "aws_lambda_powertools.utilities.parameters" in sys.modules:
         sys.modules["aws_lambda_powertools.utilities.parameters"].clear_caches()
     for name in (
-        "okta_m2m.secrets",
-        "okta_m2m.okta_client",
-        "okta_m2m.locks",
-        "okta_m2m.log_format",
-        "okta_m2m.api_keys",
-        "okta_m2m.fetch",
+        "okta_m2m.tokens._settings",
+        "okta_m2m.clients._settings",
+        "okta_m2m.clients._secrets",
+        "okta_m2m.clients._okta_client",
+        "okta_m2m.clients._locks",
+        "okta_m2m.tokens._log_format",
+        "okta_m2m.clients._api_keys",
+        "okta_m2m.tokens._fetch",
     ):
         module = sys.modules.get(name)
         for attr in dir(module) if module else ():

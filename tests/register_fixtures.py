@@ -59,7 +59,7 @@ def register_env(
 def fresh_tables(endpoint: str) -> None:
     """Empty DynamoDB tables made from the template's definitions, in the moto server at endpoint, for one test."""
     from devstack.tables import create_tables
-    from okta_m2m import locks
+    from okta_m2m.clients import _locks as locks
 
     client = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=endpoint)
     for name in client.list_tables().get("TableNames", []):

@@ -8,8 +8,7 @@ import sys
 import time
 
 from okta_m2m.errors import ConfigError
-from okta_m2m.fetch import TIMEOUT_SECONDS, Prefetched
-from okta_m2m.issuers import issuer_settings
+from okta_m2m.tokens import TIMEOUT_SECONDS, Prefetched, issuer_settings
 
 
 def _prefetch_keys() -> dict[str, Prefetched]:
@@ -32,19 +31,23 @@ _keys_prefetch = _prefetch_keys()
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from okta_m2m.authorization import TokenAuthorizer
-from okta_m2m.config import authorizer_settings
 from okta_m2m.errors import KeySetUnavailableError, TokenError
-from okta_m2m.fetch import fetch_json
-from okta_m2m.jwks import KeyCache
-from okta_m2m.log_format import CallSiteLog, FieldLogger, service_logger
+from okta_m2m.tokens import (
+    CallSiteLog,
+    FieldLogger,
+    KeyCache,
+    TokenAuthorizer,
+    authorizer_settings,
+    fetch_json,
+    service_logger,
+)
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 sys.setswitchinterval(_switch_interval)
 
-# Powertools' line format without importing Powertools, a third of this function's cold start (okta_m2m.log_format).
+# Powertools' line format without importing Powertools, a third of this function's cold start (tokens._log_format).
 logger, formatter = service_logger()
 _log_unauthorized = CallSiteLog(FieldLogger(logger), decision_metric=True)
 _log_keys_unavailable = CallSiteLog(FieldLogger(logger), decision_metric=True)

@@ -8,7 +8,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from okta_m2m.http_errors import register_error_handlers
-from okta_m2m.scopes import check_route_scope
+from okta_m2m.tokens import check_route_scope
 
 logger = Logger()
 app = APIGatewayRestResolver(debug=False)  # debug mode would print events, bearer tokens included

@@ -14,13 +14,17 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from okta_m2m import clients
-from okta_m2m.config import RegisterSettings, register_settings
+from okta_m2m.clients import (
+    OktaClient,
+    RegisterSettings,
+    Registry,
+    okta_auth,
+    read_label,
+    register_service_app,
+    register_settings,
+)
 from okta_m2m.http_errors import NO_STORE, ErrorAnswer, register_error_handlers
-from okta_m2m.okta_auth import okta_auth
-from okta_m2m.okta_client import OktaClient
-from okta_m2m.registration import read_label, register_service_app
-from okta_m2m.registry import Registry
-from okta_m2m.scopes import check_route_scope
+from okta_m2m.tokens import check_route_scope
 
 logger = Logger()
 metrics = Metrics()

@@ -12,7 +12,7 @@ import boto3
 import pytest
 
 from devstack.usage_plans import create_usage_plans
-from okta_m2m.api_keys import usage_key
+from okta_m2m.tokens._authorization import usage_key
 
 # Parameters template.yaml requires; the usage plan does not depend on them.
 REQUIRED = {

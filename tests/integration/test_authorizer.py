@@ -15,8 +15,8 @@ import pytest
 
 from functions.authorizer import app  # imported without ISSUER: no prefetch, so faults set in a test apply to it
 from okta_m2m.errors import KeySetUnavailableError, TokenError
-from okta_m2m.jwks import KeyCache
-from okta_m2m.log_format import LeanJsonFormatter
+from okta_m2m.tokens._jwks import KeyCache
+from okta_m2m.tokens._log_format import LeanJsonFormatter
 from tests.jwks_server import JwksServer
 from tests.jwt_factory import CLIENT_ID, access_claims, b64url, mint, sign_raw, signing_key
 from tests.route_tables import TEMPLATE_ROUTES
@@ -282,7 +282,7 @@ def test_expiry_within_leeway_is_accepted_and_leeway_is_bounded(authorizer, jwks
     monkeypatch.setenv("CLOCK_LEEWAY_SECONDS", "60")
     assert effect(authorizer(mint(KEY, access_claims(jwks.issuer, exp=now - 30)))) == "Allow"
     from functions.authorizer import app
-    from okta_m2m.config import authorizer_settings
+    from okta_m2m.tokens._settings import authorizer_settings
 
     authorizer_settings.cache_clear()
     app.token_authorizer.cache_clear()
@@ -412,7 +412,7 @@ def test_stale_keys_are_refreshed_and_a_removed_key_stops_working(jwks):
 
 
 def test_same_token_is_verified_once(authorizer, jwks, monkeypatch):
-    from okta_m2m import authorization
+    from okta_m2m.tokens import _authorization as authorization
 
     calls = []
     real = authorization.validate_access_token
@@ -423,9 +423,9 @@ def test_same_token_is_verified_once(authorizer, jwks, monkeypatch):
 
 
 def test_cached_token_is_refused_once_expired(jwks, monkeypatch):
-    from okta_m2m.authorization import TokenAuthorizer
-    from okta_m2m.config import authorizer_settings
     from okta_m2m.errors import TokenError
+    from okta_m2m.tokens._authorization import TokenAuthorizer
+    from okta_m2m.tokens._settings import authorizer_settings
 
     monkeypatch.setenv("ISSUER", jwks.issuer)
     for name, value in {
@@ -454,9 +454,9 @@ def test_cached_tokens_are_dropped_when_the_key_set_changes(authorizer, jwks):
 
 
 def test_cached_tokens_are_dropped_when_a_kid_gets_other_key_material(jwks, monkeypatch):
-    from okta_m2m.authorization import TokenAuthorizer
-    from okta_m2m.config import authorizer_settings
     from okta_m2m.errors import TokenError
+    from okta_m2m.tokens._authorization import TokenAuthorizer
+    from okta_m2m.tokens._settings import authorizer_settings
 
     for name, value in {"ISSUER": jwks.issuer, "AUDIENCE": "api://default", "ROUTE_SCOPES": TEMPLATE_ROUTES}.items():
         monkeypatch.setenv(name, value)
@@ -472,8 +472,8 @@ def test_cached_tokens_are_dropped_when_a_kid_gets_other_key_material(jwks, monk
 
 
 def test_verified_token_cache_is_bounded(jwks, monkeypatch):
-    from okta_m2m.authorization import TokenAuthorizer
-    from okta_m2m.config import authorizer_settings
+    from okta_m2m.tokens._authorization import TokenAuthorizer
+    from okta_m2m.tokens._settings import authorizer_settings
 
     for name, value in {"ISSUER": jwks.issuer, "AUDIENCE": "api://default", "ROUTE_SCOPES": TEMPLATE_ROUTES}.items():
         monkeypatch.setenv(name, value)
@@ -500,7 +500,7 @@ def test_insecure_or_missing_issuer_is_a_configuration_error(authorizer, jwks, m
 
 def test_local_http_host_needs_sam_local(monkeypatch):
     from okta_m2m.errors import ConfigError
-    from okta_m2m.issuers import secure_url
+    from okta_m2m.tokens._issuers import secure_url
 
     monkeypatch.setenv("SAM_LOCAL_HTTP_ISSUER_HOSTS", "172.17.0.1")
     with pytest.raises(ConfigError):

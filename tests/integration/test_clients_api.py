@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from devstack import LocalStack, Ports, free_port
-from okta_m2m.okta_client import REGISTRATION_MARKER, service_app_body
+from okta_m2m.clients._okta_client import REGISTRATION_MARKER, service_app_body
 from tests.integration.client_cli import run_m2m_client
 
 pytestmark = pytest.mark.integration

@@ -1,4 +1,4 @@
-"""okta_m2m.fetch against real servers on loopback: how answers are framed, what is refused, bounds, and TLS.
+"""okta_m2m.tokens._fetch against real servers on loopback: how answers are framed, what is refused, bounds, and TLS.
 
 A scripted TCP server answers each request with exact bytes (and pauses), so that every framing a server may use
 (Content-Length, chunked, ended by the close) and every malformed answer can be sent as it would come off the wire.
@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from okta_local.tls import make_tls_files
-from okta_m2m import fetch
-from okta_m2m.fetch import MAX_RESPONSE_BYTES, HttpError, Prefetched, fetch_json, tls_context
+from okta_m2m.tokens import _fetch as fetch
+from okta_m2m.tokens._fetch import MAX_RESPONSE_BYTES, HttpError, Prefetched, fetch_json, tls_context
 
 pytestmark = pytest.mark.integration
 

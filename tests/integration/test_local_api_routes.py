@@ -75,7 +75,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
 from okta_m2m.http_errors import register_error_handlers
-from okta_m2m.scopes import check_route_scope
+from okta_m2m.tokens._scopes import check_route_scope
 
 logger = Logger(service="orders")
 app = APIGatewayRestResolver()
@@ -147,7 +147,7 @@ def test_an_any_route_with_a_greedy_path_takes_every_verb_and_depth(api):
 
 def test_the_function_checks_its_route_scope_itself_behind_a_too_broad_policy(api, tmp_path):
     # What `sam local start-api` does (it ignores Deny statements): the function refuses on its own.
-    from okta_m2m import config
+    from okta_m2m.tokens import _settings as config
 
     event = {
         "resource": "/orders/{id}/audit",

@@ -29,8 +29,8 @@ import requests
 from devstack import LocalStack, Ports, free_port
 from local_api import LocalApi
 from local_api.usage_plans import KEY_STATE_TTL
-from okta_m2m.api_keys import usage_key
-from okta_m2m.okta_client import service_app_body
+from okta_m2m.clients._okta_client import service_app_body
+from okta_m2m.tokens._authorization import usage_key
 from tests.integration.test_clients_api import Admin, fetch_token
 
 pytestmark = pytest.mark.integration

@@ -1,4 +1,4 @@
-"""Leases in DynamoDB (okta_m2m.locks) against moto's server on 127.0.0.1, the table made from template.yaml."""
+"""Leases in DynamoDB (okta_m2m.clients._locks) against moto's server on 127.0.0.1, the table from template.yaml."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from okta_m2m import locks
+from okta_m2m.clients import _locks as locks
 from okta_m2m.errors import LeaseBusyError, LeaseUnavailableError
 from tests.register_fixtures import fresh_tables
 

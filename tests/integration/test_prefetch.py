@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from okta_m2m.errors import KeySetUnavailableError
-from okta_m2m.fetch import Prefetched
-from okta_m2m.jwks import KeyCache
+from okta_m2m.tokens._fetch import Prefetched
+from okta_m2m.tokens._jwks import KeyCache
 from tests.jwks_server import JwksServer
 from tests.jwt_factory import access_claims, mint, signing_key
 from tests.route_tables import TEMPLATE_ROUTES

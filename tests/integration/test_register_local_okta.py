@@ -20,7 +20,7 @@ import boto3
 import pytest
 import requests
 
-from okta_m2m.config import log_settings
+from okta_m2m.tokens._settings import log_settings
 from tests.conftest import load_event
 from tests.register_fixtures import fresh_tables, register_env
 from tests.route_tables import TEMPLATE_ROUTES

@@ -21,12 +21,13 @@ import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from okta_m2m import locks, registration
-from okta_m2m.config import register_settings
+from okta_m2m.clients import _locks as locks
+from okta_m2m.clients import _registration as registration
+from okta_m2m.clients._okta_auth import okta_auth
+from okta_m2m.clients._okta_client import OktaClient, service_app_body
+from okta_m2m.clients._registry import Registry
+from okta_m2m.clients._settings import register_settings
 from okta_m2m.errors import EnrolmentFailedError
-from okta_m2m.okta_auth import okta_auth
-from okta_m2m.okta_client import OktaClient, service_app_body
-from okta_m2m.registry import Registry
 from tests.register_fixtures import all_log_output, fresh_tables, header, message_of, register_env, register_event
 
 okta_testing = pytest.importorskip("okta_local.testing", reason="tools/okta_local is not available")
@@ -85,7 +86,7 @@ def stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, moto_endpoint: str, l
 
 def clear_oauth_state() -> None:
     """A cold container: no cached access token, no nonce, a new DPoP key pair."""
-    from okta_m2m import okta_auth as module
+    from okta_m2m.clients import _okta_auth as module
 
     module._TOKENS.clear()
     module._NONCES.clear()
@@ -116,7 +117,7 @@ def test_the_access_token_is_fetched_once_and_reused(stack, caplog):
 
 
 def test_no_credential_reaches_a_log_line(stack):
-    from okta_m2m import okta_auth as module
+    from okta_m2m.clients import _okta_auth as module
 
     with all_log_output() as logs:
         response = stack.register("Quiet One")
@@ -169,7 +170,7 @@ def test_a_revoked_service_app_cannot_register(stack):
 def test_a_token_refused_later_is_fetched_again_once(stack, caplog):
     caplog.set_level("INFO")
     assert stack.register("Before")["statusCode"] == 201
-    from okta_m2m import okta_auth as module
+    from okta_m2m.clients import _okta_auth as module
 
     (key,) = module._TOKENS
     module._TOKENS[key] = module._TOKENS[key]._replace(value=module._TOKENS[key].value[:-4] + "AAAA")  # now refused

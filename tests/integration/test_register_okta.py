@@ -16,9 +16,9 @@ from typing import Any
 import boto3
 import pytest
 
+from okta_m2m.clients._okta_auth import SswsAuth
+from okta_m2m.clients._okta_client import MAX_SEARCH_PAGES, REGISTRATION_MARKER, OktaClient, service_app_body
 from okta_m2m.errors import OktaUnavailableError
-from okta_m2m.okta_auth import SswsAuth
-from okta_m2m.okta_client import MAX_SEARCH_PAGES, REGISTRATION_MARKER, OktaClient, service_app_body
 from tests.register_fixtures import (
     CALLER_BEARER,
     CALLER_CLIENT_ID,

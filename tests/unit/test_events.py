@@ -57,7 +57,7 @@ def test_hello_unknown_route_is_a_json_404(env, lambda_context):
 
 @pytest.mark.parametrize("name", ["hello", "hello-root", "register-valid", "clients-list"])
 def test_proxy_sample_events_name_a_route_of_the_template(name):
-    from okta_m2m.routes import parse_route_table
+    from okta_m2m.tokens._routes import parse_route_table
 
     event = load_event(name)
     assert parse_route_table(TEMPLATE_ROUTES).route_for(event["httpMethod"], event["resource"]) is not None

@@ -64,7 +64,7 @@ def test_the_usage_plan_limits_each_client_on_the_api_stage(resources):
 
 
 def test_the_admin_key_is_derived_as_the_layer_derives_every_clients(resources):
-    from okta_m2m.api_keys import KEY_PREFIX
+    from okta_m2m.tokens._authorization import KEY_PREFIX
 
     key = resources["AdminApiKey"]
     assert key["Condition"] == "HasAdminClient"

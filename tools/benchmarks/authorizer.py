@@ -600,7 +600,7 @@ def our_authorizer(bench: Bench, setup: Setup, module: str) -> tuple[Decide, dic
     afresh, so that each configuration's authorizer lives on beside the other's in this process."""
     if bench.code_path[0] not in sys.path:
         sys.path[:0] = bench.code_path
-    from okta_m2m import config
+    from okta_m2m.tokens import authorizer_settings, route_table
 
     spec = importlib.util.spec_from_file_location(module, APP)
     if spec is None or spec.loader is None:
@@ -608,8 +608,8 @@ def our_authorizer(bench: Bench, setup: Setup, module: str) -> tuple[Decide, dic
     app = importlib.util.module_from_spec(spec)
     context = Context()
     with environment(bench.env(setup)):
-        config.authorizer_settings.cache_clear()
-        config.route_table.cache_clear()
+        authorizer_settings.cache_clear()
+        route_table.cache_clear()
         spec.loader.exec_module(app)  # prefetches setup's keys
         first: dict[str, Any] = app.lambda_handler(token_event(setup.rounds[0][0]), context)
     if effect(first) != "Allow":

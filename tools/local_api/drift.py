@@ -31,7 +31,7 @@ def route_drift(stacks: Iterable[Any]) -> list[str]:
     """Every difference between the template's `Api` events and the ROUTE_SCOPES its functions see (the table is
     read by the okta_m2m layer package, which must be importable)."""
     from okta_m2m.errors import ConfigError
-    from okta_m2m.routes import parse_route_table, path_shape
+    from okta_m2m.tokens import parse_route_table, path_shape
 
     functions = list(SamFunctionProvider(list(stacks)).get_all())
     events = api_events(functions)

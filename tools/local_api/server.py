@@ -147,7 +147,7 @@ class LocalApi:
 def _log_route_drift(runner: WorkerRunner, stacks: list[Any]) -> None:
     """Warn of drift between Api events and ROUTE_SCOPES, read by the okta_m2m package of a function's own layer."""
     for container in runner.containers():
-        if any((Path(root) / "okta_m2m" / "routes.py").is_file() for root in container.roots):
+        if any((Path(root) / "okta_m2m" / "tokens" / "_routes.py").is_file() for root in container.roots):
             with container.activated():
                 problems = route_drift(stacks)
             for problem in problems:

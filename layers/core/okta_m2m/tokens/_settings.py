@@ -1,0 +1,78 @@
+"""The authorizer's settings (and the route table and log settings every function reads) from the environment.
+
+With okta_m2m.tokens._issuers (the trusted issuers) and okta_m2m.clients._settings (the register function's
+settings), the only modules that read os.environ."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from typing import NamedTuple
+
+from okta_m2m.errors import ConfigError
+from okta_m2m.tokens._issuers import IssuerSettings, issuer_settings, required
+from okta_m2m.tokens._routes import RouteTable, parse_route_table
+
+MAX_LEEWAY_SECONDS = 60
+# The authorizer sets these context keys itself; CONTEXT_CLAIMS may not stand in for them.
+RESERVED_CONTEXT = frozenset({"clientId", "scopes", "sub", "jti"})
+
+
+# NamedTuples, not dataclasses: importing dataclasses pulls in inspect, ~10 ms of the authorizer's cold start.
+class AuthorizerSettings(NamedTuple):
+    """What the authorizer needs to validate tokens and build policies."""
+
+    issuers: tuple[IssuerSettings, ...]
+    routes: RouteTable
+    allowed_client_ids: frozenset[str]
+    leeway_seconds: int
+    context_claims: tuple[str, ...]
+
+
+def _leeway() -> int:
+    raw = os.environ.get("CLOCK_LEEWAY_SECONDS", "30").strip() or "30"
+    try:
+        leeway = int(raw)
+    except ValueError:
+        raise ConfigError("setting CLOCK_LEEWAY_SECONDS is not a whole number") from None
+    if not 0 <= leeway <= MAX_LEEWAY_SECONDS:
+        raise ConfigError(f"setting CLOCK_LEEWAY_SECONDS must be between 0 and {MAX_LEEWAY_SECONDS}")
+    return leeway
+
+
+_LOG_LEVELS = frozenset({"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"})
+
+
+@lru_cache(maxsize=1)
+def log_settings() -> tuple[str, str]:
+    """The service name and log level, from the variables Powertools reads (its defaults where unset)."""
+    service = os.environ.get("POWERTOOLS_SERVICE_NAME", "").strip() or "service_undefined"
+    level = (os.environ.get("POWERTOOLS_LOG_LEVEL") or os.environ.get("LOG_LEVEL") or "INFO").strip().upper()
+    return service, level if level in _LOG_LEVELS else "INFO"
+
+
+def _context_claims() -> tuple[str, ...]:
+    names = tuple(dict.fromkeys(os.environ.get("CONTEXT_CLAIMS", "").split()))
+    reserved = sorted(RESERVED_CONTEXT.intersection(names))
+    if reserved:
+        raise ConfigError(f"setting CONTEXT_CLAIMS names {', '.join(reserved)}, which the authorizer sets itself")
+    return names
+
+
+@lru_cache(maxsize=1)
+def route_table() -> RouteTable:
+    """ROUTE_SCOPES, read and checked once per container (the authorizer and every proxy function use it)."""
+    return parse_route_table(required("ROUTE_SCOPES"))
+
+
+@lru_cache(maxsize=1)
+def authorizer_settings() -> AuthorizerSettings:
+    """Read and check the authorizer's settings once per container."""
+    allowed = os.environ.get("ALLOWED_CLIENT_IDS", "")
+    return AuthorizerSettings(
+        issuers=issuer_settings(),
+        routes=route_table(),
+        allowed_client_ids=frozenset(c.strip() for c in allowed.split(",") if c.strip()),
+        leeway_seconds=_leeway(),
+        context_claims=_context_claims(),
+    )

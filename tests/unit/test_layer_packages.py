@@ -1,0 +1,149 @@
+"""The layer's two subpackages: okta_m2m.tokens' lazy public face, and the import contracts that keep the sides
+apart (.importlinter, run by `make lint`), shown to fail on a deliberate violation."""
+
+from __future__ import annotations
+
+import ast
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import okta_m2m.clients
+import okta_m2m.tokens
+
+ROOT = Path(__file__).resolve().parents[2]
+TOKENS_INIT = ROOT / "layers/core/okta_m2m/tokens/__init__.py"
+LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
+
+
+def _type_checking_names() -> dict[str, str]:
+    """Name -> private module, from the `if TYPE_CHECKING:` block of okta_m2m/tokens/__init__.py."""
+    tree = ast.parse(TOKENS_INIT.read_text())
+    block = next(node for node in tree.body if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING")
+    return {
+        alias.name: node.module.rsplit(".", 1)[1]
+        for node in block.body
+        if isinstance(node, ast.ImportFrom) and node.module
+        for alias in node.names
+    }
+
+
+def test_the_lazy_table_and_the_type_checkers_view_name_the_same_things():
+    assert okta_m2m.tokens._WHERE == _type_checking_names()
+    assert set(okta_m2m.tokens.__all__) == set(okta_m2m.tokens._WHERE)
+
+
+@pytest.mark.parametrize("name", sorted(okta_m2m.tokens.__all__))
+def test_every_public_token_name_resolves_to_its_private_module(name):
+    value = getattr(okta_m2m.tokens, name)
+    module = sys.modules[f"okta_m2m.tokens.{okta_m2m.tokens._WHERE[name]}"]
+    assert getattr(module, name) is value
+    assert name in dir(okta_m2m.tokens)
+
+
+def test_an_unknown_name_is_an_attribute_error():
+    with pytest.raises(AttributeError, match="no attribute 'jws'"):
+        _ = okta_m2m.tokens.jws
+
+
+@pytest.mark.parametrize("name", okta_m2m.clients.__all__)
+def test_every_public_client_name_is_there(name):
+    assert getattr(okta_m2m.clients, name) is not None
+
+
+def _loaded_after(statement: str) -> set[str]:
+    """The modules a fresh interpreter has loaded after running statement."""
+    code = f"import sys; {statement}; print(' '.join(sorted(sys.modules)))"
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "layers/core")}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    return set(out.split())
+
+
+def test_the_authorizers_first_imports_load_no_crypto_and_no_client_side():
+    # The key prefetch starts after these names load and before everything else (functions/authorizer/app.py).
+    loaded = _loaded_after("from okta_m2m.tokens import TIMEOUT_SECONDS, Prefetched, issuer_settings")
+    ours = {name for name in loaded if name.startswith("okta_m2m")}
+    assert ours == {
+        "okta_m2m",
+        "okta_m2m.errors",
+        "okta_m2m.tokens",
+        "okta_m2m.tokens._fetch",
+        "okta_m2m.tokens._issuers",
+    }
+    assert not {"cryptography", "typing", "json"} & loaded
+
+
+def test_the_whole_token_side_loads_without_the_client_side_or_its_libraries():
+    loaded = _loaded_after("from okta_m2m.tokens import TokenAuthorizer, KeyCache, check_route_scope")
+    assert not {name for name in loaded if name.startswith("okta_m2m.clients")}
+    assert not {"boto3", "botocore", "requests", "jwt", "aws_lambda_powertools"} & loaded
+
+
+def _lint_imports(tree: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--config", str(ROOT / ".importlinter"), "--no-cache"],
+        cwd=tree,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory) -> Path:
+    """A copy of the packages the contracts name, to break on purpose."""
+    if not LINT_IMPORTS.exists():
+        pytest.fail(f"{LINT_IMPORTS} is missing: make venv installs import-linter")
+    root = tmp_path_factory.mktemp("layout")
+    ignore = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(ROOT / "layers/core/okta_m2m", root / "okta_m2m", ignore=ignore)
+    shutil.copytree(ROOT / "functions", root / "functions", ignore=ignore)
+    for package in ("local_api", "devstack", "benchmarks", "okta_local", "m2m_client", "sam_local"):
+        shutil.copytree(ROOT / "tools" / package, root / package, ignore=ignore)
+    return root
+
+
+def test_the_contracts_hold_on_the_copy(tree):
+    result = _lint_imports(tree)
+    assert result.returncode == 0, result.stdout
+
+
+@pytest.mark.parametrize(
+    ("module", "line", "contract"),
+    [
+        (
+            "okta_m2m/tokens/_jws.py",
+            "from okta_m2m.clients import Registry",
+            "The token side never imports the client side",
+        ),
+        (
+            "functions/hello/app.py",
+            "from okta_m2m.tokens._scopes import check_route_scope",
+            "Functions import the layer's public names only",
+        ),
+        (
+            "local_api/drift.py",
+            "from okta_m2m.tokens._routes import path_shape",
+            "Tools import the layer's public names only",
+        ),
+        ("functions/authorizer/app.py", "import requests", "The authorizer's cold path"),
+        ("okta_m2m/errors.py", "from okta_m2m.tokens import Route", "The shared modules import neither side"),
+    ],
+)
+def test_a_deliberate_violation_breaks_its_contract(tree, module, line, contract):
+    path = tree / module
+    original = path.read_text()
+    path.write_text(original + f"\n{line}  # noqa\n")
+    try:
+        result = _lint_imports(tree)
+    finally:
+        path.write_text(original)
+    assert result.returncode != 0
+    broken = result.stdout.split("Broken contracts", 1)[1]
+    assert contract in broken
