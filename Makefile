@@ -13,7 +13,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export SAM_CLI_TELEMETRY := 0
 
 .PHONY: venv okta-sdks-venv lint typecheck validate test-unit test-integration test bench fuzz build events dev demo \
-	bench-api soak usage sam-local-check clean
+	bench-api soak usage sam-local-check docs docs-build clean
 
 venv: $(VENV)/.installed $(SDK_VENV)/.installed
 
@@ -55,8 +55,8 @@ test-unit: venv
 test-integration: venv
 	$(BIN)/pytest -m integration -q
 
-# The README's test command: lint, types, template, then every test (the Okta SDK tests need their venv).
-test: lint typecheck validate okta-sdks-venv
+# The README's test command: lint, types, template, the docs site, then every test (the Okta SDK tests need their venv).
+test: lint typecheck validate docs-build okta-sdks-venv
 	$(BIN)/pytest -m "not docker" -q
 
 bench: venv
@@ -88,6 +88,15 @@ soak: venv
 # Requests per client, by route and status, from the access log `make dev` writes (the last 24 h; SINCE=1h for less).
 usage: venv
 	$(PY) -m local_api.usage --log .local/access.log $(if $(SINCE),--since $(SINCE))
+
+# The docs site (mkdocs.yml, docs/), served on http://127.0.0.1:8000 and rebuilt on every change.
+# NO_MKDOCS_2_WARNING: Material prints a banner about its successor on every run otherwise.
+docs: venv
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
+
+# Strict: a broken link or anchor, or a page missing from the nav, fails the build (and so `make test`).
+docs-build: venv
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir .local/site
 
 sam-local-check: venv
 	bash tools/sam_local_check.sh
