@@ -1,4 +1,8 @@
-"""Lambda TOKEN authorizer: validates Okta access tokens and answers API Gateway with an IAM policy."""
+"""Lambda authorizer: validates Okta access tokens and answers API Gateway with an IAM policy.
+
+One function serves both kinds of route (one cold path, one deployment): a TOKEN event is a bearer route's, a
+REQUEST event a DPoP route's (its token bound to a key, with a proof of that key for this request).
+"""
 
 from __future__ import annotations
 
@@ -31,7 +35,7 @@ _keys_prefetch = _prefetch_keys()
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from okta_m2m.errors import KeySetUnavailableError, TokenError
+from okta_m2m.errors import KeySetUnavailableError, ReplayStoreUnavailableError, TokenError
 from okta_m2m.tokens import (
     CallSiteLog,
     FieldLogger,
@@ -51,6 +55,8 @@ sys.setswitchinterval(_switch_interval)
 logger, formatter = service_logger()
 _log_unauthorized = CallSiteLog(FieldLogger(logger), decision_metric=True)
 _log_keys_unavailable = CallSiteLog(FieldLogger(logger), decision_metric=True)
+_log_store_unavailable = CallSiteLog(FieldLogger(logger), decision_metric=True)
+REQUEST = "REQUEST"  # the event type of a DPoP route's authorizer
 
 
 @lru_cache(maxsize=1)
@@ -70,16 +76,23 @@ def token_authorizer() -> TokenAuthorizer:
 
 
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Allow or deny; a missing or invalid token raises Exception("Unauthorized"), which API Gateway answers 401."""
+    """Allow or deny; a missing or invalid token (or proof) raises Exception("Unauthorized"), which API Gateway
+    answers 401."""
     # Only the request id, not Powertools' inject_lambda_context: that costs more than half of a cached decision.
     formatter.append_keys(function_request_id=getattr(context, "aws_request_id", None))
     try:
+        if event.get("type") == REQUEST:
+            return token_authorizer().authorize_request(event)
         return token_authorizer().authorize(event.get("authorizationToken"), event.get("methodArn"))
     except TokenError as exc:
         _log_unauthorized("unauthorized", {"decision": "unauthorized", "reason": exc.reason})
     except KeySetUnavailableError as exc:
         # Not the caller's fault: the error reaches API Gateway, whose AUTHORIZER_FAILURE answer is a 503.
         _log_keys_unavailable("keys unavailable", {"decision": "keys_unavailable", "reason": str(exc)})
+        raise
+    except ReplayStoreUnavailableError as exc:
+        # Fail closed: a proof that cannot be known to be new is not accepted; 503, as for the keys.
+        _log_store_unavailable("replay store unavailable", {"decision": "replay_store_unavailable", "reason": str(exc)})
         raise
     # The exact text "Unauthorized" is API Gateway's contract for 401; raised outside the except for a clean trace.
     raise Exception("Unauthorized")  # noqa: TRY002

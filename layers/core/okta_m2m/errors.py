@@ -21,6 +21,10 @@ class KeySetUnavailableError(OktaM2MError):
     """The issuer's signing keys cannot be had, so no token can be trusted (fail closed)."""
 
 
+class ReplayStoreUnavailableError(OktaM2MError):
+    """The DPoP replay store cannot be asked whether a proof is new, so no proof can be accepted (fail closed)."""
+
+
 class InvalidRequestError(OktaM2MError):
     """The request body is not acceptable (400); the message is short and safe to show."""
 

@@ -68,7 +68,7 @@ def test_a_request_finds_its_methods_route_then_the_any_route_of_its_path():
     [
         ("GET /a s\nFETCH /b s", "line 2: unknown method 'FETCH'"),
         ("GET /a", "line 1: no scope"),
-        ("GET", "line 1: expected METHOD PATH SCOPE"),
+        ("GET", "line 1: expected [Bearer|DPoP] METHOD PATH SCOPE"),
         ("GET a s", "line 1: path 'a' does not start with /"),
         ("GET /a/ s", "line 1: path '/a/' has an empty part"),
         ("GET //a s", "line 1: path '//a' has an empty part"),
@@ -82,6 +82,37 @@ def test_a_request_finds_its_methods_route_then_the_any_route_of_its_path():
     ],
 )
 def test_a_malformed_table_is_a_config_error_naming_the_line(text, message):
+    with pytest.raises(ConfigError, match="ROUTE_SCOPES") as raised:
+        parse_route_table(text)
+    assert message in str(raised.value)
+
+
+def test_a_line_without_a_binding_is_a_bearer_route_as_lines_always_were():
+    table = parse_route_table("GET /hello hello\nBearer GET /b s\nDPoP GET /hello/dpop hello\ndpop POST /orders w")
+    assert [(str(r), r.binding, r.dpop) for r in table.routes] == [
+        ("GET /hello", "Bearer", False),
+        ("GET /b", "Bearer", False),
+        ("GET /hello/dpop", "DPoP", True),
+        ("POST /orders", "DPoP", True),
+    ]
+    assert [r.line_text for r in table.routes] == ["GET /hello", "GET /b", "DPoP GET /hello/dpop", "DPoP POST /orders"]
+    # The binding changes nothing else about the route: its scopes, its policy resource, its place.
+    assert table.route_for("POST", "/orders").scopes == frozenset({"w"})
+    assert table.routes[2].allow_resource == "GET/hello/dpop"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("DPoP GET /a", "line 1: no scope"),
+        ("DPoP /a s", "line 1: unknown method '/a'"),
+        ("DPoP DPoP GET /a s", "line 1: unknown method 'DPoP'"),
+        ("DPoP", "line 1: expected [Bearer|DPoP] METHOD PATH SCOPE"),
+        ("GET /a s\nDPoP GET /a t", "line 2: GET /a is already listed on line 1"),
+        ("Bearer DPoP GET /a s", "line 1: unknown method 'DPoP'"),
+    ],
+)
+def test_a_misplaced_binding_is_a_config_error_naming_the_line(text, message):
     with pytest.raises(ConfigError, match="ROUTE_SCOPES") as raised:
         parse_route_table(text)
     assert message in str(raised.value)

@@ -27,6 +27,7 @@ class AccessToken(NamedTuple):
     kid: str
     issuer: str
     claims: Mapping[str, Any]  # every claim, as verified (the authorizer copies CONTEXT_CLAIMS from here)
+    jkt: str | None = None  # the thumbprint of the key a DPoP-bound token is bound to (cnf.jkt); None for bearer
 
 
 class Trust(NamedTuple):
@@ -36,7 +37,7 @@ class Trust(NamedTuple):
     key_for: Callable[[str], RSAPublicKey]
 
 
-def _numeric_date(value: object, name: str) -> float:
+def numeric_date(value: object, name: str) -> float:
     # A NumericDate is a JSON number, never a string or a boolean (bool is an int in Python) (RFC 7519 section 2).
     if isinstance(value, bool) or not isinstance(value, _NUMBER):
         raise TokenError(f"{name} is not a NumericDate")
@@ -62,9 +63,11 @@ def validate_access_token(
     trust: Mapping[str, Trust],
     leeway: float,
     now: float,
+    dpop: bool = False,
 ) -> AccessToken:
     """Verify an Okta access token from one of the trusted issuers (by `iss`) and return its facts; raise
-    TokenError for anything not fully valid."""
+    TokenError for anything not fully valid. A bearer token (`dpop` False) must not be bound to a key; a DPoP one
+    must be bound to one by its thumbprint (cnf.jkt, RFC 9449 section 6.1)."""
     jws = parse_compact(token)
     kid = jws.header.get("kid")
     if not isinstance(kid, str) or not kid:
@@ -85,20 +88,26 @@ def validate_access_token(
     elif not (isinstance(aud, list) and all(isinstance(a, str) for a in aud) and not audiences.isdisjoint(aud)):
         raise TokenError("wrong audience")
     # Whole seconds, as PyJWT and most verifiers compare: a fractional exp never buys part of a second more.
-    exp = math.floor(_numeric_date(claims.get("exp"), "exp"))
+    exp = math.floor(numeric_date(claims.get("exp"), "exp"))
     if now >= exp + leeway:
         raise TokenError("expired")
-    iat = _numeric_date(claims.get("iat"), "iat")
+    iat = numeric_date(claims.get("iat"), "iat")
     if iat > now + leeway:
         raise TokenError("issued in the future")
     if exp - iat > MAX_LIFETIME_SECONDS:
         raise TokenError("lifetime longer than Okta issues")
-    if "nbf" in claims and _numeric_date(claims["nbf"], "nbf") > now + leeway:
+    if "nbf" in claims and numeric_date(claims["nbf"], "nbf") > now + leeway:
         raise TokenError("not yet valid")
 
     # A sender-constrained token (DPoP or mTLS, RFC 9449 / RFC 8705) is valid only with its proof of possession,
-    # which a TOKEN authorizer never sees: accepting it would make it a bearer token again.
-    if "cnf" in claims:
+    # which a TOKEN authorizer never sees: accepting it would make it a bearer token again (a downgrade).
+    jkt = None
+    if dpop:
+        cnf = claims.get("cnf")
+        jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
+        if not isinstance(jkt, str) or not jkt:
+            raise TokenError("token is not DPoP-bound (no cnf.jkt)")
+    elif "cnf" in claims:
         raise TokenError("token is bound to a key (cnf)")
     # An ID token or any other JWT from the same issuer has no cid/scp: it is not an access token.
     client_id = _string(claims, "cid")
@@ -109,4 +118,4 @@ def validate_access_token(
     if not isinstance(jti, str):
         raise TokenError("jti is not a string")
     # In field order, without keywords: they nearly double what building the tuple costs, once per token.
-    return AccessToken(_string(claims, "sub"), client_id, tuple(scopes), jti, exp + leeway, kid, issuer, claims)
+    return AccessToken(_string(claims, "sub"), client_id, tuple(scopes), jti, exp + leeway, kid, issuer, claims, jkt)

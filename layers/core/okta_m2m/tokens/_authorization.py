@@ -1,4 +1,5 @@
-"""The TOKEN authorizer's decision: bearer token in, IAM policy out, with a bounded cache of verified tokens."""
+"""The authorizer's decision, with a bounded cache of verified tokens: a bearer token in (TOKEN event), or a DPoP-bound
+token with its proof (REQUEST event of a DPoP route), IAM policy out."""
 
 from __future__ import annotations
 
@@ -14,7 +15,11 @@ from okta_m2m.tokens._jwks import KeyCache
 from okta_m2m.tokens._log_format import CallSiteLog, child_logger
 from okta_m2m.tokens._policy import api_prefix, policy_response, route_resources, statements
 from okta_m2m.tokens._routes import Route
-from okta_m2m.tokens._settings import AuthorizerSettings
+from okta_m2m.tokens._settings import AuthorizerSettings, DpopSettings, dpop_settings
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from okta_m2m.tokens._replay import ProofReplay
 
 # The per-client API key the Allow names (usageIdentifierKey); okta_m2m.clients creates it, and
 # template.yaml derives the admin client's key the same way: !Sub "oktam2mclient${AdminClientId}".
@@ -32,6 +37,7 @@ logger = child_logger(__name__)
 _log_decision = CallSiteLog(logger, decision_metric=True)  # once per verified token: the hot path's one log line
 
 BEARER = "Bearer "
+DPOP_SCHEME = "dpop"  # auth-schemes are case-insensitive (RFC 9110 section 11.1)
 MAX_CONTEXT_VALUE = 256  # characters of a claim copied into the context (CONTEXT_CLAIMS)
 _CONTEXT_VALUE = str | int | float  # what API Gateway takes in a context (bool is an int); built once, not per claim
 
@@ -46,7 +52,7 @@ class _Verified:
     """A verified token, the routes it may call, its authorizer context, its policies by API stage, and the key set
     (its issuer's, at a version) that verified it."""
 
-    __slots__ = ("context", "key_version", "keys", "policies", "routes", "token")
+    __slots__ = ("ath", "context", "key_version", "keys", "policies", "routes", "token")
 
     def __init__(
         self, token: AccessToken, routes: tuple[Route, ...], context_claims: tuple[str, ...], keys: KeyCache
@@ -65,10 +71,38 @@ class _Verified:
         scopes = " ".join(token.scopes)
         self.context |= {"clientId": token.client_id, "scopes": scopes, "sub": token.sub, "jti": token.jti}
         self.policies: dict[str, dict[str, Any]] = {}
+        self.ath: str | None = None  # a DPoP-bound token's hash, as its proofs' ath must be (computed once)
+
+
+def _header_value(event: Mapping[str, Any], name: str) -> str:
+    """The one value of a header (name in lower case) of a REQUEST event, whatever its case; TokenError if there is
+    none or more than one (several fields, or one field of comma-separated values: a JWS holds no comma)."""
+    multi = event.get("multiValueHeaders")
+    fields = multi if isinstance(multi, dict) else event.get("headers")
+    values: list[object] = []
+    for key, value in (fields if isinstance(fields, dict) else {}).items():
+        if isinstance(key, str) and key.lower() == name:
+            values.extend(value if isinstance(value, list) else [value])
+    if len(values) != 1 or not isinstance(values[0], str) or "," in values[0]:
+        raise TokenError(f"not exactly one {name} header" if values else f"no {name} header")
+    return values[0]
+
+
+def _execute_api_url(method_arn: str) -> tuple[str, str, str]:
+    """(the stage's execute-api base URL, the verb, the path called) from a methodArn; TokenError if it is none."""
+    parts = method_arn.split(":", 5)
+    api_id, _, rest = (parts[5] if len(parts) == 6 else "").partition("/")
+    stage, _, rest = rest.partition("/")
+    verb, _, path = rest.partition("/")
+    if len(parts) != 6 or parts[0] != "arn" or parts[2] != "execute-api" or not (api_id and stage and verb):
+        raise TokenError("event has no methodArn")  # API Gateway always sends one: not a request of ours
+    suffix = "amazonaws.com.cn" if parts[1] == "aws-cn" else "amazonaws.com"
+    return f"https://{api_id}.execute-api.{parts[3]}.{suffix}/{stage}", verb, "/" + path
 
 
 class TokenAuthorizer:
-    """Turns `Authorization: Bearer <jwt>` into an Allow policy for every route the token's scopes open."""
+    """Turns `Authorization: Bearer <jwt>` into an Allow policy for every route the token's scopes open, and a
+    DPoP-bound token with its proof (`authorize_request`) likewise."""
 
     def __init__(
         self,
@@ -77,6 +111,8 @@ class TokenAuthorizer:
         *,
         cache_size: int = 1024,
         clock: Callable[[], float] = time.time,
+        dpop: DpopSettings | None = None,
+        replay: ProofReplay | None = None,
     ) -> None:
         self.settings = settings
         self.keys = keys
@@ -87,6 +123,10 @@ class TokenAuthorizer:
         # Oldest first. An OrderedDict drops its oldest entry in O(1); a dict's next(iter()) first skips the slot of
         # every entry evicted since the dict last resized (up to a few hundred at 1,024 tokens).
         self._verified: OrderedDict[str, _Verified] = OrderedDict()
+        self._bound: OrderedDict[str, _Verified] = OrderedDict()  # DPoP-bound tokens: never in the bearer cache
+        self._dpop = dpop  # read on the first DPoP request, as is the replay store made
+        self._replay = replay
+        self._request_urls: dict[str, tuple[str, frozenset[str]]] = {}
         self._routes_by_scopes: dict[tuple[str, ...], tuple[tuple[Route, ...], tuple[str, ...]]] = {}
         self._statements: dict[tuple[tuple[Route, ...], str], tuple[dict[str, Any], ...]] = {}
         self._prefixes: dict[str, str] = {}
@@ -96,15 +136,81 @@ class TokenAuthorizer:
         if not isinstance(authorization, str) or not authorization.startswith(BEARER):
             raise TokenError("missing bearer token")
         raw = authorization[len(BEARER) :]
+        return self._policy(self._entry(raw, self.clock(), self._verified, dpop=False), method_arn)
+
+    def authorize_request(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        """The policy for a DPoP route's REQUEST event: `Authorization: DPoP <token>` bound to the key of the one
+        `DPoP` proof, made for this method and URL, fresh and used once (RFC 9449 sections 4.3 and 7). TokenError
+        if anything is missing or invalid; KeySetUnavailableError or ReplayStoreUnavailableError if it cannot be
+        told; ConfigError if the DPoP settings are wrong."""
+        from okta_m2m.tokens._dpop import access_token_hash, verify_proof  # the first DPoP request loads them
+
+        scheme, _, raw = _header_value(event, "authorization").partition(" ")
+        if scheme.lower() != DPOP_SCHEME:
+            raise TokenError("bearer token on a DPoP route" if scheme.lower() == "bearer" else "not the DPoP scheme")
+        proof = _header_value(event, "dpop")
         now = self.clock()
-        entry = self._verified.get(raw)
+        entry = self._entry(raw.lstrip(" "), now, self._bound, dpop=True)
+        method_arn = event.get("methodArn")
+        if not entry.routes:
+            return self._policy(entry, method_arn)  # denied whatever the proof: no store write for it
+        settings = self._dpop_settings()
+        verb, urls = self._urls(str(method_arn), settings)
+        if entry.ath is None:
+            entry.ath = access_token_hash(raw.lstrip(" "))
+        window, leeway = settings.proof_window_seconds, self.settings.leeway_seconds
+        checked = verify_proof(
+            proof,
+            method=verb,
+            urls=urls,
+            ath=entry.ath,
+            jkt=str(entry.token.jkt),
+            now=now,
+            window=window,
+            leeway=leeway,
+        )
+        self._replay_check(settings).use(checked, checked.iat + window + leeway)
+        return self._policy(entry, method_arn)
+
+    def _dpop_settings(self) -> DpopSettings:
+        if self._dpop is None:
+            self._dpop = dpop_settings()
+        return self._dpop
+
+    def _replay_check(self, settings: DpopSettings) -> ProofReplay:
+        if self._replay is None:
+            from okta_m2m.tokens._replay import ProofReplay
+
+            self._replay = ProofReplay.from_settings(settings)
+        return self._replay
+
+    def _urls(self, method_arn: str, settings: DpopSettings) -> tuple[str, frozenset[str]]:
+        """The verb of a request and the URLs (normalised) its proof's htu may name: the path called under the
+        stage's execute-api URL and under each configured base URL (never the Host header a client chose)."""
+        found = self._request_urls.get(method_arn)
+        if found is None:
+            from okta_m2m.tokens._dpop import request_url
+
+            stage_url, verb, path = _execute_api_url(method_arn)
+            urls = {request_url(base, path) for base in (stage_url, *settings.base_urls)}
+            if len(self._request_urls) >= self.cache_size:
+                self._request_urls.clear()
+            found = self._request_urls[method_arn] = (verb, frozenset(u for u in urls if u is not None))
+        return found
+
+    def _entry(self, raw: str, now: float, cache: OrderedDict[str, _Verified], *, dpop: bool) -> _Verified:
+        """The verified token from the cache, or verified now (and cached)."""
+        entry = cache.get(raw)
         if entry is not None:
             # A token verified under an older key set may be signed by a key that was withdrawn since.
             entry.keys.refresh_if_stale()
             if entry.keys.version != entry.key_version or now >= entry.token.expires_at:
                 entry = None
         if entry is None:
-            entry = self._verify(raw, now)
+            entry = self._verify(raw, now, cache, dpop)
+        return entry
+
+    def _policy(self, entry: _Verified, method_arn: object) -> dict[str, Any]:
         # The same token comes back for each route it calls: its decision was logged when it was verified.
         if not isinstance(method_arn, str):
             raise ValueError("event has no methodArn")
@@ -138,9 +244,9 @@ class TokenAuthorizer:
             statement = self._statements[key] = statements(prefix, found.allow, found.deny)
         return statement
 
-    def _verify(self, raw: str, now: float) -> _Verified:
+    def _verify(self, raw: str, now: float, cache: OrderedDict[str, _Verified], dpop: bool) -> _Verified:
         s = self.settings
-        token = validate_access_token(raw, trust=self._trust, leeway=s.leeway_seconds, now=now)
+        token = validate_access_token(raw, trust=self._trust, leeway=s.leeway_seconds, now=now, dpop=dpop)
         routes, names = self._routes(token.scopes)
         if s.allowed_client_ids and token.client_id not in s.allowed_client_ids:
             reason, routes, names = "client not allowed", (), ()
@@ -149,20 +255,20 @@ class TokenAuthorizer:
         # After the check: this very call may have fetched a new key set.
         entry = _Verified(token, routes, s.context_claims, self.keys[token.issuer])
         decision = "allow" if routes else "deny"
-        _log_decision(
-            decision,
-            {
-                "decision": decision,
-                "reason": reason,
-                "client_id": token.client_id,
-                "kid": token.kid,
-                "scopes": entry.context["scopes"],
-                "routes": names,
-            },
-        )
-        if len(self._verified) >= self.cache_size:
-            self._verified.popitem(last=False)  # the oldest: O(1), even under a flood of tokens
-        self._verified[raw] = entry
+        fields = {
+            "decision": decision,
+            "reason": reason,
+            "client_id": token.client_id,
+            "kid": token.kid,
+            "scopes": entry.context["scopes"],
+            "routes": names,
+        }
+        if dpop:
+            fields["binding"] = "dpop"  # each request's proof is checked after this line, and refusals logged
+        _log_decision(decision, fields)
+        if len(cache) >= self.cache_size:
+            cache.popitem(last=False)  # the oldest: O(1), even under a flood of tokens
+        cache[raw] = entry
         return entry
 
     def _routes(self, scopes: tuple[str, ...]) -> tuple[tuple[Route, ...], tuple[str, ...]]:

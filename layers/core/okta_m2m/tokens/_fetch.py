@@ -18,14 +18,16 @@ from functools import lru_cache
 TYPE_CHECKING = False  # typing's flag, without importing typing: see the module's docstring
 if TYPE_CHECKING:
     import ssl
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
     from typing import Any
 
-    _Head = tuple[int, int | None, bool]  # status, Content-Length (None when chunked or ended by the close), chunked
+    # status, Content-Length (None when chunked or ended by the close), chunked, the server closes the connection
+    _Head = tuple[int, int | None, bool, bool]
 
 MAX_RESPONSE_BYTES = 512 * 1024
 MAX_HEAD_BYTES = 16 * 1024
 TIMEOUT_SECONDS = 3.0  # for a whole fetch: connect, answer and body
+TIMED_OUT = "timed out"
 DEFAULT_PORTS = {"https": 443, "http": 80}
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789.-")
 _IPV6_CHARS = frozenset("0123456789abcdef:.")
@@ -39,6 +41,7 @@ class HttpError(Exception):
     def __init__(self, status: int, reason: str) -> None:
         super().__init__(f"{reason} (status {status})")
         self.status = status
+        self.reason = reason
 
 
 class Url:
@@ -105,7 +108,7 @@ def _connect(url: Url, deadline: float) -> socket.socket:
 def _remaining(deadline: float) -> float:
     left = deadline - time.monotonic()
     if left <= 0:
-        raise HttpError(0, "timed out")
+        raise HttpError(0, TIMED_OUT)
     return left
 
 
@@ -123,8 +126,8 @@ def _request(url: Url) -> bytes:
 
 
 def _parse_head(head: bytes) -> _Head:
-    """The status line and the headers that frame the body, as (status, Content-Length or None, chunked); anything
-    unframeable is an HttpError."""
+    """The status line and the headers that frame the body, as (status, Content-Length or None, chunked, closes);
+    anything unframeable is an HttpError."""
     status_line, *fields = head.decode("latin-1").split("\r\n")
     version, _, rest = status_line.partition(" ")
     code = rest[:3]
@@ -143,17 +146,18 @@ def _parse_head(head: bytes) -> _Head:
             headers[name] = value
     if headers.get("content-encoding", "identity").lower() != "identity":
         raise HttpError(int(code), "encoded answer")  # none was asked for
+    closes = version == "HTTP/1.0" or "close" in headers.get("connection", "").lower()
     coding = headers.get("transfer-encoding", "").lower()
     if coding:
         if coding != "chunked":
             raise HttpError(int(code), "unsupported transfer coding")
-        return int(code), None, True
+        return int(code), None, True, closes
     length = headers.get("content-length")
     if length is None:
-        return int(code), None, False
+        return int(code), None, False, True
     if not (length.isascii() and length.isdigit()):
         raise HttpError(int(code), "malformed Content-Length")
-    return int(code), int(length), False
+    return int(code), int(length), False, closes
 
 
 def _dechunk(data: bytes) -> bytes | None:
@@ -180,7 +184,7 @@ def _dechunk(data: bytes) -> bytes | None:
 
 def _body(head: _Head, data: bytes, closed: bool) -> bytes | None:
     """The body once `data` (all after the head) holds all of it, else None; `closed`: the server has closed."""
-    status, length, chunked = head
+    status, length, chunked, _ = head
     if chunked:
         body = _dechunk(data)
     elif length is not None:
@@ -196,6 +200,13 @@ def _exchange(sock: socket.socket, url: Url, deadline: float) -> tuple[int, byte
     """Send the GET and read the answer: (status, body), the body read only for a 200."""
     sock.settimeout(_remaining(deadline))
     sock.sendall(_request(url))
+    status, body, _ = _read_answer(sock, deadline, every_body=False)
+    return status, body
+
+
+def _read_answer(sock: socket.socket, deadline: float, *, every_body: bool) -> tuple[int, bytes, bool]:
+    """Read one answer: (status, body, whether the connection may carry another request). The body of an answer
+    other than 200 is read only if `every_body`; otherwise the connection is not to be used again."""
     data = b""
     head: _Head | None = None
     while True:
@@ -209,18 +220,18 @@ def _exchange(sock: socket.socket, url: Url, deadline: float) -> tuple[int, byte
                     raise HttpError(0, "malformed answer")
                 continue
             head, data = _parse_head(data[:end]), data[end + 4 :]
-            status, length, _ = head
-            if status != 200:
-                return status, b""
+            status, length, _, _ = head
+            if status != 200 and not every_body:
+                return status, b"", False
             if length is not None and length > MAX_RESPONSE_BYTES:
-                raise HttpError(200, "response too large")
+                raise HttpError(status, "response too large")
         if len(data) > MAX_RESPONSE_BYTES + MAX_HEAD_BYTES:  # room for chunk framing
-            raise HttpError(200, "response too large")
+            raise HttpError(head[0], "response too large")
         body = _body(head, data, closed=not chunk)
         if body is not None:
             if len(body) > MAX_RESPONSE_BYTES:
-                raise HttpError(200, "response too large")
-            return 200, body
+                raise HttpError(head[0], "response too large")
+            return head[0], body, bool(chunk) and not head[3]
 
 
 def fetch_json(url: str, timeout: float) -> Any:
@@ -233,7 +244,7 @@ def fetch_json(url: str, timeout: float) -> Any:
         with _connect(target, deadline) as sock:
             status, body = _exchange(sock, target, deadline)
     except TimeoutError:
-        raise HttpError(0, "timed out") from None
+        raise HttpError(0, TIMED_OUT) from None
     except OSError as exc:  # ssl.SSLError among them
         raise HttpError(0, type(exc).__name__) from None
     if status != 200:
@@ -306,3 +317,68 @@ class Prefetched:
         if not settled and self._error is not None:
             raise self._error  # the fetch this call waited for failed: that was its fetch, as without a prefetch
         return self._fetch(url, timeout)
+
+
+def host_header(url: Url) -> str:
+    """The Host header for a URL: the port only where it is not the scheme's default."""
+    port = "" if url.port == DEFAULT_PORTS[url.scheme] else f":{url.port}"
+    return (f"[{url.host}]" if ":" in url.host else url.host) + port
+
+
+class KeepAlive:
+    """POSTs to one origin over one connection kept open between them (a Lambda container's calls to one AWS
+    endpoint: the TLS handshake once, not per call). Thread-safe; a call waits for the one before it.
+
+    A request on a connection the server has closed meanwhile (an idle keep-alive, a frozen container) is sent once
+    more on a new one, so the caller must make its requests safe to repeat.
+    """
+
+    def __init__(self, url: str) -> None:
+        target = split_url(url)
+        if target is None:
+            raise ValueError("not a plain http(s) URL")
+        self.url = target
+        self.host = host_header(target)
+        self._sock: socket.socket | None = None
+        self._lock = threading.Lock()
+
+    def connect(self, timeout: float) -> None:
+        """Open the connection now, if none is open (to take the handshake off the first request's time)."""
+        with self._lock:
+            if self._sock is None:
+                self._sock = _connect(self.url, time.monotonic() + timeout)
+
+    def post(self, path: str, headers: Sequence[tuple[str, str]], body: bytes, timeout: float) -> tuple[int, bytes]:
+        """POST body to path with these headers (Host, Content-Length and Connection are added) within `timeout`
+        seconds in all: (status, body) of any status; HttpError if no answer could be had."""
+        lines = [f"POST {path} HTTP/1.1", f"Host: {self.host}", f"Content-Length: {len(body)}"]
+        lines += [f"{name}: {value}" for name, value in headers]
+        request = "\r\n".join(lines).encode("ascii") + b"\r\n\r\n" + body
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            for attempt in (1, 2):
+                reused = self._sock is not None
+                try:
+                    if self._sock is None:
+                        self._sock = _connect(self.url, deadline)
+                    self._sock.settimeout(_remaining(deadline))
+                    self._sock.sendall(request)
+                    status, answer, reusable = _read_answer(self._sock, deadline, every_body=True)
+                except (OSError, HttpError) as exc:
+                    self.close()
+                    timed_out = isinstance(exc, TimeoutError) or getattr(exc, "reason", "") == TIMED_OUT
+                    if reused and attempt == 1 and not timed_out:
+                        continue  # the server had closed the kept connection: once more, on a new one
+                    if isinstance(exc, HttpError):
+                        raise
+                    raise HttpError(0, TIMED_OUT if timed_out else type(exc).__name__) from None
+                if not reusable:
+                    self.close()
+                return status, answer
+        raise HttpError(0, "no answer")  # not reached: the second attempt returns or raises
+
+    def close(self) -> None:
+        """Close the connection (the next request opens a new one)."""
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            sock.close()

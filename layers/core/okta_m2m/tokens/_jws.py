@@ -100,8 +100,9 @@ def json_object(raw: bytes) -> dict[str, Any]:
     return obj
 
 
-def parse_compact(token: str) -> CompactJws:
-    """Split and decode a compact RS256 JWS, refusing every header this verifier does not implement."""
+def split_compact(token: str) -> tuple[bytes, bytes, bytes]:
+    """The three base64url segments of a compact JWS (header, payload, signature), not decoded yet; TokenError for
+    anything else."""
     # Three base64url segments, no padding, nothing else (RFC 7515 section 7.1; RFC 8725 section 3.11): less its
     # base64url characters, the token is two dots, and its header and signature are not empty. An empty payload is
     # a valid JWS; it is refused later, as it is no JSON claims set.
@@ -111,10 +112,21 @@ def parse_compact(token: str) -> CompactJws:
     header_b64, payload_b64, signature_b64 = raw.split(b".")
     if not (header_b64 and signature_b64):
         raise TokenError("malformed token")
+    return header_b64, payload_b64, signature_b64
+
+
+def decode_segment(segment: bytes) -> bytes:
+    """Decode one segment split_compact returned (its alphabet is checked): canonical base64url only."""
+    return _decode_checked(segment)
+
+
+def parse_compact(token: str) -> CompactJws:
+    """Split and decode a compact RS256 JWS, refusing every header this verifier does not implement."""
+    header_b64, payload_b64, signature_b64 = split_compact(token)
     header = _HEADERS.get(header_b64)
     if header is None:
         header = _checked_header(header_b64)
-    signing_input = raw[: len(header_b64) + 1 + len(payload_b64)]
+    signing_input = header_b64 + b"." + payload_b64
     return CompactJws(header, _decode_checked(payload_b64), signing_input, _decode_checked(signature_b64))
 
 
@@ -159,19 +171,24 @@ def has_roca_fingerprint(n: int) -> bool:
     return all(n % p in residues for p, residues in _ROCA)
 
 
-def rsa_key_from_jwk(jwk: dict[str, Any]) -> RSAPublicKey:
-    """Import a public RSA JWK meant for RS256 signatures, or raise KeyRejectedError."""
-    if jwk.get("kty") != "RSA":
-        raise KeyRejectedError("not an RSA key")
+def check_signing_jwk(jwk: dict[str, Any], kty: str, alg: str) -> None:
+    """Raise KeyRejectedError unless the JWK is a public key of type kty that may verify alg signatures."""
+    if jwk.get("kty") != kty:
+        raise KeyRejectedError(f"not an {kty} key")
     if jwk.get("use", "sig") != "sig":
         raise KeyRejectedError("key not meant for signatures")
     key_ops = jwk.get("key_ops")
     if key_ops is not None and (not isinstance(key_ops, list) or "verify" not in key_ops):
         raise KeyRejectedError("key_ops does not allow verify")
-    if jwk.get("alg", ALGORITHM) != ALGORITHM:
+    if jwk.get("alg", alg) != alg:
         raise KeyRejectedError("key meant for another algorithm")
     if not _PRIVATE_MEMBERS.isdisjoint(jwk):
         raise KeyRejectedError("private key material published")
+
+
+def rsa_key_from_jwk(jwk: dict[str, Any]) -> RSAPublicKey:
+    """Import a public RSA JWK meant for RS256 signatures, or raise KeyRejectedError."""
+    check_signing_jwk(jwk, "RSA", ALGORITHM)
     n = _b64url_uint(jwk.get("n"), "n")
     e = _b64url_uint(jwk.get("e"), "e")
     if not MIN_RSA_BITS <= n.bit_length() <= MAX_RSA_BITS:

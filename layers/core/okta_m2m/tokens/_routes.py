@@ -1,7 +1,10 @@
 """The route table (ROUTE_SCOPES): which scopes open which route of the API, read once per container.
 
-One route a line, `METHOD PATH SCOPE [SCOPE ...]`, PATH written as in the template's `Api` events. Light to import
-(no cryptography, no Powertools), so that the authorizer and every proxy function can use it.
+One route a line, `[BINDING] METHOD PATH SCOPE [SCOPE ...]`, PATH written as in the template's `Api` events. BINDING
+is how callers hold their token: `Bearer` (the default, so a line without it is a bearer route, as lines always
+were) or `DPoP` (a sender-constrained token, with a proof of its key on every request: RFC 9449). No method is
+called either, so the first field tells them apart. Light to import (no cryptography, no Powertools), so that the
+authorizer and every proxy function can use it.
 """
 
 from __future__ import annotations
@@ -16,6 +19,9 @@ from okta_m2m.tokens._issuers import table_lines
 # The verbs API Gateway puts in a methodArn; ANY stands for those a resource has no method of its own for.
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 ANY = "ANY"
+# The bindings a line may start with, by their upper-case spelling; a line without one is BEARER.
+BEARER, DPOP = "Bearer", "DPoP"
+BINDINGS = {"BEARER": BEARER, "DPOP": DPOP}
 # A literal path part holds no IAM wildcard (* or ?), no brace and no slash; {name} is one part; {name+} (greedy)
 # is one or more parts and only ever the last.
 _LITERAL = re.compile(r"[A-Za-z0-9._~:@!$&'()+,;=-]+")
@@ -34,6 +40,12 @@ class Route(NamedTuple):
     shape: tuple[str, ...]  # path parts, parameters as PARAM or GREEDY: ("orders", "{}")
     verbs: tuple[str, ...]  # the verbs that reach this route (ANY: those with no route of their own on the path)
     resource_path: str  # the path as an execute-api resource: each parameter is `*`; the root stays `/`
+    binding: str = BEARER  # BEARER or DPOP: which authorizer the template gives the route
+
+    @property
+    def dpop(self) -> bool:
+        """Whether callers of this route hold DPoP-bound tokens and prove their key on every request."""
+        return self.binding == DPOP
 
     @property
     def allow_resource(self) -> str:
@@ -42,6 +54,11 @@ class Route(NamedTuple):
 
     def __str__(self) -> str:
         return f"{self.method} {self.path}"
+
+    @property
+    def line_text(self) -> str:
+        """The route as its table line says it, binding first where it is not the default (for messages)."""
+        return f"{self.binding} {self}" if self.dpop else str(self)
 
 
 class RouteTable:
@@ -113,17 +130,20 @@ def path_shape(path: str) -> tuple[str, ...]:
 
 def parse_route_table(text: str, name: str = "ROUTE_SCOPES") -> RouteTable:
     """Read the table; a ConfigError names the line of the first mistake."""
-    lines: list[tuple[int, str, str, tuple[str, ...], tuple[str, ...]]] = []
+    lines: list[tuple[int, str, str, tuple[str, ...], tuple[str, ...], str]] = []
     seen: dict[tuple[str, tuple[str, ...]], int] = {}
     for number, fields in table_lines(text):
         where = f"setting {name} line {number}"
-        if len(fields) < 3:
-            raise ConfigError(
-                f"{where}: expected METHOD PATH SCOPE [SCOPE ...]" if len(fields) < 2 else f"{where}: no scope"
-            )
+        binding = BINDINGS.get(fields[0].upper(), "")
+        if binding:
+            fields = fields[1:]
+        if len(fields) < 2:
+            raise ConfigError(f"{where}: expected [Bearer|DPoP] METHOD PATH SCOPE [SCOPE ...]")
         method, path, scopes = fields[0].upper(), fields[1], tuple(fields[2:])
         if method not in METHODS and method != ANY:
             raise ConfigError(f"{where}: unknown method {fields[0]!r}")
+        if not scopes:
+            raise ConfigError(f"{where}: no scope")
         try:
             shape = path_shape(path)
         except ValueError as exc:
@@ -131,11 +151,11 @@ def parse_route_table(text: str, name: str = "ROUTE_SCOPES") -> RouteTable:
         first = seen.setdefault((method, shape), number)
         if first != number:
             raise ConfigError(f"{where}: {method} {path} is already listed on line {first}")
-        lines.append((number, method, path, shape, scopes))
+        lines.append((number, method, path, shape, scopes, binding or BEARER))
     if not lines:
         raise ConfigError(f"setting {name} lists no route")
     own_verbs: dict[tuple[str, ...], set[str]] = {}
-    for _, method, _, shape, _ in lines:
+    for _, method, _, shape, _, _ in lines:
         if method != ANY:
             own_verbs.setdefault(shape, set()).add(method)
     return RouteTable(
@@ -147,6 +167,7 @@ def parse_route_table(text: str, name: str = "ROUTE_SCOPES") -> RouteTable:
             shape=shape,
             verbs=(method,) if method != ANY else tuple(v for v in METHODS if v not in own_verbs.get(shape, ())),
             resource_path="/" + "/".join("*" if part in (PARAM, GREEDY) else part for part in shape),
+            binding=binding,
         )
-        for number, method, path, shape, scopes in lines
+        for number, method, path, shape, scopes, binding in lines
     )

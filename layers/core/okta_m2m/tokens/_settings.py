@@ -10,7 +10,7 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from okta_m2m.errors import ConfigError
-from okta_m2m.tokens._issuers import IssuerSettings, issuer_settings, required
+from okta_m2m.tokens._issuers import IssuerSettings, issuer_settings, required, secure_url
 from okta_m2m.tokens._routes import RouteTable, parse_route_table
 
 MAX_LEEWAY_SECONDS = 60
@@ -75,4 +75,83 @@ def authorizer_settings() -> AuthorizerSettings:
         allowed_client_ids=frozenset(c.strip() for c in allowed.split(",") if c.strip()),
         leeway_seconds=_leeway(),
         context_claims=_context_claims(),
+    )
+
+
+MAX_PROOF_WINDOW_SECONDS = 300
+_TRUE, _FALSE = frozenset({"true", "1", "yes"}), frozenset({"false", "0", "no", ""})
+
+
+class DpopSettings(NamedTuple):
+    """What the DPoP routes' checks need: where clients call the API, how old a proof may be, the replay store."""
+
+    base_urls: tuple[str, ...]  # public base URLs of the API besides its stage's execute-api URL, as configured
+    proof_window_seconds: int
+    replay_table: str
+    region: str
+    dynamodb_endpoint: str
+    replay_fail_open: bool
+    credentials: tuple[str, str, str] = ("", "", "")  # access key, secret key, session token (for repr: see below)
+
+    def __repr__(self) -> str:
+        return f"DpopSettings({self.base_urls!r}, {self.proof_window_seconds}, {self.replay_table!r}, <credentials>)"
+
+
+def _whole_seconds(name: str, default: int, low: int, high: int) -> int:
+    raw = os.environ.get(name, "").strip() or str(default)
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"setting {name} is not a whole number") from None
+    if not low <= value <= high:
+        raise ConfigError(f"setting {name} must be between {low} and {high}")
+    return value
+
+
+def _flag(name: str) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise ConfigError(f"setting {name} must be true or false")
+
+
+def _base_urls() -> tuple[str, ...]:
+    urls = []
+    for raw in os.environ.get("API_BASE_URLS", "").split():
+        url = secure_url("API_BASE_URLS", raw.rstrip("/"))
+        if "?" in url or "#" in url:
+            raise ConfigError("setting API_BASE_URLS holds a URL with a query or fragment")
+        urls.append(url)
+    return tuple(dict.fromkeys(urls))
+
+
+def _dynamodb_endpoint(region: str) -> str:
+    configured = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB", "").strip()
+    if configured:
+        return secure_url("AWS_ENDPOINT_URL_DYNAMODB", configured)
+    suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
+    return f"https://dynamodb.{region}.{suffix}"
+
+
+@lru_cache(maxsize=1)
+def dpop_settings() -> DpopSettings:
+    """Read and check the DPoP settings once per container, on the first DPoP request (a bearer-only API never
+    needs them). The credentials are the function role's, from the variables Lambda sets."""
+    region = (os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "").strip()
+    if not region:
+        raise ConfigError("setting AWS_REGION is missing")
+    return DpopSettings(
+        base_urls=_base_urls(),
+        proof_window_seconds=_whole_seconds("DPOP_PROOF_WINDOW_SECONDS", 60, 1, MAX_PROOF_WINDOW_SECONDS),
+        replay_table=required("DPOP_REPLAY_TABLE"),
+        region=region,
+        dynamodb_endpoint=_dynamodb_endpoint(region),
+        replay_fail_open=_flag("DPOP_REPLAY_FAIL_OPEN"),
+        credentials=(
+            required("AWS_ACCESS_KEY_ID"),
+            required("AWS_SECRET_ACCESS_KEY"),
+            os.environ.get("AWS_SESSION_TOKEN", "").strip(),
+        ),
     )
