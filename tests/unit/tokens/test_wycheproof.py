@@ -1,4 +1,5 @@
-"""Project Wycheproof JOSE vectors against the signature layer (see tests/vectors/wycheproof/README.md)."""
+"""Project Wycheproof JOSE vectors against the signature layers, the access token's (RS256) and the DPoP proof's
+(ES256 and RS256); see tests/vectors/wycheproof/README.md."""
 
 from __future__ import annotations
 
@@ -11,7 +12,18 @@ import pytest
 
 from okta_m2m.errors import KeySetUnavailableError, TokenError
 from okta_m2m.tokens._jwks import parse_key_set
-from okta_m2m.tokens._jws import parse_compact, verify_signature, verify_with_jwk
+from okta_m2m.tokens._dpop import ALGORITHMS, ProofKey, ec_key_from_jwk
+from okta_m2m.tokens._dpop import verify_signature as verify_proof_signature
+from okta_m2m.tokens._jws import (
+    KeyRejectedError,
+    decode_segment,
+    json_object,
+    parse_compact,
+    rsa_key_from_jwk,
+    split_compact,
+    verify_signature,
+    verify_with_jwk,
+)
 
 # In the repository, so every clone runs them. A missing file is a collection error, never a skip.
 VECTORS = Path(__file__).resolve().parents[2] / "vectors" / "wycheproof"
@@ -82,3 +94,45 @@ def test_key_set_vector(group: dict[str, Any], test: dict[str, Any]):
     else:
         with pytest.raises((TokenError, KeySetUnavailableError)):
             verify()
+
+
+# --- the DPoP proof's signature layer (okta_m2m.tokens._dpop): ES256 and RS256 -----------------------------------
+
+
+def _expect_valid_proof_signature(group: dict[str, Any], test: dict[str, Any]) -> bool:
+    # Proofs are ES256 (P-256) or RS256: in those groups each vector keeps its own verdict, all else is refused.
+    public = group.get("public") or {}
+    kinds = {("EC", "ES256"), ("RSA", "RS256")}
+    return (public.get("kty"), public.get("alg")) in kinds and test["result"] == "valid"
+
+
+def _verify_as_proof_signature(jws: object, jwk: dict[str, Any]) -> None:
+    """What verify_proof does before the claims: split, header alg, the key (as a proof's jwk), the signature."""
+    if not isinstance(jws, str):
+        raise TokenError("JSON serialization is not accepted")
+    header_b64, payload_b64, signature_b64 = split_compact(jws)
+    alg = json_object(decode_segment(header_b64)).get("alg")
+    if alg not in ALGORITHMS:
+        raise TokenError("proof algorithm not allowed")
+    try:
+        key = ec_key_from_jwk(jwk) if alg == "ES256" else rsa_key_from_jwk(jwk)
+    except KeyRejectedError as exc:
+        raise TokenError(str(exc)) from None
+    verify_proof_signature(ProofKey(alg, key, ""), header_b64 + b"." + payload_b64, decode_segment(signature_b64))
+
+
+def test_the_es256_vectors_cover_the_edge_cases_of_r_and_s():
+    comments = {
+        test["comment"] for group in _load("json_web_signature_test.json")["testGroups"] for test in group["tests"]
+    }
+    assert {"rIsZero_sIsZero", "rIsN_sIsN", "RisTooBig", "SisTooBig", "rejectsAttackerProvidedEmbeddedJwk"} <= comments
+
+
+@pytest.mark.parametrize(("group", "test"), _cases("json_web_signature_test.json"))
+def test_proof_signature_vector(group: dict[str, Any], test: dict[str, Any]):
+    jwk = group.get("public") or group.get("private") or {}
+    if _expect_valid_proof_signature(group, test):
+        _verify_as_proof_signature(test["jws"], jwk)
+    else:
+        with pytest.raises(TokenError):
+            _verify_as_proof_signature(test["jws"], jwk)
