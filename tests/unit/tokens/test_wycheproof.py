@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from okta_m2m.errors import KeySetUnavailableError, TokenError
-from okta_m2m.tokens._jwks import parse_key_set
 from okta_m2m.tokens._dpop import ALGORITHMS, ProofKey, ec_key_from_jwk
 from okta_m2m.tokens._dpop import verify_signature as verify_proof_signature
+from okta_m2m.tokens._jwks import parse_key_set
 from okta_m2m.tokens._jws import (
     KeyRejectedError,
     decode_segment,
