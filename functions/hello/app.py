@@ -1,4 +1,5 @@
-"""GET /hello and GET /: the protected Hello World, for callers the authorizer let through."""
+"""GET /hello, GET / and GET /hello/dpop (for DPoP-bound tokens): the protected Hello World, for callers the
+authorizer let through."""
 
 from typing import Any
 
@@ -16,6 +17,7 @@ app.use(middlewares=[check_route_scope])  # the scopes ROUTE_SCOPES lists for th
 register_error_handlers(app, logger)
 
 
+@app.get("/hello/dpop")
 @app.get("/hello")
 @app.get("/")
 def get_hello() -> dict[str, str]:

@@ -21,6 +21,7 @@ from m2m_client import M2MClient
 from m2m_client.client import CachedToken
 from okta_local.server import FAULTS_PATH
 from tests.integration.client_cli import run_m2m_client
+from tests.route_tables import UNAUTHORIZED_CHALLENGE
 
 pytestmark = pytest.mark.integration
 
@@ -94,7 +95,7 @@ def test_no_token_is_401_with_the_gateway_response(stack):
     response = get(stack.api_url, "/hello", None)
     assert response.status_code == 401
     assert response.json() == {"message": "Unauthorized"}
-    assert response.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
+    assert response.headers["WWW-Authenticate"] == UNAUTHORIZED_CHALLENGE
 
 
 def test_tampered_token_is_401(stack):

@@ -13,6 +13,7 @@ from local_api import LocalApi
 from tests.integration.api_key_fixtures import keys_in_moto
 from tests.jwks_server import JwksServer
 from tests.jwt_factory import CLIENT_ID, access_claims, mint, signing_key
+from tests.route_tables import UNAUTHORIZED_CHALLENGE
 
 pytestmark = pytest.mark.integration
 
@@ -69,7 +70,7 @@ def test_missing_or_malformed_header_is_401_without_calling_the_authorizer(api, 
 
     assert response.status_code == 401
     assert response.json() == {"message": "Unauthorized"}
-    assert response.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
+    assert response.headers["WWW-Authenticate"] == UNAUTHORIZED_CHALLENGE
     assert response.headers["Cache-Control"] == "no-store"
     assert api.invocations[AUTHORIZER] == before
 
@@ -82,7 +83,7 @@ def test_token_signed_by_another_key_is_401_not_sams_502(api, jwks):
 
     assert response.status_code == 401
     assert response.json() == {"message": "Unauthorized"}
-    assert response.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
+    assert response.headers["WWW-Authenticate"] == UNAUTHORIZED_CHALLENGE
     assert api.invocations[AUTHORIZER] == before + 1
 
 

@@ -94,3 +94,85 @@ def test_a_line_without_an_event_is_named(tmp_path):
 def test_a_malformed_table_is_drift_too(tmp_path, table):
     (problem,) = drift(write(tmp_path, *table))
     assert "ROUTE_SCOPES line 1" in problem
+
+
+AUTH_TEMPLATE = """\
+Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function:
+    Runtime: python3.13
+    Handler: app.handler
+    CodeUri: {code}
+    Environment:
+      Variables:
+        ROUTE_SCOPES: |
+          GET /hello hello
+          {binding} GET /hello/dpop hello
+Resources:
+  Api:
+    Type: AWS::Serverless::Api
+    Properties:
+      StageName: v1
+      Auth:
+        DefaultAuthorizer: TokenAuth
+        Authorizers:
+          TokenAuth:
+            FunctionArn: arn:aws:lambda:us-east-1:123456789012:function:auth
+            Identity: {{Header: Authorization}}
+          DpopAuth:
+            FunctionArn: arn:aws:lambda:us-east-1:123456789012:function:auth
+            FunctionPayloadType: REQUEST
+            Identity: {{Headers: [{headers}], ReauthorizeEvery: {ttl}}}
+  Hello:
+    Type: AWS::Serverless::Function
+    Properties:
+      Events:
+        Hello: {{Type: Api, Properties: {{RestApiId: !Ref Api, Path: /hello, Method: get}}}}
+        Dpop: {{Type: Api, Properties: {{RestApiId: !Ref Api, Path: /hello/dpop, Method: get{auth}}}}}
+"""
+
+
+def auth_template(
+    tmp_path: Path, binding="DPoP", auth=", Auth: {Authorizer: DpopAuth}", headers="Authorization, DPoP", ttl=0
+):
+    (tmp_path / "code").mkdir(exist_ok=True)
+    template = tmp_path / "template.yaml"
+    text = AUTH_TEMPLATE.format(code=tmp_path / "code", binding=binding, auth=auth, headers=headers, ttl=ttl)
+    template.write_text(text)
+    return template
+
+
+def test_a_dpop_line_whose_event_has_the_request_authorizer_has_no_drift(tmp_path):
+    assert drift(auth_template(tmp_path)) == []
+
+
+def test_a_dpop_line_whose_event_has_the_token_authorizer_is_drift(tmp_path):
+    assert drift(auth_template(tmp_path, auth="")) == [
+        "ROUTE_SCOPES line 2: DPoP GET /hello/dpop (Hello.Dpop) is a DPoP route, but its authorizer TokenAuth is not "
+        "a REQUEST authorizer"
+    ]
+
+
+def test_a_bearer_line_whose_event_has_the_request_authorizer_is_drift(tmp_path):
+    assert drift(auth_template(tmp_path, binding="")) == [
+        "ROUTE_SCOPES line 2: GET /hello/dpop (Hello.Dpop) is a bearer route, but its authorizer DpopAuth is a "
+        "REQUEST authorizer: mark the line DPoP"
+    ]
+
+
+def test_a_dpop_authorizer_that_caches_or_misses_a_header_is_drift(tmp_path):
+    (problem,) = drift(auth_template(tmp_path, ttl=300))
+    assert problem.endswith("its authorizer DpopAuth must have ReauthorizeEvery 0 (a cached Allow reuses a proof)")
+    (problem,) = drift(auth_template(tmp_path, headers="Authorization"))
+    assert problem.endswith("must take the Authorization and DPoP headers as identity")
+
+
+def test_template_yaml_drifts_if_its_dpop_route_loses_its_marker(tmp_path):
+    text = (ROOT / "template.yaml").read_text().replace("DPoP GET /hello/dpop", "GET /hello/dpop")
+    for folder in ("functions", "layers"):
+        (tmp_path / folder).symlink_to(ROOT / folder)
+    (tmp_path / "template.yaml").write_text(text)
+    assert drift(tmp_path / "template.yaml") == [
+        "ROUTE_SCOPES line 3: GET /hello/dpop (HelloFunction.HelloDpop) is a bearer route, but its authorizer "
+        "OktaDpopAuthorizer is a REQUEST authorizer: mark the line DPoP"
+    ]

@@ -51,9 +51,37 @@ def test_every_method_needs_the_token_and_an_api_key_named_by_the_authorizer(res
     assert api["Properties"]["ApiKeySourceType"] == "AUTHORIZER"
     paths = api["Properties"]["Body"]["paths"]
     methods = [(path, verb, op) for path, ops in paths.items() for verb, op in ops.items()]
-    assert len(methods) == 9
+    assert len(methods) == 10
     for path, verb, operation in methods:
-        assert operation["security"] == [{"OktaTokenAuthorizer": []}, {"api_key": []}], (path, verb)
+        authorizer = "OktaDpopAuthorizer" if path == "/hello/dpop" else "OktaTokenAuthorizer"
+        assert operation["security"] == [{authorizer: []}, {"api_key": []}], (path, verb)
+
+
+def test_the_dpop_authorizer_sees_both_headers_and_is_never_cached(resources):
+    (api,) = of_type(resources, "AWS::ApiGateway::RestApi")
+    schemes = api["Properties"]["Body"]["securityDefinitions"]
+    dpop = schemes["OktaDpopAuthorizer"]["x-amazon-apigateway-authorizer"]
+    assert dpop["type"] == "request"
+    assert dpop["identitySource"] == "method.request.header.Authorization, method.request.header.DPoP"
+    assert dpop["authorizerResultTtlInSeconds"] == 0  # a cached Allow would skip the replay check
+    token = schemes["OktaTokenAuthorizer"]["x-amazon-apigateway-authorizer"]
+    assert dpop["authorizerUri"] == token["authorizerUri"]  # one function serves both
+    challenge = api["Properties"]["Body"]["x-amazon-apigateway-gateway-responses"]["UNAUTHORIZED"]
+    header = challenge["responseParameters"]["gatewayresponse.header.WWW-Authenticate"]
+    assert 'DPoP error="invalid_token", algs="ES256 RS256"' in header
+
+
+def test_the_authorizer_may_only_put_items_in_the_replay_table_which_expires_them(resources):
+    role = resources["AuthorizerFunctionRole"]["Properties"]
+    statements = [s for policy in role.get("Policies", []) for s in policy["PolicyDocument"]["Statement"]]
+    assert statements == [
+        {"Effect": "Allow", "Action": "dynamodb:PutItem", "Resource": {"Fn::GetAtt": ["DpopReplayTable", "Arn"]}}
+    ]
+    table = resources["DpopReplayTable"]["Properties"]
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert table["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
+    variables = resources["AuthorizerFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["DPOP_REPLAY_TABLE"] == {"Ref": "DpopReplayTable"}
 
 
 def test_the_usage_plan_limits_each_client_on_the_api_stage(resources):
