@@ -19,11 +19,18 @@ import jwt
 
 from okta_local.apps import PRIVATE_KEY_JWT
 from okta_local.context import OKTA_SCOPES, ORG_TOKEN_TTL, Answer, Context, Request
-from okta_local.dpop import ALGORITHMS, Proof, ProofError, default_algorithm, public_key, verify_proof
+from okta_local.dpop import ALGORITHMS, ProofError, default_algorithm, public_key
 from okta_local.errors import OAuthError
 from okta_local.grants import OKTA_SCOPE
 from okta_local.store import App
-from okta_local.tokens import NO_STORE, form, requested_scopes, token_faults, unsupported_grant_type
+from okta_local.tokens import (
+    NO_STORE,
+    check_token_request_proof,
+    form,
+    requested_scopes,
+    token_faults,
+    unsupported_grant_type,
+)
 
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 MAX_ASSERTION_SECONDS = 3600  # Okta: exp at most one hour in the future
@@ -32,7 +39,6 @@ _ORG_PRIVATE_KEY_ONLY = (
     "Client Credentials requests to the Org Authorization Server must use the private_key_jwt "
     "token_endpoint_auth_method."
 )
-USE_NONCE = "Authorization server requires nonce in DPoP proof."
 
 
 def org_discovery(ctx: Context) -> dict[str, Any]:
@@ -143,27 +149,6 @@ def _use_once(ctx: Context, client_id: str, claims: dict[str, Any]) -> None:
         raise _invalid_client("The client_assertion token has already been used.")
 
 
-def _dpop_error(description: str) -> OAuthError:
-    return OAuthError(400, "invalid_dpop_proof", description)
-
-
-def _check_proof(ctx: Context, req: Request) -> Proof:
-    """Check the token request's DPoP proof, then its nonce (use_dpop_nonce with a fresh one if needed)."""
-    now = time.time()
-    try:
-        proof = verify_proof(req.header("DPoP"), req.header_count("DPoP"), "POST", ctx.org_token_url, now=now)
-    except ProofError as exc:
-        raise _dpop_error(str(exc)) from None
-    if ctx.faults.spec.dpop_nonce == "always":
-        if not ctx.nonces.take_fresh(proof.nonce):
-            raise OAuthError(400, "use_dpop_nonce", USE_NONCE, {"DPoP-Nonce": ctx.nonces.demand_fresh()})
-    elif not ctx.nonces.is_valid(proof.nonce, now):
-        raise OAuthError(400, "use_dpop_nonce", USE_NONCE, {"DPoP-Nonce": ctx.nonces.current(now)})
-    if not ctx.store.use_jti("dpop", proof.jti, proof.remember_until, now):
-        raise _dpop_error("The DPoP proof JWT has already been used.")
-    return proof
-
-
 def _granted(ctx: Context, app: App, requested: str | None) -> list[str]:
     granted = {g.scope_id for g in ctx.store.list_grants(app.id)}
     # Scopes shaped like Okta's are "configured"; whether the app may have them is up to its grants.
@@ -188,7 +173,7 @@ def issue_org_token(ctx: Context, req: Request) -> Answer:
         raise unsupported_grant_type()
     proof = None
     if app.dpop_bound or req.header_count("DPoP"):
-        proof = _check_proof(ctx, req)
+        proof = check_token_request_proof(ctx, req, ctx.org_token_url)
     scopes = _granted(ctx, app, params.get("scope"))
     kid, key = ctx.keyring.signing_key()
     now = int(time.time())

@@ -20,6 +20,7 @@ from okta_local.context import (
     Context,
     Request,
 )
+from okta_local.dpop import ALGORITHMS as DPOP_ALGORITHMS
 from okta_local.errors import OAuthError, OktaApiError, internal_error, method_not_allowed, not_found, validation_failed
 from okta_local.faults import MAX_DELAY_SECONDS, Faults, FaultSpec, FaultSpecError
 from okta_local.keys import KeyRing
@@ -48,8 +49,9 @@ def discovery(ctx: Context) -> dict[str, Any]:
         "grant_types_supported": ["client_credentials"],
         "response_types_supported": ["token"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "dpop_signing_alg_values_supported": list(DPOP_ALGORITHMS),
         "scopes_supported": list(SCOPES),
-        "claims_supported": ["ver", "jti", "iss", "aud", "iat", "exp", "cid", "scp", "sub"],
+        "claims_supported": ["ver", "jti", "iss", "aud", "iat", "exp", "cid", "scp", "sub", "cnf"],
         "subject_types_supported": ["public"],
     }
 
@@ -154,7 +156,7 @@ class Handler(BaseHTTPRequestHandler):
                 raise OAuthError(405, "invalid_request", "The token endpoint accepts POST only.")
             if path == f"{_ORG}/token":
                 return issue_org_token(ctx, req)
-            return issue_token(ctx, auth, req.header("Content-Type"), req.body)
+            return issue_token(ctx, req)
         known = {
             f"{_AS}/.well-known/oauth-authorization-server": lambda: Answer(200, discovery(ctx)),
             f"{_AS}/.well-known/openid-configuration": lambda: Answer(200, discovery(ctx)),

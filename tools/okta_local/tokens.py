@@ -3,6 +3,11 @@
 Any ACTIVE client secret of an ACTIVE app authenticates it (client_secrets), so a secret can be rotated
 with no downtime; an INACTIVE or deleted secret is invalid_client.
 
+DPoP (RFC 9449), as Okta does it: an app with dpop_bound_access_tokens must send a `DPoP` proof for
+POST {issuer}/v1/token (any app may). A proof without a valid nonce gets 400 use_dpop_nonce with a
+`DPoP-Nonce` header; with one, the token is bound to the proof's key: token_type DPoP, cnf.jkt.
+check_token_request_proof serves both token endpoints (this one and the org authorization server's).
+
 Which scopes a client gets is decided by the access policies (policies.evaluate), as on Okta. The token
 faults (fail, slow, hang, 429) apply here and at the org authorization server's token endpoint.
 """
@@ -19,7 +24,8 @@ from urllib.parse import parse_qs, unquote_plus
 import jwt
 
 from okta_local.client_secrets import secret_matches
-from okta_local.context import AUDIENCE, DEFAULT_SCOPES, SCOPES, Answer, Context
+from okta_local.context import AUDIENCE, DEFAULT_SCOPES, SCOPES, Answer, Context, Request
+from okta_local.dpop import Proof, ProofError, verify_proof
 from okta_local.errors import OAuthError, OktaApiError
 from okta_local.faults import MAX_DELAY_SECONDS
 from okta_local.policies import SCOPE_NOT_CONFIGURED, evaluate
@@ -29,6 +35,7 @@ _SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")  # RFC 6749 section 3.
 _BAD_CLIENT = "Client authentication failed. Either the client or the client credentials are invalid."
 TOKEN_RATE_LIMIT = 600  # what X-Rate-Limit-Limit says when the token: 429 fault answers
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+USE_NONCE = "Authorization server requires nonce in DPoP proof."
 
 
 def token_faults(ctx: Context) -> None:
@@ -133,10 +140,34 @@ def unsupported_grant_type() -> OAuthError:
     )
 
 
-def issue_token(ctx: Context, authorization: str | None, content_type: str | None, body: bytes) -> Answer:
-    """Authenticate the client, check grant type, evaluate the access policies, answer with a signed token."""
+def _dpop_error(description: str) -> OAuthError:
+    return OAuthError(400, "invalid_dpop_proof", description)
+
+
+def check_token_request_proof(ctx: Context, req: Request, token_url: str) -> Proof:
+    """Check a token request's DPoP proof (htm POST, htu the token URL), then its nonce (use_dpop_nonce with a fresh
+    one if needed), then use up its jti."""
+    now = time.time()
+    try:
+        proof = verify_proof(req.header("DPoP"), req.header_count("DPoP"), "POST", token_url, now=now)
+    except ProofError as exc:
+        raise _dpop_error(str(exc)) from None
+    if ctx.faults.spec.dpop_nonce == "always":
+        if not ctx.nonces.take_fresh(proof.nonce):
+            raise OAuthError(400, "use_dpop_nonce", USE_NONCE, {"DPoP-Nonce": ctx.nonces.demand_fresh()})
+    elif not ctx.nonces.is_valid(proof.nonce, now):
+        raise OAuthError(400, "use_dpop_nonce", USE_NONCE, {"DPoP-Nonce": ctx.nonces.current(now)})
+    if not ctx.store.use_jti("dpop", proof.jti, proof.remember_until, now):
+        raise _dpop_error("The DPoP proof JWT has already been used.")
+    return proof
+
+
+def issue_token(ctx: Context, req: Request) -> Answer:
+    """Authenticate the client, check grant type (and DPoP proof), evaluate the access policies, answer with a
+    signed token, bound to the proof's key if there was one."""
     token_faults(ctx)
-    params = form(content_type, body)
+    authorization = req.header("Authorization")
+    params = form(req.header("Content-Type"), req.body)
     if not params.get("grant_type"):
         raise _invalid_request("The 'grant_type' parameter is required.")
     client_id, secret = _client_credentials(authorization, params)
@@ -147,6 +178,9 @@ def issue_token(ctx: Context, authorization: str | None, content_type: str | Non
         raise _invalid_client()
     if params["grant_type"] != "client_credentials":
         raise unsupported_grant_type()
+    proof = None
+    if app.dpop_bound or req.header_count("DPoP"):
+        proof = check_token_request_proof(ctx, req, f"{ctx.issuer}/v1/token")
     scopes = requested_scopes(params.get("scope"), SCOPES, DEFAULT_SCOPES)
     rule = evaluate(ctx.store, client_id, scopes)
     minutes = rule.get("actions", {}).get("token", {}).get("accessTokenLifetimeMinutes", 60)
@@ -164,7 +198,11 @@ def issue_token(ctx: Context, authorization: str | None, content_type: str | Non
         "scp": scopes,
         "sub": client_id,
     }
+    headers = dict(NO_STORE)
+    if proof is not None:
+        claims["cnf"] = {"jkt": proof.jkt}
+        headers["DPoP-Nonce"] = ctx.nonces.current()
     token = jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid, "typ": None})
-    return Answer(
-        200, {"token_type": "Bearer", "expires_in": ttl, "access_token": token, "scope": " ".join(scopes)}, NO_STORE
-    )
+    token_type = "DPoP" if proof is not None else "Bearer"
+    body = {"token_type": token_type, "expires_in": ttl, "access_token": token, "scope": " ".join(scopes)}
+    return Answer(200, body, headers)
