@@ -1,9 +1,11 @@
-"""SAM CLI's API Gateway emulator, corrected where it differs from API Gateway: TOKEN authorizers, function errors,
-usage plans, access log.
+"""SAM CLI's API Gateway emulator, corrected where it differs from API Gateway: Lambda authorizers (TOKEN and
+REQUEST), function errors, usage plans, access log.
 
-- An authorizer raising Exception("Unauthorized") answers 401 (SAM CLI: 502).
-- Authorizer results (policies, with their usageIdentifierKey) are cached per token for the authorizer's
-  ReauthorizeEvery (SAM CLI: no cache).
+- An authorizer raising Exception("Unauthorized") answers 401 (SAM CLI: 502), TOKEN or REQUEST alike.
+- A missing identity source (the TOKEN header, or any of a REQUEST authorizer's) answers 401 without invoking the
+  authorizer, as API Gateway does; SAM CLI's own event (the whole request, `type` REQUEST, `methodArn`) is kept.
+- Authorizer results (policies, with their usageIdentifierKey) are cached for the authorizer's ReauthorizeEvery, by
+  the token (TOKEN) or by the values of all identity sources (REQUEST); 0 caches nothing (SAM CLI: no cache).
 - The template's GatewayResponses shape the authorizer's 401, 403 and failure answers (SAM CLI: fixed bodies).
 - An explicit Deny in the authorizer's policy wins over any Allow, as in IAM (SAM CLI: reads Allow statements only).
 - Routes that require an API key from the authorizer get the key check, throttle and quota of their usage plan
@@ -229,7 +231,7 @@ class AuthorizerCache:
 
     @staticmethod
     def key(authorizer_name: str, token: str) -> tuple[str, str]:
-        """Cache key for a token."""
+        """Cache key for a token (or a REQUEST authorizer's identity source values, joined)."""
         return authorizer_name, hashlib.sha256(token.encode()).hexdigest()
 
     def get(self, key: tuple[str, str]) -> str | None:
@@ -373,9 +375,8 @@ class GatewayApigwService(LocalApigwService):
         try:
             super()._invoke_parse_lambda_authorizer(lambda_authorizer, auth_lambda_event, route_lambda_event, route)
             output = self._local.output
-            if lambda_authorizer.type == LambdaAuthorizer.TOKEN and isinstance(output, str):
-                if explicitly_denied(output, str(auth_lambda_event.get("methodArn", ""))):
-                    raise GatewayResponseError(ACCESS_DENIED)
+            if isinstance(output, str) and explicitly_denied(output, str(auth_lambda_event.get("methodArn", ""))):
+                raise GatewayResponseError(ACCESS_DENIED)
         except AuthorizerUnauthorizedRequest:
             raise GatewayResponseError(ACCESS_DENIED) from None
         except InvalidLambdaAuthorizerResponse:
@@ -391,16 +392,13 @@ class GatewayApigwService(LocalApigwService):
         authorizer = getattr(self._local, "authorizer", None)
         if authorizer is None:  # the route's own function: its usage plan first
             self._admit(event)
-        if authorizer is None or authorizer.type != LambdaAuthorizer.TOKEN:
             try:
                 output: str | bytes = super()._invoke_lambda_function(lambda_function_name, event, tenant_id)
             except LambdaResponseParseException:  # SAM CLI's signal of an error payload, which it answers 500
-                if authorizer is None:
-                    raise FunctionError from None
-                raise
+                raise FunctionError from None
             return output
         name = authorizer.authorizer_name
-        key = AuthorizerCache.key(name, str(event["authorizationToken"]))
+        key = AuthorizerCache.key(name, self._identity(authorizer, event))
         cached = self.authorizer_cache.get(key)
         if cached is not None:
             LOG.info("authorizer=%s cache=hit", name)
@@ -413,6 +411,19 @@ class GatewayApigwService(LocalApigwService):
             return output
         self.authorizer_cache.put(key, output, self.gateway.ttl(name))
         return output
+
+    def _identity(self, authorizer: Any, event: dict[str, Any]) -> str:
+        """What API Gateway caches an authorizer's result by: the token (TOKEN), or the values of every identity
+        source, in their order (REQUEST)."""
+        if authorizer.type == LambdaAuthorizer.TOKEN:
+            return str(event["authorizationToken"])
+        sources = {
+            "headers": request.headers,
+            "querystring": request.query_string.decode("utf-8"),
+            "context": event.get("requestContext") or {},
+            "stageVariables": self.api.stage_variables or {},
+        }
+        return "\x00".join(str(source.find_identity_value(**sources)) for source in authorizer.identity_sources)
 
     def _run_authorizer(self, function_name: str, event: dict[str, Any]) -> str:
         """Invoke the authorizer; Unauthorized -> 401, any other error -> authorizer failure (never cached)."""

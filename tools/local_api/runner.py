@@ -178,6 +178,14 @@ class WorkerRunner(LocalLambdaRunner):
         """Every function's container, in template order."""
         return list(self._containers.values())
 
+    def add_base_url(self, setting: str, url: str) -> None:
+        """Add this API's own URL to the setting (a space-separated list) of every function that declares it, before
+        any worker starts: the local API is served at its root, and its URL is what the stage URL is on AWS, a base
+        URL that DPoP proofs may name (okta_m2m.tokens derives the stage's execute-api URL itself)."""
+        for container in self._containers.values():
+            if setting in container.env:
+                container.env[setting] = " ".join(filter(None, [*container.env[setting].split(), url]))
+
     def _make_container(self, function: Any) -> FunctionContainer:
         config = self.get_invoke_config(function)
         runtime = str(function.runtime or "")

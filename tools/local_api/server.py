@@ -103,6 +103,7 @@ class LocalApi:
         self.service.port = self._server.server_port  # SAM CLI puts the port into events
         self.host = host
         self.port: int = self._server.server_port
+        self.runner.add_base_url("API_BASE_URLS", self.url)
         self.routes = [(route.path, tuple(route.methods)) for route in api.routes]
         self._thread: threading.Thread | None = None
 

@@ -19,10 +19,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m m2m_client",
         description="Get an Okta access token with client credentials and call the API with it. "
-        "Settings: ISSUER, DEFAULT_SCOPE, CLIENT_ID, CLIENT_SECRET, API_URL (environment or .env).",
+        "Settings: ISSUER, DEFAULT_SCOPE, CLIENT_ID, CLIENT_SECRET, API_URL, DPOP (environment or .env).",
     )
     parser.add_argument("--env-file", type=Path, help="read settings from this file (wins over the environment)")
     parser.add_argument("--scope", help="request this scope instead of DEFAULT_SCOPE")
+    parser.add_argument(
+        "--dpop",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="ask for a DPoP-bound token and send a DPoP proof with every call (default: the DPOP setting)",
+    )
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for each answer (default 10)")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("token", help="print an access token (treat it as a secret)")
@@ -32,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument("-d", "--data", help="JSON request body")
     register = commands.add_parser("register", help="register a new client app; prints its credentials once")
     register.add_argument("label", help="a name for the new client app")
+    register.add_argument(
+        "--require-dpop", action="store_true", help="the new client must use DPoP-bound tokens (RFC 9449)"
+    )
     _add_clients_commands(commands.add_parser("clients", help="manage registered clients (needs the register scope)"))
     return parser
 
@@ -96,7 +105,7 @@ def run_clients(client: M2MClient, args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> None:
     """Carry out one subcommand; raise ClientError on any expected failure."""
-    config = load_config(args.env_file, need_api=args.command != "token", scope=args.scope)
+    config = load_config(args.env_file, need_api=args.command != "token", scope=args.scope, dpop=args.dpop)
     client = M2MClient(config, timeout=args.timeout)
     if args.command == "token":
         print(client.token())
@@ -109,7 +118,7 @@ def run(args: argparse.Namespace) -> None:
             raise ClientError(f"--data is not valid JSON ({exc.msg})") from None
         print(json.dumps(client.call(args.method.upper(), args.route, body), indent=2))
     else:
-        print(json.dumps(client.register(args.label), indent=2))
+        print(json.dumps(client.register(args.label, dpop=args.require_dpop), indent=2))
         print("Store client_secret now: it is shown only this once.", file=sys.stderr)
 
 

@@ -1,15 +1,26 @@
-"""Client credentials (client_secret_basic) with a token cache, and API calls that retry once on 401."""
+"""Client credentials (client_secret_basic) with a token cache, and API calls that retry once on 401.
+
+With DPoP (RFC 9449, `ClientConfig.dpop`): one P-256 key pair per client object, made when it is created and never
+written anywhere; the token request carries a proof of it (and, when the issuer asks with use_dpop_nonce, once more
+with the issuer's nonce), and every API call a fresh proof for its method and URL with the token's hash (ath).
+"""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
+import jwt
 import requests
+from cryptography.hazmat.primitives.asymmetric import ec
+from jwt.algorithms import ECAlgorithm
 
 from m2m_client.config import ClientConfig
 from m2m_client.errors import (
@@ -37,10 +48,44 @@ STATUS_HINTS = {
 
 @dataclass(frozen=True)
 class CachedToken:
-    """An access token and the monotonic time after which we stop using it."""
+    """An access token, its scheme (Bearer or DPoP) and the monotonic time after which we stop using it."""
 
     value: str
     use_until: float
+    scheme: str = "Bearer"
+
+
+class DpopKey:
+    """A client's DPoP key pair (P-256, ES256), in memory only, and the proofs it signs."""
+
+    def __init__(self) -> None:
+        self._private = ec.generate_private_key(ec.SECP256R1())
+        self.jwk = {k: v for k, v in ECAlgorithm.to_jwk(self._private.public_key(), as_dict=True).items() if k != "kid"}
+
+    def proof(self, method: str, url: str, *, access_token: str | None = None, nonce: str | None = None) -> str:
+        """A fresh proof for one request: its method, its URL without query and fragment, and the token's hash."""
+        parts = urlsplit(url)
+        claims: dict[str, Any] = {
+            "jti": str(uuid.uuid4()),
+            "htm": method,
+            "htu": urlunsplit((parts.scheme, parts.netloc, parts.path or "/", "", "")),
+            "iat": int(time.time()),
+        }
+        if access_token is not None:
+            digest = hashlib.sha256(access_token.encode("ascii")).digest()
+            claims["ath"] = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+        if nonce is not None:
+            claims["nonce"] = nonce
+        return jwt.encode(claims, self._private, algorithm="ES256", headers={"typ": "dpop+jwt", "jwk": self.jwk})
+
+
+def _asks_for_nonce(response: requests.Response) -> bool:
+    """An issuer's 400 use_dpop_nonce, or a resource's 401 with a use_dpop_nonce challenge, carrying a DPoP-Nonce."""
+    if not response.headers.get("DPoP-Nonce"):
+        return False
+    if response.status_code == 400:
+        return _json_or_empty(response).get("error") == "use_dpop_nonce"
+    return response.status_code == 401 and "use_dpop_nonce" in response.headers.get("WWW-Authenticate", "")
 
 
 def _short(text: str) -> str:
@@ -84,42 +129,59 @@ class M2MClient:
         self._lock = threading.Lock()
         self._cached: CachedToken | None = None
         self.tokens_fetched = 0
+        self.dpop_key = DpopKey() if config.dpop else None
+        self._issuer_nonce: str | None = None  # the last DPoP-Nonce the issuer gave
+        self._api_nonce: str | None = None  # the last DPoP-Nonce the API gave, if it asks for any
 
     def token(self, *, fresh: bool = False) -> str:
         """Return a cached access token, or fetch one if none is cached, it is about to expire, or fresh is set."""
+        return self._token(fresh=fresh).value
+
+    def _token(self, *, fresh: bool = False) -> CachedToken:
         with self._lock:
             cached = self._cached
             if fresh or cached is None or self._clock() >= cached.use_until:
                 cached = self._fetch_token()
                 self._cached = cached
-            return cached.value
+            return cached
 
     def _fetch_token(self) -> CachedToken:
+        started = self._clock()
+        response = self._token_request()
+        if self.dpop_key is not None and _asks_for_nonce(response):
+            self._issuer_nonce = response.headers["DPoP-Nonce"]
+            response = self._token_request()  # once more, with a fresh proof carrying the issuer's nonce
+        body = _json_or_empty(response)
+        if response.status_code != 200:
+            raise TokenRequestError(self._token_refusal(response.status_code, body))
+        self._issuer_nonce = response.headers.get("DPoP-Nonce") or self._issuer_nonce
+        token, expires_in = body.get("access_token"), body.get("expires_in")
+        if not isinstance(token, str) or not token or not isinstance(expires_in, int | float) or expires_in <= 0:
+            raise TokenRequestError("the issuer's token response has no usable access_token and expires_in")
+        scheme = "DPoP" if self.dpop_key is not None else "Bearer"
+        if str(body.get("token_type", "Bearer")).lower() != scheme.lower():
+            raise TokenRequestError(f"the issuer returned a token that is not a {scheme} token")
+        self.tokens_fetched += 1
+        return CachedToken(token, started + expires_in - min(MAX_REFRESH_MARGIN, expires_in / 10), scheme)
+
+    def _token_request(self) -> requests.Response:
         data = {"grant_type": "client_credentials"}
         if self.config.scope:
             data["scope"] = self.config.scope
-        started = self._clock()
+        headers = {"Accept": "application/json"}
+        if self.dpop_key is not None:
+            headers["DPoP"] = self.dpop_key.proof("POST", self.config.token_url, nonce=self._issuer_nonce)
         try:
-            response = self.session.post(
+            return self.session.post(
                 self.config.token_url,
                 data=data,
                 auth=(self.config.client_id, self.config.client_secret),
-                headers={"Accept": "application/json"},
+                headers=headers,
                 timeout=self.timeout,
             )
         except requests.RequestException as exc:
             reason = _reason(exc)
             raise IssuerUnreachableError(f"cannot reach the issuer at {self.config.token_url}: {reason}") from None
-        body = _json_or_empty(response)
-        if response.status_code != 200:
-            raise TokenRequestError(self._token_refusal(response.status_code, body))
-        token, expires_in = body.get("access_token"), body.get("expires_in")
-        if not isinstance(token, str) or not token or not isinstance(expires_in, int | float) or expires_in <= 0:
-            raise TokenRequestError("the issuer's token response has no usable access_token and expires_in")
-        if str(body.get("token_type", "Bearer")).lower() != "bearer":
-            raise TokenRequestError("the issuer returned a token that is not a Bearer token")
-        self.tokens_fetched += 1
-        return CachedToken(token, started + expires_in - min(MAX_REFRESH_MARGIN, expires_in / 10))
 
     def _token_refusal(self, status: int, body: dict[str, Any]) -> str:
         error = str(body.get("error") or "")
@@ -139,17 +201,28 @@ class M2MClient:
         return f"{self.config.api_url}/{route.lstrip('/')}"
 
     def request(self, method: str, route: str, json: Any = None) -> requests.Response:
-        """Call the API with a bearer token; on 401 fetch a fresh token and try once more. Returns any status."""
-        response = self._send(method, route, self.token(), json)
+        """Call the API with the token (and, with DPoP, a fresh proof); on 401 fetch a fresh token and try once more
+        (with DPoP, first once more with the API's nonce if it asked for one). Returns any status."""
+        response = self._send(method, route, self._token(), json)
+        if response.status_code == 401 and self.dpop_key is not None and _asks_for_nonce(response):
+            self._api_nonce = response.headers["DPoP-Nonce"]
+            response = self._send(method, route, self._token(), json)
         if response.status_code == 401:
-            response = self._send(method, route, self.token(fresh=True), json)
+            response = self._send(method, route, self._token(fresh=True), json)
         return response
 
-    def _send(self, method: str, route: str, token: str, json: Any) -> requests.Response:
+    def headers(self, method: str, url: str, token: CachedToken) -> dict[str, str]:
+        """The headers that authorize one call: `Authorization: Bearer`, or `DPoP` with a fresh proof for it."""
+        if self.dpop_key is None:
+            return {"Authorization": f"Bearer {token.value}"}
+        proof = self.dpop_key.proof(method, url, access_token=token.value, nonce=self._api_nonce)
+        return {"Authorization": f"DPoP {token.value}", "DPoP": proof}
+
+    def _send(self, method: str, route: str, token: CachedToken, json: Any) -> requests.Response:
         url = self.url(route)
         try:
             return self.session.request(
-                method, url, json=json, headers={"Authorization": f"Bearer {token}"}, timeout=self.timeout
+                method, url, json=json, headers=self.headers(method, url, token), timeout=self.timeout
             )
         except requests.RequestException as exc:
             raise ApiUnreachableError(f"cannot reach the API at {url}: {_reason(exc)}") from None
@@ -164,9 +237,10 @@ class M2MClient:
         except ValueError:
             return response.text
 
-    def register(self, label: str) -> dict[str, Any]:
-        """Ask POST /register for a new client app; the result holds its credentials, shown only this once."""
-        result = self.call("POST", "/register", {"label": label})
+    def register(self, label: str, *, dpop: bool = False) -> dict[str, Any]:
+        """Ask POST /register for a new client app (one that must use DPoP, if `dpop`); the result holds its
+        credentials, shown only this once."""
+        result = self.call("POST", "/register", {"label": label, **({"dpop": True} if dpop else {})})
         if not isinstance(result, dict) or "client_id" not in result:
             raise ApiError("POST /register answered without client credentials", 200)
         return result

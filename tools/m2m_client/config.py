@@ -11,7 +11,8 @@ from urllib.parse import urlsplit
 
 from m2m_client.errors import ClientConfigError
 
-SETTING_NAMES = ("ISSUER", "DEFAULT_SCOPE", "CLIENT_ID", "CLIENT_SECRET", "API_URL")
+SETTING_NAMES = ("ISSUER", "DEFAULT_SCOPE", "CLIENT_ID", "CLIENT_SECRET", "API_URL", "DPOP")
+_TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no", "")
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,7 @@ class ClientConfig:
     client_secret: str = field(repr=False)  # keep it out of reprs, logs and tracebacks
     scope: str = ""
     api_url: str = ""
+    dpop: bool = False  # ask for DPoP-bound tokens and prove the key on every call (RFC 9449)
 
     @property
     def token_url(self) -> str:
@@ -75,6 +77,7 @@ def load_config(
     *,
     need_api: bool = False,
     scope: str | None = None,
+    dpop: bool | None = None,
 ) -> ClientConfig:
     """Build the config from an explicit env file (wins), the environment, then ./.env (fills gaps).
 
@@ -88,6 +91,8 @@ def load_config(
         Require API_URL as well (for calls, not for getting a token).
     scope
         Overrides DEFAULT_SCOPE.
+    dpop
+        Overrides DPOP (true or false): ask for DPoP-bound tokens.
     """
     environ = os.environ if environ is None else environ
     default_file = Path(".env")
@@ -98,7 +103,11 @@ def load_config(
     missing = [name for name in required if not merged[name].strip()]
     if missing:
         raise ClientConfigError(f"missing {', '.join(missing)}: set them in the environment or a .env file")
+    dpop_setting = merged["DPOP"].strip().lower()
+    if dpop_setting not in _TRUE + _FALSE:
+        raise ClientConfigError("DPOP must be true or false")
     return ClientConfig(
+        dpop=dpop_setting in _TRUE if dpop is None else dpop,
         issuer=checked_url("ISSUER", merged["ISSUER"].strip()),
         client_id=merged["CLIENT_ID"].strip(),
         client_secret=merged["CLIENT_SECRET"].strip(),
