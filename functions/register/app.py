@@ -19,7 +19,7 @@ from okta_m2m.clients import (
     RegisterSettings,
     Registry,
     okta_auth,
-    read_label,
+    read_registration,
     register_service_app,
     register_settings,
 )
@@ -99,9 +99,9 @@ def register_client() -> Response:
     """Check the body, claim the label, create and enrol the service app, answer 201 with its credentials once."""
     caller = _begin()
     settings, okta, registry, remaining_ms = _parts()
-    label = read_label(app.current_event.body, bool(app.current_event.is_base64_encoded))
-    logger.append_keys(label=label)
-    registration = register_service_app(label, caller, settings, okta, registry, remaining_ms)
+    wanted = read_registration(app.current_event.body, bool(app.current_event.is_base64_encoded))
+    logger.append_keys(label=wanted.label, dpop=wanted.dpop)
+    registration = register_service_app(wanted.label, caller, settings, okta, registry, remaining_ms, dpop=wanted.dpop)
     logger.append_keys(target_client_id=registration.client_id)
     return _done("created", 201, registration.as_dict(), app_id=registration.app_id)
 

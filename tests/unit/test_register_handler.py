@@ -59,7 +59,7 @@ def test_a_base64_encoded_body_is_decoded_before_it_is_checked(register, lambda_
     response = register.lambda_handler(event, lambda_context)
 
     assert response["statusCode"] == 400
-    assert message_of(response) == "only the field label is allowed"
+    assert message_of(response) == "only the fields label and dpop are allowed"
 
 
 @pytest.mark.parametrize(

@@ -12,11 +12,14 @@ from typing import Any
 import requests
 
 from m2m_client import ClientConfig, ClientError, M2MClient
+from m2m_client.client import CachedToken, DpopKey
 
 TIMEOUT = 15.0
 # register, token, register scope refused, hello 200, no token 401, tampered 401, lacking scope 403,
-# rotate (both secrets work), old secret removed (only the new one works), revoke (no new token)
-STORY_STEPS = 10
+# rotate (both secrets work), old secret removed (only the new one works), revoke (no new token);
+# then DPoP: register a DPoP client (shown as such), a DPoP call, a captured token and proof replayed (401), the
+# stolen token with the thief's own proof (401), the bound token sent as a bearer token (401)
+STORY_STEPS = 15
 
 
 @dataclass(frozen=True)
@@ -60,9 +63,11 @@ def _expect(
     return passed, detail if passed else f"{detail} (expected {status})"
 
 
-def client_for(okta: dict[str, str], api_url: str, client_id: str, client_secret: str, scope: str) -> M2MClient:
-    """A client of the local Okta server's issuer and the local API."""
-    config = ClientConfig(okta["ISSUER"], client_id, client_secret, scope=scope, api_url=api_url)
+def client_for(
+    okta: dict[str, str], api_url: str, client_id: str, client_secret: str, scope: str, *, dpop: bool = False
+) -> M2MClient:
+    """A client of the local Okta server's issuer and the local API (asking for DPoP-bound tokens, if `dpop`)."""
+    config = ClientConfig(okta["ISSUER"], client_id, client_secret, scope=scope, api_url=api_url, dpop=dpop)
     return M2MClient(config, timeout=TIMEOUT)
 
 
@@ -104,6 +109,42 @@ def run_story(okta: dict[str, str], api_url: str) -> list[Step]:
         Step("GET /hello with a token lacking the scope", *_expect(get(api_url, "/hello", register_only), 403))
     )
     steps += rotate_and_revoke(okta, api_url, admin, created)
+    steps += dpop_story(okta, api_url, admin)
+    return steps
+
+
+def dpop_story(okta: dict[str, str], api_url: str, admin: M2MClient) -> list[Step]:
+    """A client that must use DPoP: its call works, and its token and proof are worth nothing to anyone else."""
+    try:
+        created = admin.register(f"demo-dpop-{uuid.uuid4().hex[:8]}", dpop=True)
+        shown = admin.client_call("GET", created["client_id"])
+    except ClientError as exc:
+        return [Step("admin registers a client that must use DPoP", False, str(exc)[:80])]
+    registered = created.get("dpop") is True and shown.get("dpop") is True
+    steps = [Step("admin registers a client that must use DPoP", registered, f"201, dpop {shown.get('dpop')}")]
+    client = client_for(okta, api_url, created["client_id"], created["client_secret"], okta["HELLO_SCOPE"], dpop=True)
+    url = f"{api_url}/hello/dpop"
+    try:
+        token = CachedToken(client.token(), 0, "DPoP")
+    except ClientError as exc:
+        return [*steps, Step("GET /hello/dpop with a DPoP-bound token and a proof", False, str(exc)[:80])]
+    captured = client.headers("GET", url, token)  # what an eavesdropper on this call would see
+    hello = {"message": "Hello World!", "clientId": created["client_id"]}
+    first = requests.get(url, headers=captured, timeout=TIMEOUT)
+    steps.append(Step("GET /hello/dpop with a DPoP-bound token and a proof", *_expect(first, 200, hello.__eq__)))
+    replayed = requests.get(url, headers=captured, timeout=TIMEOUT)
+    steps.append(Step("another caller replays the captured token and proof", *_expect(replayed, 401)))
+    thief = DpopKey()  # the thief's own key: it can sign proofs, but not for a token bound to the client's key
+    forged = {"Authorization": f"DPoP {token.value}", "DPoP": thief.proof("GET", url, access_token=token.value)}
+    stolen = requests.get(url, headers=forged, timeout=TIMEOUT)
+    steps.append(Step("the stolen token with the thief's own proof", *_expect(stolen, 401)))
+    steps.append(
+        Step("the DPoP-bound token sent as a bearer token", *_expect(get(api_url, "/hello", token.value), 401))
+    )
+    try:
+        admin.client_call("DELETE", created["client_id"])
+    except ClientError as exc:  # the demo's clean-up only: every claim above is checked already
+        steps.append(Step("admin revokes the DPoP client", False, str(exc)[:80]))
     return steps
 
 

@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from okta_m2m.clients._registration import MAX_BODY_BYTES, read_label
+from okta_m2m.clients._okta_client import service_app_body
+from okta_m2m.clients._registration import MAX_BODY_BYTES, RegistrationRequest, read_label, read_registration
 from okta_m2m.errors import ForbiddenError, InvalidRequestError
 from okta_m2m.tokens._routes import parse_route_table
 from okta_m2m.tokens._scopes import require_route_scope
@@ -40,7 +41,7 @@ def test_labels_at_the_edges_are_accepted(label):
         ('"label"', "request body must be a JSON object"),
         ("[]", "request body must be a JSON object"),
         ("{}", "label is required"),
-        ('{"label": "a", "scopes": ["admin"]}', "only the field label is allowed"),
+        ('{"label": "a", "scopes": ["admin"]}', "only the fields label and dpop are allowed"),
         ('{"label": "a", "label": "b"}', "request body has a duplicate field"),
         ('{"label": 42}', "label must be a string"),
         ('{"label": null}', "label must be a string"),
@@ -90,3 +91,17 @@ def test_a_caller_with_the_register_scope_passes(scopes):
 def test_a_caller_without_the_exact_register_scope_is_forbidden(scopes):
     with pytest.raises(ForbiddenError):
         require_route_scope(scopes, "POST", "/register", parse_route_table(TEMPLATE_ROUTES))
+
+
+def test_dpop_is_an_optional_boolean():
+    assert read_registration('{"label": "svc"}') == RegistrationRequest("svc", False)
+    assert read_registration('{"label": "svc", "dpop": true}') == RegistrationRequest("svc", True)
+    assert read_registration('{"dpop": false, "label": "svc"}') == RegistrationRequest("svc", False)
+    for bad in ('"true"', "1", "null", "[true]"):
+        with pytest.raises(InvalidRequestError, match="dpop must be true or false"):
+            read_registration(f'{{"label": "svc", "dpop": {bad}}}')
+
+
+def test_a_dpop_app_body_requires_dpop_in_okta():
+    assert service_app_body("svc", dpop=True)["settings"]["oauthClient"]["dpop_bound_access_tokens"] is True
+    assert "dpop_bound_access_tokens" not in service_app_body("svc")["settings"]["oauthClient"]

@@ -17,7 +17,7 @@ from okta_m2m.clients._operations import (
     rotate_secret,
     show_client,
 )
-from okta_m2m.clients._registration import read_label, register_service_app
+from okta_m2m.clients._registration import read_label, read_registration, register_service_app
 from okta_m2m.clients._registry import Registry
 from okta_m2m.clients._settings import RegisterSettings, register_settings
 
@@ -30,6 +30,7 @@ __all__ = (
     "list_clients",
     "okta_auth",
     "read_label",
+    "read_registration",
     "register_service_app",
     "register_settings",
     "remove_secret",

@@ -82,11 +82,12 @@ def retry_after_seconds(reset_header: str | None, now: float) -> int:
     return max(1, min(MAX_RETRY_AFTER_SECONDS, reset - int(now)))
 
 
-def service_app_body(label: str, registration: str | None = None) -> dict[str, Any]:
+def service_app_body(label: str, registration: str | None = None, dpop: bool = False) -> dict[str, Any]:
     """Build the Okta create-app body for a client_credentials service app using client_secret_basic.
 
     `registration` goes into the app's profile, so that an app left behind by a crashed registration can be told
-    from an app someone else made with the same label."""
+    from an app someone else made with the same label. With `dpop`, the app requires DPoP: Okta binds its tokens to
+    the key of the proof its token requests carry (settings.oauthClient.dpop_bound_access_tokens)."""
     body: dict[str, Any] = {
         "name": "oidc_client",
         "label": label,
@@ -102,7 +103,15 @@ def service_app_body(label: str, registration: str | None = None) -> dict[str, A
     }
     if registration is not None:
         body["profile"] = {REGISTRATION_MARKER: registration}
+    if dpop:
+        body["settings"]["oauthClient"]["dpop_bound_access_tokens"] = True
     return body
+
+
+def requires_dpop(app: dict[str, Any]) -> bool:
+    """Whether an Okta app (as Okta's Apps API answers it) requires DPoP-bound tokens."""
+    oauth = (app.get("settings") or {}).get("oauthClient") or {}
+    return oauth.get("dpop_bound_access_tokens") is True
 
 
 @lru_cache(maxsize=1)
@@ -192,9 +201,9 @@ class OktaClient:
             raise OktaUnavailableError("Okta answered the app with something that is not an object")
         return body
 
-    def create_service_app(self, label: str, registration: str | None = None) -> ServiceApp:
-        """Create an active client_credentials service app and return its id and credentials."""
-        body = service_app_body(label, registration)
+    def create_service_app(self, label: str, registration: str | None = None, dpop: bool = False) -> ServiceApp:
+        """Create an active client_credentials service app (requiring DPoP, if `dpop`); its id and credentials."""
+        body = service_app_body(label, registration, dpop)
         response = self._call("POST", self._apps_url, "/api/v1/apps", json=body)
         body = self._json(response)
         try:

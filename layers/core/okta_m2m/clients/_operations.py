@@ -15,7 +15,7 @@ from aws_lambda_powertools import Logger
 
 from okta_m2m.clients._api_keys import disable_key, enrol_key
 from okta_m2m.clients._locks import lease
-from okta_m2m.clients._okta_client import OktaClient, RemainingMillis
+from okta_m2m.clients._okta_client import OktaClient, RemainingMillis, requires_dpop
 from okta_m2m.clients._registration import LEASE_MARGIN_SECONDS, LEASE_WAIT_SECONDS, enrol_client, unenrol_client
 from okta_m2m.clients._registry import (
     ACTIVE,
@@ -140,7 +140,7 @@ def adopt_client(
     enrol_client(okta, settings, client_id, remaining_ms)
     if settings.usage_plan_id:
         enrol_key(client_id, settings.usage_plan_id)
-    client = Client(client_id, client_id, label, ACTIVE, iso_now(), caller, "adopted")
+    client = Client(client_id, client_id, label, ACTIVE, iso_now(), caller, "adopted", dpop=requires_dpop(app))
     try:
         registry.adopt(client, str(uuid.uuid4()))
     except ConditionFailed as exc:

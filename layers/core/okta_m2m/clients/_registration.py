@@ -43,7 +43,16 @@ from okta_m2m.errors import (
 
 logger = Logger(child=True)
 
-__all__ = ["Registration", "enrol_client", "read_label", "register_service_app", "remove_app", "unenrol_client"]
+__all__ = [
+    "Registration",
+    "RegistrationRequest",
+    "enrol_client",
+    "read_label",
+    "read_registration",
+    "register_service_app",
+    "remove_app",
+    "unenrol_client",
+]
 
 ALL_CLIENTS = "ALL_CLIENTS"  # Okta's value for a policy that covers every client
 MAX_ENROL_ATTEMPTS = 3  # GET, PUT, GET again: someone else (the Admin Console) may replace the policy meanwhile
@@ -55,7 +64,7 @@ PENDING_WAIT_SECONDS = 8.0  # how long a registration waits for another one of t
 PENDING_POLL_SECONDS = (0.1, 0.3)
 MAX_BODY_BYTES = 4096
 MAX_LABEL_CHARS = 100
-ALLOWED_FIELDS = frozenset({"label"})
+ALLOWED_FIELDS = frozenset({"label", "dpop"})
 
 
 @dataclass(frozen=True)
@@ -63,8 +72,9 @@ class Registration(ServiceApp):
     """What the caller gets back once: the new app with its credentials (secret out of repr) and where to use them."""
 
     request_token_url: str
+    dpop: bool = False
 
-    def as_dict(self) -> dict[str, str]:
+    def as_dict(self) -> dict[str, Any]:
         """Return the response body fields."""
         return {
             "client_id": self.client_id,
@@ -72,7 +82,16 @@ class Registration(ServiceApp):
             "request_token_url": self.request_token_url,
             "app_id": self.app_id,
             "label": self.label,
+            "dpop": self.dpop,
         }
+
+
+@dataclass(frozen=True)
+class RegistrationRequest:
+    """A checked POST /register body: the new client's label, and whether it must use DPoP-bound tokens."""
+
+    label: str
+    dpop: bool = False
 
 
 def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -101,7 +120,13 @@ def _body_bytes(body: str | None, is_base64_encoded: bool) -> bytes:
 
 
 def read_label(body: str | None, is_base64_encoded: bool = False) -> str:
-    """Parse a register request body, {"label": "..."} and nothing else, and return the checked label."""
+    """Parse a register request body and return the checked label."""
+    return read_registration(body, is_base64_encoded).label
+
+
+def read_registration(body: str | None, is_base64_encoded: bool = False) -> RegistrationRequest:
+    """Parse a register request body, {"label": "...", "dpop": true|false} (dpop optional, false by default) and
+    nothing else."""
     raw = _body_bytes(body, is_base64_encoded)
     try:
         document = json.loads(raw.decode("utf-8"), object_pairs_hook=_refuse_duplicate_keys)
@@ -112,7 +137,10 @@ def read_label(body: str | None, is_base64_encoded: bool = False) -> str:
     if not isinstance(document, dict):
         raise InvalidRequestError("request body must be a JSON object")
     if set(document) - ALLOWED_FIELDS:
-        raise InvalidRequestError("only the field label is allowed")
+        raise InvalidRequestError("only the fields label and dpop are allowed")
+    dpop = document.get("dpop", False)
+    if not isinstance(dpop, bool):
+        raise InvalidRequestError("dpop must be true or false")
     if "label" not in document:
         raise InvalidRequestError("label is required")
     label = document["label"]
@@ -124,7 +152,7 @@ def read_label(body: str | None, is_base64_encoded: bool = False) -> str:
         raise InvalidRequestError("label must contain only printable characters")
     if label != label.strip():
         raise InvalidRequestError("label must not start or end with whitespace")
-    return label
+    return RegistrationRequest(label, dpop)
 
 
 def _clients(policy: dict[str, Any]) -> list[str]:
@@ -276,8 +304,11 @@ def register_service_app(  # noqa: PLR0913 - the caller's request and the functi
     remaining_ms: RemainingMillis,
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
+    *,
+    dpop: bool = False,
 ) -> Registration:
-    """Register a new client labelled label: claim the label, create the service app, enrol it, record it.
+    """Register a new client labelled label: claim the label, create the service app (one that requires DPoP, if
+    `dpop`), enrol it, record it.
 
     The label is claimed in the registry first (a conditional write): of many registrations of one label, one
     creates an app, the others get ClientExistsError naming its client. After a 5xx the app Okta may have made
@@ -290,7 +321,7 @@ def register_service_app(  # noqa: PLR0913 - the caller's request and the functi
     if stale is not None:
         _resolve_stale(stale, okta, settings, registry, remaining_ms)
     try:
-        app = okta.create_service_app(label, owner)
+        app = okta.create_service_app(label, owner, dpop)
     except OktaTimeoutError:
         # Okta may still be making the app: the claim stays pending, and goes stale in PENDING_STALE_SECONDS.
         logger.warning("registration left pending: Okta may have made the app", label=label)
@@ -305,7 +336,8 @@ def register_service_app(  # noqa: PLR0913 - the caller's request and the functi
         enrol_client(okta, settings, app.client_id, remaining_ms)
         if settings.usage_plan_id:
             enrol_key(app.client_id, settings.usage_plan_id)
-        registry.bind(Client(app.client_id, app.app_id, app.label, ACTIVE, iso_now(clock), caller, "registered"), owner)
+        client = Client(app.client_id, app.app_id, app.label, ACTIVE, iso_now(clock), caller, "registered", dpop=dpop)
+        registry.bind(client, owner)
     except (OktaM2MError, ConditionFailed) as exc:
         if remove_app(okta, settings, app.app_id, remaining_ms):
             registry.release_label(label, owner)
@@ -322,4 +354,5 @@ def register_service_app(  # noqa: PLR0913 - the caller's request and the functi
         client_id=app.client_id,
         client_secret=app.client_secret,
         request_token_url=f"{settings.issuer.rstrip('/')}/v1/token",
+        dpop=dpop,
     )

@@ -53,6 +53,7 @@ class Client:
     origin: str  # registered (POST /register) or adopted (PUT /clients/{clientId})
     revoked_at: str | None = None
     revoked_by: str | None = None
+    dpop: bool = False  # its Okta app requires DPoP: its tokens are DPoP-bound (RFC 9449)
 
     def as_dict(self) -> dict[str, Any]:
         """The client as the API shows it."""
@@ -75,9 +76,11 @@ def _s(value: str) -> dict[str, str]:
 
 
 def _client_item(client: Client) -> dict[str, Any]:
-    item = {"pk": _s(f"client#{client.client_id}"), "kind": _s("client")}
+    item: dict[str, Any] = {"pk": _s(f"client#{client.client_id}"), "kind": _s("client")}
     for name, value in asdict(client).items():
-        if value is not None:
+        if isinstance(value, bool):
+            item[name] = {"BOOL": value}
+        elif value is not None:
             item[name] = _s(value)
     return item
 
@@ -96,6 +99,7 @@ def _client(item: dict[str, Any]) -> Client:
         origin=item["origin"]["S"],
         revoked_at=text("revoked_at"),
         revoked_by=text("revoked_by"),
+        dpop=bool(item.get("dpop", {}).get("BOOL", False)),  # clients recorded before DPoP existed: false
     )
 
 
