@@ -59,12 +59,13 @@ test-integration: venv
 test: lint typecheck validate docs-build okta-sdks-venv
 	$(BIN)/pytest -m "not docker" -q
 
+# The authorizer's bearer path, then its DPoP path (benchmarks.dpop); both always run, either's miss fails.
 bench: venv
-	$(PY) -m benchmarks.authorizer
+	status=0; $(PY) -m benchmarks.authorizer || status=1; $(PY) -m benchmarks.dpop || status=1; exit $$status
 
-# Differential fuzzing against PyJWT with the "deep" Hypothesis profile (20x the examples, a new seed each run).
+# Differential fuzzing of tokens and DPoP proofs against PyJWT with the "deep" Hypothesis profile (20x the examples, a new seed each run).
 fuzz: venv
-	HYPOTHESIS_PROFILE=deep $(BIN)/pytest -q tests/unit/tokens/test_differential.py
+	HYPOTHESIS_PROFILE=deep $(BIN)/pytest -q tests/unit/tokens/test_differential.py tests/unit/tokens/test_differential_dpop.py
 
 build: venv
 	$(BIN)/sam build

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
         FieldLogger,
         service_logger,
     )
+    from okta_m2m.tokens._replay import DynamoDbReplayStore, ProofReplay
     from okta_m2m.tokens._routes import (
         Route,
         RouteTable,
@@ -37,10 +38,13 @@ if TYPE_CHECKING:
     from okta_m2m.tokens._scopes import check_route_scope
     from okta_m2m.tokens._settings import (
         AuthorizerSettings,
+        DpopSettings,
         authorizer_settings,
+        dpop_settings,
         log_settings,
         route_table,
     )
+    from okta_m2m.tokens._sigv4 import Credentials
 
 # Public name -> the private module that defines it. tests/unit/test_layer_packages.py holds this table and the
 # block above to each other.
@@ -60,15 +64,20 @@ _WHERE = {
     "CallSiteLog": "_log_format",
     "FieldLogger": "_log_format",
     "service_logger": "_log_format",
+    "DynamoDbReplayStore": "_replay",
+    "ProofReplay": "_replay",
     "Route": "_routes",
     "RouteTable": "_routes",
     "parse_route_table": "_routes",
     "path_shape": "_routes",
     "check_route_scope": "_scopes",
     "AuthorizerSettings": "_settings",
+    "DpopSettings": "_settings",
     "authorizer_settings": "_settings",
+    "dpop_settings": "_settings",
     "log_settings": "_settings",
     "route_table": "_settings",
+    "Credentials": "_sigv4",
 }
 __all__ = tuple(_WHERE)
 
