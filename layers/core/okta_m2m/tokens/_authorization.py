@@ -127,7 +127,7 @@ class TokenAuthorizer:
         self._dpop = dpop  # read on the first DPoP request, as is the replay store made
         self._replay = replay
         self._request_urls: dict[str, tuple[str, frozenset[str]]] = {}
-        self._routes_by_scopes: dict[tuple[str, ...], tuple[tuple[Route, ...], tuple[str, ...]]] = {}
+        self._routes_by_scopes: dict[tuple[tuple[str, ...], bool], tuple[tuple[Route, ...], tuple[str, ...]]] = {}
         self._statements: dict[tuple[tuple[Route, ...], str], tuple[dict[str, Any], ...]] = {}
         self._prefixes: dict[str, str] = {}
 
@@ -247,7 +247,7 @@ class TokenAuthorizer:
     def _verify(self, raw: str, now: float, cache: OrderedDict[str, _Verified], dpop: bool) -> _Verified:
         s = self.settings
         token = validate_access_token(raw, trust=self._trust, leeway=s.leeway_seconds, now=now, dpop=dpop)
-        routes, names = self._routes(token.scopes)
+        routes, names = self._routes(token.scopes, dpop)
         if s.allowed_client_ids and token.client_id not in s.allowed_client_ids:
             reason, routes, names = "client not allowed", (), ()
         else:
@@ -271,12 +271,13 @@ class TokenAuthorizer:
         cache[raw] = entry
         return entry
 
-    def _routes(self, scopes: tuple[str, ...]) -> tuple[tuple[Route, ...], tuple[str, ...]]:
-        # Clients ask for the same few scope sets over and over: the routes, and their names for the log line.
-        found = self._routes_by_scopes.get(scopes)
+    def _routes(self, scopes: tuple[str, ...], dpop: bool) -> tuple[tuple[Route, ...], tuple[str, ...]]:
+        # Clients ask for the same few scope sets over and over: the routes, and their names for the log line. A
+        # bearer token opens bearer routes only, a DPoP-bound token DPoP routes only (their authorizers differ).
+        found = self._routes_by_scopes.get((scopes, dpop))
         if found is None:
             if len(self._routes_by_scopes) >= self.cache_size:
                 self._routes_by_scopes.clear()
-            routes = self.settings.routes.opened_by(scopes)
-            found = self._routes_by_scopes[scopes] = (routes, tuple(str(route) for route in routes))
+            routes = tuple(route for route in self.settings.routes.opened_by(scopes) if route.dpop == dpop)
+            found = self._routes_by_scopes[scopes, dpop] = (routes, tuple(str(route) for route in routes))
         return found
