@@ -48,6 +48,7 @@ class ScriptedAdapter(BaseAdapter):
         response.status_code, response.request, response.url = outcome[0], request, request.url
         response._content = json.dumps(outcome[1]).encode()
         response.headers["Content-Type"] = "application/json"
+        response.headers.update(outcome[2] if len(outcome) > 2 else {})  # type: ignore[misc]
         return response
 
     def close(self) -> None:
@@ -259,3 +260,79 @@ def test_cli_turns_an_unexpected_failure_into_one_line_without_its_text(tmp_path
     monkeypatch.setattr(M2MClient, "token", broken)
     assert main(["--env-file", str(env), "token"]) == 1
     assert capsys.readouterr().err == "error: unexpected RuntimeError; please report it\n"
+
+
+# --- DPoP --------------------------------------------------------------------------------------------------------
+
+
+def session_with(adapter: ScriptedAdapter) -> requests.Session:
+    session = requests.Session()
+    session.mount("http://", adapter)
+    return session
+
+
+DPOP_CONFIG = ClientConfig(ISSUER, "0oaclient", SECRET, scope="hello", api_url="http://127.0.0.1:3000", dpop=True)
+
+
+def proof_claims(request: requests.PreparedRequest) -> tuple[dict, dict]:
+    """The header and claims of a request's DPoP proof, its signature checked with the key it carries."""
+    import jwt
+
+    proof = request.headers["DPoP"]
+    header = jwt.get_unverified_header(proof)
+    key = jwt.PyJWK(header["jwk"], algorithm="ES256").key
+    return header, jwt.decode(proof, key, algorithms=["ES256"])
+
+
+def test_a_dpop_client_proves_its_key_to_the_issuer_and_retries_with_its_nonce(adapter, clock):
+    use_nonce = {"error": "use_dpop_nonce", "error_description": "Authorization server requires nonce in DPoP proof."}
+    adapter.script[TOKEN_PATH].append((400, use_nonce, {"DPoP-Nonce": "n-1"}))
+    adapter.script[TOKEN_PATH].append((200, {**token_answer("tok")[1], "token_type": "DPoP"}, {"DPoP-Nonce": "n-2"}))
+    client = M2MClient(DPOP_CONFIG, session_with(adapter), clock=clock)
+    assert client.token() == "tok"
+    first, second = adapter.sent_to(TOKEN_PATH)
+    header, claims = proof_claims(first)
+    assert header["typ"] == "dpop+jwt" and header["alg"] == "ES256" and "d" not in header["jwk"]
+    assert claims["htm"] == "POST" and claims["htu"] == f"{ISSUER}/v1/token" and "nonce" not in claims
+    _, retried = proof_claims(second)
+    assert retried["nonce"] == "n-1" and retried["jti"] != claims["jti"]
+
+
+def test_a_dpop_client_refuses_a_bearer_token(adapter, clock):
+    adapter.script[TOKEN_PATH].append(token_answer("tok"))
+    with pytest.raises(TokenRequestError, match="not a DPoP token"):
+        M2MClient(DPOP_CONFIG, session_with(adapter), clock=clock).token()
+
+
+def test_each_dpop_call_carries_a_fresh_proof_our_authorizer_accepts(adapter, clock):
+    from okta_m2m.tokens._dpop import access_token_hash, jwk_thumbprint, normalized_url, verify_proof
+
+    adapter.script[TOKEN_PATH].append((200, {**token_answer("a.b.c")[1], "token_type": "DPoP"}))
+    adapter.script["/hello/dpop"].extend([(200, {"message": "hi"}), (200, {"message": "hi"})])
+    client = M2MClient(DPOP_CONFIG, session_with(adapter), clock=clock)
+    client.call("GET", "/hello/dpop?x=1")
+    client.call("GET", "/hello/dpop")
+    calls = adapter.sent_to("/hello/dpop")
+    jtis = set()
+    for call in calls:
+        assert call.headers["Authorization"] == "DPoP a.b.c"
+        header, claims = proof_claims(call)
+        assert claims["htu"] == "http://127.0.0.1:3000/hello/dpop" and claims["ath"] == access_token_hash("a.b.c")
+        jtis.add(claims["jti"])
+        jkt = jwk_thumbprint(header["jwk"])
+        urls = {normalized_url("http://127.0.0.1:3000/hello/dpop")}
+        proof = call.headers["DPoP"]
+        checked = verify_proof(
+            proof, method="GET", urls=urls, ath=claims["ath"], jkt=jkt, now=claims["iat"], window=60, leeway=0
+        )
+        assert checked.jti == claims["jti"]
+    assert len(jtis) == 2
+
+
+def test_the_dpop_setting_and_flag(tmp_path):
+    env = {"ISSUER": ISSUER, "CLIENT_ID": "c", "CLIENT_SECRET": "s"}
+    assert load_config(environ=env).dpop is False
+    assert load_config(environ={**env, "DPOP": "true"}).dpop is True
+    assert load_config(environ={**env, "DPOP": "true"}, dpop=False).dpop is False
+    with pytest.raises(ClientConfigError, match="DPOP must be true or false"):
+        load_config(environ={**env, "DPOP": "maybe"})
