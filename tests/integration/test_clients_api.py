@@ -109,6 +109,7 @@ def test_a_registered_client_is_listed_and_shown_without_any_secret(admin):
         "created_at": entry["created_at"],
         "created_by": admin.okta["ADMIN_CLIENT_ID"],
         "origin": "registered",
+        "dpop": False,
     }
     body = shown.json()
     assert body["okta_status"] == "ACTIVE"
@@ -459,3 +460,19 @@ def test_an_app_whose_label_a_registered_client_holds_is_not_adopted(admin):
     assert (response.status_code, response.json()) == (409, {"message": "another registered client has this label"})
     assert admin.call("GET", f"/clients/{twin}").status_code == 404
     assert admin.call("GET", f"/clients/{taken['client_id']}").json()["status"] == "active"
+
+
+def test_a_client_registered_with_dpop_requires_it_in_okta_and_is_shown_so(admin):
+    created = admin.call("POST", "/register", json={"label": (name := label()), "dpop": True})
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert body["dpop"] is True and body["label"] == name
+    shown = admin.call("GET", f"/clients/{body['client_id']}").json()
+    assert shown["dpop"] is True
+    listed = admin.call("GET", "/clients", params={"limit": "100"}).json()["clients"]
+    assert next(c for c in listed if c["client_id"] == body["client_id"])["dpop"] is True
+    (app,) = admin.apps_labelled(name)
+    assert app["settings"]["oauthClient"]["dpop_bound_access_tokens"] is True  # Okta binds its tokens
+    # Without a proof the issuer gives it no token at all (a bearer token is never issued to it).
+    assert admin.token_answer(body["client_id"], body["client_secret"]).json()["error"] == "invalid_dpop_proof"
+    assert admin.call("POST", "/register", json={"label": label(), "dpop": "yes"}).status_code == 400

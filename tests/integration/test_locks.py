@@ -35,7 +35,7 @@ def table(monkeypatch: pytest.MonkeyPatch, moto_endpoint: str) -> Iterator[str]:
 
 def test_the_tables_are_made_from_the_template_definition(table):
     client = boto3.client("dynamodb")
-    assert sorted(client.list_tables()["TableNames"]) == ["ClientsTable", "LocksTable"]
+    assert sorted(client.list_tables()["TableNames"]) == ["ClientsTable", "DpopReplayTable", "LocksTable"]
     assert client.describe_table(TableName=table)["Table"]["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
     registry = client.describe_table(TableName="ClientsTable")["Table"]
     (index,) = registry["GlobalSecondaryIndexes"]

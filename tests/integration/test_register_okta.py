@@ -98,7 +98,8 @@ def test_a_new_service_app_is_created_and_its_credentials_returned_once(stack):
     assert body["app_id"].startswith("0oanew")
     assert body["client_id"] == f"0oaclient{body['app_id']}"
     assert len(body["client_secret"]) >= 40
-    assert set(body) == {"client_id", "client_secret", "request_token_url", "app_id", "label"}
+    assert set(body) == {"client_id", "client_secret", "request_token_url", "app_id", "label", "dpop"}
+    assert body["dpop"] is False
 
 
 def test_the_registry_decides_a_label_is_taken_with_no_search_of_okta(stack):

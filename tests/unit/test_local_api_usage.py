@@ -291,6 +291,7 @@ def test_every_route_of_template_yaml_requires_a_key_of_the_client_usage_plan():
     routes = {
         ("/", "GET"),
         ("/hello", "GET"),
+        ("/hello/dpop", "GET"),
         ("/register", "POST"),
         ("/clients", "GET"),
         *(("/clients/{clientId}", method) for method in ("GET", "PUT", "DELETE")),
