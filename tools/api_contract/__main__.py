@@ -5,9 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-import yaml
-
-from api_contract.build import DOCUMENT, build, dump
+from api_contract.build import DOCUMENT, build, dump, load_yaml
 from api_contract.drift import document_drift
 
 
@@ -20,8 +18,8 @@ def main(argv: list[str] | None = None) -> int:
     for problem in built.problems:
         print(f"openapi: {problem}", file=sys.stderr)
     if args.check:
-        committed = yaml.safe_load(DOCUMENT.read_text(encoding="utf-8")) if DOCUMENT.exists() else {}
-        drift = document_drift(committed or {}, built.document)
+        committed = load_yaml(DOCUMENT) if DOCUMENT.exists() else {}
+        drift = document_drift(committed, built.document)
         for problem in drift:
             print(f"openapi.yaml: {problem}", file=sys.stderr)
         return 1 if built.problems or drift else 0

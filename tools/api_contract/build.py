@@ -104,17 +104,28 @@ class TemplateRoute:
         return f"{self.method} {self.path}"
 
 
+def load_yaml(path: Path) -> dict[str, Any]:
+    """A YAML file as plain dicts and lists (another module may have taught PyYAML to make OrderedDicts, whose
+    equality minds the order)."""
+    data = json.loads(json.dumps(yaml.safe_load(path.read_text(encoding="utf-8")) or {}))
+    return dict(data)
+
+
 def load_source(path: Path = SOURCE) -> dict[str, Any]:
     """The hand-written half (operations.yaml)."""
-    return dict(yaml.safe_load(path.read_text(encoding="utf-8")))
+    return load_yaml(path)
 
 
-def template_routes(template: Path, overrides: Mapping[str, str] | None = None) -> tuple[list[TemplateRoute], list[str]]:
+def template_routes(
+    template: Path, overrides: Mapping[str, str] | None = None
+) -> tuple[list[TemplateRoute], list[str]]:
     """Every `Api` event of the template, in the document's order, and the route-table drift problems."""
     from okta_m2m.errors import ConfigError
     from okta_m2m.tokens import parse_route_table
 
-    stacks, _ = SamLocalStackProvider.get_stacks(str(template), parameter_overrides={**PLACEHOLDERS, **(overrides or {})})
+    stacks, _ = SamLocalStackProvider.get_stacks(
+        str(template), parameter_overrides={**PLACEHOLDERS, **(overrides or {})}
+    )
     problems = route_drift(stacks)
     functions = list(SamFunctionProvider(stacks).get_all())
     tables = {((f.environment or {}).get("Variables") or {}).get(SETTING) for f in functions} - {None}
@@ -369,6 +380,6 @@ _Dumper.add_representer(list, _sequence)
 
 def dump(document: Mapping[str, Any]) -> str:
     """The document as openapi.yaml holds it."""
-    return GENERATED_NOTE + yaml.dump(
-        dict(document), Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=118, default_flow_style=False
-    )
+    plain = json.loads(json.dumps(document))
+    text = yaml.dump(plain, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=118, default_flow_style=False)
+    return GENERATED_NOTE + str(text)

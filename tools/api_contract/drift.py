@@ -34,10 +34,12 @@ def _operation_drift(route: str, committed: Mapping[str, Any], built: Mapping[st
                 elif status not in theirs:
                     problems.append(f"{route}: openapi.yaml declares a {status} answer its sources do not give")
                 elif ours[status] != theirs[status]:
-                    problems.append(
-                        f"{route}: the {status} answer differs: openapi.yaml has {_short(ours[status])}, "
-                        f"its sources give {_short(theirs[status])}"
-                    )
+                    a, b = ours[status] or {}, theirs[status] or {}
+                    for part in sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k)):
+                        problems.append(
+                            f"{route}: the {status} answer differs in {part}: openapi.yaml has {_short(a.get(part))}, "
+                            f"its sources give {_short(b.get(part))}"
+                        )
         elif committed.get(key) != built.get(key):
             problems.append(
                 f"{route}: {key} differs: openapi.yaml has {_short(committed.get(key))}, "

@@ -14,15 +14,18 @@ TIMEOUT = 30
 DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
 
 
-def _aws(target: FuzzTarget, service: str) -> Any:
+def aws_client(target: FuzzTarget, service: str) -> Any:
+    """A boto3 client of the stack's moto server."""
     return boto3.client(service, endpoint_url=target.moto_url, **DUMMY_CREDENTIALS)  # type: ignore[call-overload]
 
 
 def registry_items(target: FuzzTarget) -> list[dict[str, str]]:
     """Every item of the registry table, each attribute as a string."""
-    client, items, start = _aws(target, "dynamodb"), [], None
+    client, items, start = aws_client(target, "dynamodb"), [], None
     while True:
-        page = client.scan(TableName=target.clients_table, ConsistentRead=True, **({"ExclusiveStartKey": start} if start else {}))
+        page = client.scan(
+            TableName=target.clients_table, ConsistentRead=True, **({"ExclusiveStartKey": start} if start else {})
+        )
         items += [{name: str(next(iter(value.values()))) for name, value in item.items()} for item in page["Items"]]
         start = page.get("LastEvaluatedKey")
         if not start:
@@ -56,7 +59,7 @@ def policy_clients(target: FuzzTarget) -> set[str] | None:
 
 def api_keys(target: FuzzTarget) -> dict[str, dict[str, Any]]:
     """The usage plan's API keys by name (a client's key is named by its client id), each with `in_plan`."""
-    client = _aws(target, "apigateway")
+    client = aws_client(target, "apigateway")
     keys = {str(k["name"]): dict(k) for k in client.get_api_keys(limit=500).get("items", [])}
     in_plan = {str(k["id"]) for k in client.get_usage_plan_keys(usagePlanId=target.usage_plan_id, limit=500)["items"]}
     for key in keys.values():

@@ -135,7 +135,7 @@ class OktaClientCredentials:
 def filter_path_parameters(context: Any, path_parameters: dict[str, Any] | None) -> bool:
     """Never a request on the clients the runs authenticate with (values from earlier answers could name them:
     a client's created_by is the admin client): revoking or adopting them would end the run's own access."""
-    return not (path_parameters or {}).get("clientId") in TARGET.seeded_clients
+    return (path_parameters or {}).get("clientId") not in TARGET.seeded_clients
 
 
 def _printable_labels() -> st.SearchStrategy[str]:

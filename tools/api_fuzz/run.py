@@ -77,7 +77,11 @@ def config(profile: Profile, auth: str) -> str:
     """The schemathesis.toml of a run."""
     # With real tokens, a warning that the run did not exercise what it should fails it (401s everywhere, patterns
     # it cannot generate, references it cannot follow, 429s).
-    fail_on = '["missing_auth", "unsupported_regex", "unresolvable_reference", "rate_limited"]' if auth == "scoped" else "false"
+    fail_on = (
+        '["missing_auth", "unsupported_regex", "unresolvable_reference", "rate_limited"]'
+        if auth == "scoped"
+        else "false"
+    )
     return f"""\
 # Operations with a clientId only find clients through links: random ids are 404s, not a wrong base URL.
 [warnings]
@@ -130,7 +134,14 @@ def command(  # noqa: PLR0913 - one run's every setting
     argv = [sys.executable, "-m", "schemathesis.cli", "--config-file", str(settings), "run", str(document)]
     argv += ["--url", target.api_url]
     argv += ["--checks", "all", "--exclude-checks", ",".join(EXCLUDED_CHECKS)]
-    argv += ["--seed", str(seed), "--workers", "1", "--max-examples", str(profile.max_examples if scoped else profile.refused_examples)]
+    argv += [
+        "--seed",
+        str(seed),
+        "--workers",
+        "1",
+        "--max-examples",
+        str(profile.max_examples if scoped else profile.refused_examples),
+    ]
     argv += ["--phases", "examples,coverage,fuzzing,stateful" if scoped else "examples,fuzzing"]
     argv += ["--mode", "all", "--generation-database", "none", "--request-timeout", "30", "--no-color"]
     argv += ["--suppress-health-check", "too_slow", "--continue-on-failure"]

@@ -100,7 +100,9 @@ class LocalApi:
         app = self.service._app
         app.after_request(_log_request)
         wsgi = TextBodies(app, api.binary_media_types or [])
-        self._server: BaseWSGIServer = make_server(host, port, wsgi, threaded=True, request_handler=_QuietRequestHandler)
+        self._server: BaseWSGIServer = make_server(
+            host, port, wsgi, threaded=True, request_handler=_QuietRequestHandler
+        )
         self.service.port = self._server.server_port  # SAM CLI puts the port into events
         self.host = host
         self.port: int = self._server.server_port

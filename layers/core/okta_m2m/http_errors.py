@@ -137,8 +137,7 @@ def register_error_handlers(
             on_error(answer)
         return error_response(exc)
 
-    @app.exception_handler(OktaM2MError)
-    def handle_domain_error(exc: OktaM2MError) -> Response:
+    def domain_error(exc: OktaM2MError) -> Response:
         answer = answer_for(exc)
         # Domain error texts are written for logs (errors.py): they name settings and statuses, never secrets.
         log = logger.error if answer.status >= 500 else logger.info
@@ -146,13 +145,15 @@ def register_error_handlers(
         log("request failed", outcome=answer.outcome, status=answer.status, reason=str(exc), caller_client_id=caller)
         return answered(exc, answer)
 
+    app.exception_handler(OktaM2MError)(domain_error)
+
     @app.not_found
     def handle_not_found(exc: NotFoundError) -> Response:
         # Registered explicitly, or the catch-all below would turn unknown routes into 500. API Gateway routed the
         # request here, so a path parameter the resolver cannot match is a bad value (400), not a missing route.
         name = unroutable_parameter(app.current_event.path_parameters)
         if name is not None:
-            return handle_domain_error(InvalidRequestError(f"path parameter {name} is not valid"))
+            return domain_error(InvalidRequestError(f"path parameter {name} is not valid"))
         return answered(exc, NOT_FOUND)
 
     @app.exception_handler(Exception)

@@ -8,7 +8,8 @@ import json
 import pytest
 
 from okta_m2m.clients._registration import MAX_BODY_BYTES, read_label
-from okta_m2m.errors import ForbiddenError, InvalidRequestError
+from okta_m2m.errors import ForbiddenError, InvalidRequestError, PayloadTooLargeError
+from okta_m2m.http_errors import error_response
 from okta_m2m.tokens._routes import parse_route_table
 from okta_m2m.tokens._scopes import require_route_scope
 from tests.route_tables import TEMPLATE_ROUTES
@@ -90,3 +91,10 @@ def test_a_caller_with_the_register_scope_passes(scopes):
 def test_a_caller_without_the_exact_register_scope_is_forbidden(scopes):
     with pytest.raises(ForbiddenError):
         require_route_scope(scopes, "POST", "/register", parse_route_table(TEMPLATE_ROUTES))
+
+
+def test_a_body_larger_than_the_register_route_takes_is_413_content_too_large():
+    # RFC 9110 15.5.14: the body is too large, not malformed (openapi.yaml declares 413 for POST /register).
+    with pytest.raises(PayloadTooLargeError, match="request body is larger than 4096 bytes"):
+        read_label('{"label": "' + "x" * MAX_BODY_BYTES + '"}')
+    assert error_response(PayloadTooLargeError("request body is larger than 4096 bytes")).status_code == 413
