@@ -9,12 +9,14 @@ they name)."""
 from __future__ import annotations
 
 import copy
+import importlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+import schemathesis
 import yaml
 
 from api_contract import load_yaml
@@ -124,3 +126,35 @@ SERVICE_APP = {
         }
     },
 }
+
+
+def test_our_checks_catch_a_secret_in_another_answer_and_an_admin_answer_that_may_be_stored(target, monkeypatch):
+    # The hooks judge real answers of the stack: a 201 of POST /register may hold its new secret, the same answer
+    # as GET /clients's may not; GET /hello's answer (no Cache-Control) would fail as an admin route's.
+    for name, value in target.environment("scoped").items():
+        monkeypatch.setenv(name, value)
+    hooks = importlib.import_module("api_fuzz.hooks")
+    schema = schemathesis.openapi.from_path(str(DOCUMENT))
+    admin_id, admin_secret = target.clients[target.admin_scope]
+    token = hooks.fetch_token(admin_id, admin_secret, target.admin_scope)
+    created = requests.post(
+        f"{target.api_url}/register",
+        json={"label": "checks of our own"},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=TIMEOUT,
+    )
+    assert created.status_code == 201
+    answer = schemathesis.Response.from_requests(created, verify=True)
+    register, listing = schema["/register"]["POST"].Case(), schema["/clients"]["GET"].Case()
+
+    assert hooks.no_secret_in_answers(None, answer, register) is None
+    with pytest.raises(AssertionError, match="holds a secret, a token or a key"):
+        hooks.no_secret_in_answers(None, answer, listing)
+    demo_id, demo_secret = target.clients[target.hello_scope]
+    hello = requests.get(
+        f"{target.api_url}/hello",
+        headers={"Authorization": f"Bearer {hooks.fetch_token(demo_id, demo_secret, target.hello_scope)}"},
+        timeout=TIMEOUT,
+    )
+    with pytest.raises(AssertionError, match="Cache-Control"):
+        hooks.admin_answers_are_not_stored(None, schemathesis.Response.from_requests(hello, verify=True), listing)

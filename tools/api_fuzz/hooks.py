@@ -80,6 +80,8 @@ class _Secrets:
             return value in self._known
 
 
+STACK_SECRETS = _Secrets(TARGET.stack_secrets())  # the stack's own, and every token fetched
+# Those, and every secret an answer handed out (an answer checked twice, as when Schemathesis replays, is fine).
 SECRETS = _Secrets(TARGET.stack_secrets())
 
 
@@ -93,6 +95,7 @@ def fetch_token(client_id: str, secret: str, scope: str) -> str:
     )
     answer.raise_for_status()
     token = str(answer.json()["access_token"])
+    STACK_SECRETS.add(token)
     SECRETS.add(token)
     return token
 
@@ -174,8 +177,8 @@ def no_secret_in_answers(ctx: Any, response: Any, case: Any) -> bool | None:
         handed_out = body.get("client_secret") if isinstance(body, dict) else None
         if not isinstance(handed_out, str) or not handed_out:
             raise AssertionError("a 201 that hands out a secret has no client_secret")
-        if handed_out in SECRETS:
-            raise AssertionError("a 201 handed out a secret the run had seen before")
+        if handed_out in STACK_SECRETS:
+            raise AssertionError("a 201 handed out the secret of a client the stack seeded, or a token")
     text = response.text.replace(handed_out, "") if handed_out else response.text
     headers = " ".join(f"{name}: {value}" for name, values in response.headers.items() for value in values)
     leaked = SECRETS.found_in(text) or SECRETS.found_in(headers)
