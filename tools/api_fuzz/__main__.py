@@ -32,7 +32,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     profile = PROFILES[args.profile]
     seed = args.seed if args.seed is not None else CI_SEED if profile.name == "ci" else secrets.randbelow(2**31)
-    print(f"api_fuzz: profile {profile.name}, seed {seed} (replay: make fuzz-api SEED={seed})", flush=True)
+    replay = (
+        f"make fuzz-api SEED={seed}"
+        if profile.name == "deep"
+        else f"python -m api_fuzz --profile {profile.name} --seed {seed}"
+    )
+    print(f"api_fuzz: profile {profile.name}, seed {seed} (replay: {replay})", flush=True)
     marker = args.work_dir / MARKER
     if args.work_dir.exists() and any(args.work_dir.iterdir()) and not marker.exists():
         print(
