@@ -12,8 +12,8 @@ NO_PY313 := echo "python3.13 is required (the Lambda runtime is python3.13): ins
 export PATH := $(abspath $(BIN)):$(PATH)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: venv okta-sdks-venv lint typecheck validate test-unit test-integration test bench fuzz build events dev demo \
-	bench-api soak usage sam-local-check docs docs-build clean
+.PHONY: venv okta-sdks-venv lint typecheck validate test-unit test-integration test bench fuzz fuzz-api openapi build \
+	events dev demo bench-api soak usage sam-local-check docs docs-build clean
 
 venv: $(VENV)/.installed $(SDK_VENV)/.installed
 
@@ -66,6 +66,14 @@ bench: venv
 # Differential fuzzing of tokens and DPoP proofs against PyJWT with the "deep" Hypothesis profile (20x the examples, a new seed each run).
 fuzz: venv
 	HYPOTHESIS_PROFILE=deep $(BIN)/pytest -q tests/unit/tokens/test_differential.py tests/unit/tokens/test_differential_dpop.py
+
+# Schemathesis against a local stack of its own, the deep profile with a new seed (it prints the seed; SEED=n replays).
+fuzz-api: venv
+	$(PY) -m api_fuzz --profile deep $(if $(SEED),--seed $(SEED))
+
+# openapi.yaml from template.yaml, the layer's error answers and tools/api_contract/operations.yaml.
+openapi: venv
+	PYTHONPATH=layers/core $(PY) -m api_contract
 
 build: venv
 	$(BIN)/sam build

@@ -37,7 +37,7 @@ class Admin:
         return self.stack.okta
 
     def call(self, method: str, route: str, token: str | None = None, **kwargs: Any) -> requests.Response:
-        headers = {"Authorization": f"Bearer {token or self.token}"}
+        headers = {"Authorization": f"Bearer {token or self.token}", **kwargs.pop("headers", {})}
         return requests.request(method, f"{self.stack.api_url}{route}", headers=headers, timeout=TIMEOUT, **kwargs)
 
     def register(self, label: str) -> dict[str, Any]:
@@ -476,3 +476,66 @@ def test_a_client_registered_with_dpop_requires_it_in_okta_and_is_shown_so(admin
     # Without a proof the issuer gives it no token at all (a bearer token is never issued to it).
     assert admin.token_answer(body["client_id"], body["client_secret"]).json()["error"] == "invalid_dpop_proof"
     assert admin.call("POST", "/register", json={"label": label(), "dpop": "yes"}).status_code == 400
+
+
+# --- found by Schemathesis (tests/integration/test_api_fuzz.py), each fixed and kept here ---
+
+
+def test_a_request_body_that_is_not_utf8_reaches_the_function_and_is_a_400_not_a_502(admin):
+    # SAM CLI's emulator raised on it and answered 502 before the authorizer ran; API Gateway passes text on.
+    response = admin.call("POST", "/register", data=b"\xff\xfe{", headers={"Content-Type": "application/json"})
+
+    assert response.status_code == 400
+    assert response.json() == {"message": "request body is not valid JSON"}
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+@pytest.mark.parametrize("method", ["TRACE", "PATCH"])
+def test_a_method_an_admin_path_does_not_have_is_the_gateways_403_never_stored(admin, method):
+    # It was answered without Cache-Control: the template now shapes MISSING_AUTHENTICATION_TOKEN like the others.
+    response = admin.call(method, "/clients")
+
+    assert response.status_code == 403
+    assert response.json() == {"message": "Missing Authentication Token"}
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+@pytest.mark.parametrize("value", ["%C2%84", "a%5Cb", "%E2%80%AE"])
+def test_a_client_id_the_functions_router_cannot_match_is_a_400_not_a_404(admin, value):
+    # API Gateway routed it to the function, whose resolver matched no route: that was a 404 "Not found".
+    response = admin.call("GET", f"/clients/{value}")
+
+    assert response.status_code == 400
+    assert response.json() == {"message": "path parameter clientId is not valid"}
+
+
+@pytest.mark.parametrize("limit", ["²", "１", "٣"])
+def test_a_limit_in_digits_other_than_ascii_is_a_400_not_a_500(admin, limit):
+    # str.isdigit() took them: int("²") raised (500), int("１") gave a page of 1.
+    response = admin.call("GET", "/clients", params={"limit": limit})
+
+    assert response.status_code == 400
+    assert response.json() == {"message": "limit must be a whole number from 1 to 100"}
+
+
+def test_revoking_the_only_client_the_access_policy_lists_succeeds_and_leaves_it_listed(admin):
+    # Okta refuses a policy that lists no client: revoking the last one was a 502 (Okta refused the change), every
+    # time. The last one now stays listed, its app deactivated (no token for it).
+    created = admin.register(label())
+    client_id = created["client_id"]
+    path = f"/api/v1/authorizationServers/default/policies/{admin.okta['OKTA_CLIENTS_POLICY_ID']}"
+    policy = admin.ssws("GET", path).json()
+    before = list(policy["conditions"]["clients"]["include"])
+    policy["conditions"]["clients"]["include"] = [client_id]
+    assert admin.ssws("PUT", path, json=policy).status_code == 200
+    try:
+        revoked = admin.call("DELETE", f"/clients/{client_id}")
+
+        assert revoked.status_code == 200, revoked.text
+        assert revoked.json()["status"] == "revoked"
+        assert admin.policy_clients() == [client_id]
+        assert admin.token_answer(client_id, created["client_secret"]).status_code == 401
+    finally:
+        policy = admin.ssws("GET", path).json()
+        policy["conditions"]["clients"]["include"] = before
+        assert admin.ssws("PUT", path, json=policy).status_code == 200

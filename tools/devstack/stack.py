@@ -63,6 +63,7 @@ class LocalStack:
         host: str = HOST,
         auth_mode: str = "oauth",
         api_env: dict[str, str] | None = None,
+        okta_apps_rate_limit: int | None = None,
     ) -> None:
         self.state_dir = state_dir
         self.host = host  # 127.0.0.1; the Docker check binds the bridge address so containers can reach it
@@ -72,6 +73,7 @@ class LocalStack:
         self.api_output_to_terminal = api_output_to_terminal
         self.auth_mode = auth_mode
         self.api_env = api_env or {}  # extra environment of the local API process (e.g. LOCAL_API_MAX_WORKERS)
+        self.okta_apps_rate_limit = okta_apps_rate_limit  # requests a minute on /api/v1/apps* (None: okta_local's)
         self.okta_dir = state_dir / "okta"
         self.run_dir = state_dir / "devstack"
         self.processes: list[ManagedProcess] = []
@@ -139,6 +141,8 @@ class LocalStack:
         self.okta_dir.mkdir(parents=True, exist_ok=True)
         env_file = self.okta_dir / "okta.env"
         argv = [sys.executable, "-m", "okta_local", "serve", "--host", self.host, "--port", str(self.ports.okta)]
+        if self.okta_apps_rate_limit is not None:
+            argv += ["--apps-rate-limit", str(self.okta_apps_rate_limit)]
         process = self._spawn("okta", [*argv, "--state-dir", str(self.okta_dir)])
 
         def ready() -> bool:

@@ -12,6 +12,10 @@ REQUEST), function errors, usage plans, access log.
   before their function runs (local_api.usage_plans; SAM CLI: none): INVALID_API_KEY, THROTTLED, QUOTA_EXCEEDED.
 - A function's error (exception, timeout, exited runtime) answers 502 Internal server error, as API Gateway's proxy
   integration does (SAM CLI: 500).
+- A path or method the API does not have answers the template's MISSING_AUTHENTICATION_TOKEN response (SAM CLI: its
+  fixed 403, without the template's headers).
+- A text body (a media type not in BinaryMediaTypes) that is not UTF-8 reaches the function as text, each bad byte
+  sequence replaced by U+FFFD (SAM CLI: 502 before the authorizer runs, no answer API Gateway gives): TextBodies.
 - Every request, answered by a function or by the gateway, can be written to an access log (local_api.access_log),
   its requestId the one the function's event carries.
 
@@ -30,12 +34,13 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from io import StringIO
+from io import BytesIO, StringIO
 from typing import Any
 
 from flask import Response, g, request
 from samcli.lib.utils.stream_writer import StreamWriter
 from samcli.local.apigw.authorizers.lambda_authorizer import LambdaAuthorizer
+from samcli.local.apigw.event_constructor import _should_base64_encode
 from samcli.local.apigw.exceptions import (
     AuthorizerUnauthorizedRequest,
     InvalidLambdaAuthorizerResponse,
@@ -80,6 +85,7 @@ _BUILT_IN = {
     AUTHORIZER_CONFIGURATION_ERROR: GatewayResponse(500, '{"message":null}'),
     API_CONFIGURATION_ERROR: GatewayResponse(500, '{"message":null}'),
     INVALID_API_KEY: GatewayResponse(403, '{"message":"Forbidden"}'),
+    MISSING_AUTHENTICATION_TOKEN: GatewayResponse(403, '{"message":"Missing Authentication Token"}'),
     THROTTLED: GatewayResponse(429, '{"message":"Too Many Requests"}'),
     QUOTA_EXCEEDED: GatewayResponse(429, '{"message":"Limit Exceeded"}'),
 }
@@ -259,6 +265,29 @@ class AuthorizerCache:
             self._entries.clear()
 
 
+class TextBodies:
+    """WSGI middleware: a request body whose media type is not binary goes on as UTF-8 text, bytes that are not
+    UTF-8 replaced by U+FFFD (API Gateway passes such bodies on as text, corrupted; SAM CLI's event building raises
+    on them and answers 502 before the authorizer runs)."""
+
+    def __init__(self, app: Callable[..., Any], binary_media_types: Iterable[str]) -> None:
+        self.app = app
+        self.binary_media_types = list(binary_media_types)
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        length = str(environ.get("CONTENT_LENGTH") or "")
+        mimetype = str(environ.get("CONTENT_TYPE") or "").split(";")[0].strip().lower()
+        if length.isdigit() and int(length) and not _should_base64_encode(self.binary_media_types, mimetype):
+            body = environ["wsgi.input"].read(int(length))
+            try:
+                body.decode("utf-8")
+            except UnicodeDecodeError:
+                body = body.decode("utf-8", errors="replace").encode("utf-8")
+            environ["wsgi.input"] = BytesIO(body)
+            environ["CONTENT_LENGTH"] = str(len(body))
+        return self.app(environ, start_response)
+
+
 def explicitly_denied(output: str, method_arn: str) -> bool:
     """Whether a Deny statement of the authorizer's policy covers method_arn (`*` any run of characters, `?` one)."""
     statements = json.loads(output).get("policyDocument", {}).get("Statement", [])
@@ -347,11 +376,10 @@ class GatewayApigwService(LocalApigwService):
             protocol=str(request.environ.get("SERVER_PROTOCOL", "")),
         )
 
-    @staticmethod
-    def _missing_route(error: Exception) -> Response:
-        g.local_api_error = MISSING_AUTHENTICATION_TOKEN
-        response: Response = ServiceErrorResponses.route_not_found(error)
-        return response
+    def _missing_route(self, _error: Exception) -> Response:
+        # No route for this path and method: the template's MISSING_AUTHENTICATION_TOKEN response, else API
+        # Gateway's own 403 (SAM CLI: always its fixed 403, without the template's headers).
+        return self._gateway_response(GatewayResponseError(MISSING_AUTHENTICATION_TOKEN))
 
     def _gateway_response(self, error: GatewayResponseError) -> Response:
         g.local_api_error = error.response_type

@@ -25,7 +25,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from local_api.access_log import AccessLog, AccessLogFormat
 from local_api.drift import route_drift
-from local_api.gateway import GatewayApigwService, GatewaySettings
+from local_api.gateway import GatewayApigwService, GatewaySettings, TextBodies
 from local_api.pool import DEFAULT_MAX_WORKERS
 from local_api.runner import WorkerRunner
 from local_api.usage_plans import UsagePlans
@@ -99,7 +99,10 @@ class LocalApi:
         self.service.create()
         app = self.service._app
         app.after_request(_log_request)
-        self._server: BaseWSGIServer = make_server(host, port, app, threaded=True, request_handler=_QuietRequestHandler)
+        wsgi = TextBodies(app, api.binary_media_types or [])
+        self._server: BaseWSGIServer = make_server(
+            host, port, wsgi, threaded=True, request_handler=_QuietRequestHandler
+        )
         self.service.port = self._server.server_port  # SAM CLI puts the port into events
         self.host = host
         self.port: int = self._server.server_port

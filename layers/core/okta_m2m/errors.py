@@ -29,6 +29,10 @@ class InvalidRequestError(OktaM2MError):
     """The request body is not acceptable (400); the message is short and safe to show."""
 
 
+class PayloadTooLargeError(InvalidRequestError):
+    """The request body is larger than the route takes (413); the message is short and safe to show."""
+
+
 class UnknownRouteError(OktaM2MError):
     """The request reached a route the route table does not list (404: no such route, no handler runs)."""
 

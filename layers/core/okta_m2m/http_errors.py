@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from aws_lambda_powertools import Logger
@@ -28,6 +29,7 @@ from okta_m2m.errors import (
     OktaRefusedError,
     OktaTimeoutError,
     OktaUnavailableError,
+    PayloadTooLargeError,
     RegistrationInProgressError,
     RegistryUnavailableError,
     SecretUnavailableError,
@@ -35,6 +37,9 @@ from okta_m2m.errors import (
 )
 
 NO_STORE = {"Cache-Control": "no-store"}
+# What Powertools' resolver matches in a path parameter (aws_lambda_powertools 3.37's _NAMED_GROUP_BOUNDARY_PATTERN):
+# a value with any other character reaches no route of the function, although API Gateway routed it there.
+_ROUTABLE = re.compile(r"[-._~()'!*:@,;=+&$%<> \[\]{}|^\w]+")
 RETRY_AFTER_BUSY_SECONDS = 2
 
 
@@ -50,8 +55,10 @@ class ErrorAnswer:
 INTERNAL_ERROR = ErrorAnswer(500, "Internal server error", "internal_error")
 NOT_FOUND = ErrorAnswer(404, "Not found", "not_found")
 
-# Most specific first: the first class the error is an instance of wins.
-_ANSWERS: tuple[tuple[type[OktaM2MError], ErrorAnswer], ...] = (
+# Most specific first: the first class the error is an instance of wins. Public: the API's contract (openapi.yaml)
+# is generated from it, each operation naming the outcomes it can answer.
+ANSWERS: tuple[tuple[type[OktaM2MError], ErrorAnswer], ...] = (
+    (PayloadTooLargeError, ErrorAnswer(413, "Request body too large", "too_large")),
     (InvalidRequestError, ErrorAnswer(400, "Bad request", "invalid_request")),
     (ForbiddenError, ErrorAnswer(403, "Forbidden", "forbidden")),
     (UnknownRouteError, NOT_FOUND),
@@ -84,18 +91,21 @@ _ANSWERS: tuple[tuple[type[OktaM2MError], ErrorAnswer], ...] = (
 )
 
 
+# Errors whose own text is the answer's message (written to be shown, errors.py); every other message is fixed.
+SHOWN: tuple[type[OktaM2MError], ...] = (InvalidRequestError, ClientConflictError)
+
+
 def answer_for(exc: Exception) -> ErrorAnswer:
     """Return how exc is answered; anything unknown is a 500."""
     if isinstance(exc, NotFoundError):
         return NOT_FOUND
-    return next((answer for cls, answer in _ANSWERS if isinstance(exc, cls)), INTERNAL_ERROR)
+    return next((answer for cls, answer in ANSWERS if isinstance(exc, cls)), INTERNAL_ERROR)
 
 
 def error_response(exc: Exception) -> Response:
     """Build the HTTP answer for exc: status, {"message": ...}, no-store, and Retry-After on 429."""
     answer = answer_for(exc)
-    # These texts are written to be shown (errors.py); every other message is fixed here.
-    shown = isinstance(exc, InvalidRequestError | ClientConflictError)
+    shown = isinstance(exc, SHOWN)
     body = {"message": str(exc) if shown else answer.message}
     if isinstance(exc, ClientExistsError):
         body["client_id"] = exc.client_id
@@ -112,6 +122,11 @@ def error_response(exc: Exception) -> Response:
     )
 
 
+def unroutable_parameter(path_parameters: Mapping[str, str] | None) -> str | None:
+    """The name of a path parameter whose value Powertools cannot route (a control character, a backslash...)."""
+    return next((name for name, value in (path_parameters or {}).items() if not _ROUTABLE.fullmatch(value or "")), None)
+
+
 def register_error_handlers(
     app: APIGatewayRestResolver, logger: Logger, on_error: Callable[[ErrorAnswer], None] | None = None
 ) -> None:
@@ -122,8 +137,7 @@ def register_error_handlers(
             on_error(answer)
         return error_response(exc)
 
-    @app.exception_handler(OktaM2MError)
-    def handle_domain_error(exc: OktaM2MError) -> Response:
+    def domain_error(exc: OktaM2MError) -> Response:
         answer = answer_for(exc)
         # Domain error texts are written for logs (errors.py): they name settings and statuses, never secrets.
         log = logger.error if answer.status >= 500 else logger.info
@@ -131,9 +145,15 @@ def register_error_handlers(
         log("request failed", outcome=answer.outcome, status=answer.status, reason=str(exc), caller_client_id=caller)
         return answered(exc, answer)
 
+    app.exception_handler(OktaM2MError)(domain_error)
+
     @app.not_found
     def handle_not_found(exc: NotFoundError) -> Response:
-        # Registered explicitly, or the catch-all below would turn unknown routes into 500.
+        # Registered explicitly, or the catch-all below would turn unknown routes into 500. API Gateway routed the
+        # request here, so a path parameter the resolver cannot match is a bad value (400), not a missing route.
+        name = unroutable_parameter(app.current_event.path_parameters)
+        if name is not None:
+            return domain_error(InvalidRequestError(f"path parameter {name} is not valid"))
         return answered(exc, NOT_FOUND)
 
     @app.exception_handler(Exception)

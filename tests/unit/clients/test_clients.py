@@ -49,3 +49,9 @@ def test_anything_else_is_not(app):
 def test_an_id_that_cannot_name_an_okta_object_is_a_400(value):
     with pytest.raises(InvalidRequestError, match="^clientId is not a valid id$"):
         check_id(value, "clientId")
+
+
+def test_an_id_with_a_trailing_newline_is_a_400():
+    # `^...$` with re.match let "0oa1\n" through: `$` also matches before a final newline.
+    with pytest.raises(InvalidRequestError, match="^clientId is not a valid id$"):
+        check_id("0oa1service\n", "clientId")

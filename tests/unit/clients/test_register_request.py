@@ -9,7 +9,8 @@ import pytest
 
 from okta_m2m.clients._okta_client import service_app_body
 from okta_m2m.clients._registration import MAX_BODY_BYTES, RegistrationRequest, read_label, read_registration
-from okta_m2m.errors import ForbiddenError, InvalidRequestError
+from okta_m2m.errors import ForbiddenError, InvalidRequestError, PayloadTooLargeError
+from okta_m2m.http_errors import error_response
 from okta_m2m.tokens._routes import parse_route_table
 from okta_m2m.tokens._scopes import require_route_scope
 from tests.route_tables import TEMPLATE_ROUTES
@@ -105,3 +106,10 @@ def test_dpop_is_an_optional_boolean():
 def test_a_dpop_app_body_requires_dpop_in_okta():
     assert service_app_body("svc", dpop=True)["settings"]["oauthClient"]["dpop_bound_access_tokens"] is True
     assert "dpop_bound_access_tokens" not in service_app_body("svc")["settings"]["oauthClient"]
+
+
+def test_a_body_larger_than_the_register_route_takes_is_413_content_too_large():
+    # RFC 9110 15.5.14: the body is too large, not malformed (openapi.yaml declares 413 for POST /register).
+    with pytest.raises(PayloadTooLargeError, match="request body is larger than 4096 bytes"):
+        read_label('{"label": "' + "x" * MAX_BODY_BYTES + '"}')
+    assert error_response(PayloadTooLargeError("request body is larger than 4096 bytes")).status_code == 413

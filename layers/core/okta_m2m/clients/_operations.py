@@ -52,12 +52,14 @@ DEFAULT_PAGE = 25
 MAX_PAGE = 100
 MAX_SECRETS = 2  # Okta keeps at most two client secrets per app
 # Okta ids (apps 0oa..., secrets ocs...) are short and URL-safe; anything else cannot name one.
-_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
+_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")  # fullmatch: `$` would let a trailing newline through
+# ASCII digits only: str.isdigit() also takes "²" (which int() refuses) and "１" (which it takes).
+_LIMIT = re.compile(r"[0-9]{1,3}")
 
 
 def check_id(value: str | None, what: str) -> str:
     """A path parameter that may name an Okta client or secret (400 otherwise)."""
-    if value is None or not _ID.match(value):
+    if value is None or not _ID.fullmatch(value):
         raise InvalidRequestError(f"{what} is not a valid id")
     return value
 
@@ -65,7 +67,7 @@ def check_id(value: str | None, what: str) -> str:
 def _limit(raw: str | None) -> int:
     if raw is None:
         return DEFAULT_PAGE
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+    if not _LIMIT.fullmatch(raw) or not 1 <= int(raw) <= MAX_PAGE:
         raise InvalidRequestError(f"limit must be a whole number from 1 to {MAX_PAGE}")
     return int(raw)
 

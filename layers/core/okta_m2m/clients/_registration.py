@@ -37,6 +37,7 @@ from okta_m2m.errors import (
     OktaM2MError,
     OktaTimeoutError,
     OktaUnavailableError,
+    PayloadTooLargeError,
     RegistrationInProgressError,
     RegistryUnavailableError,
 )
@@ -106,7 +107,7 @@ def _body_bytes(body: str | None, is_base64_encoded: bool) -> bytes:
         raise InvalidRequestError("request body is required")
     # Checked before decoding too, so a huge body costs nothing; base64 makes it a third longer.
     if len(body) > MAX_BODY_BYTES * 2:
-        raise InvalidRequestError(f"request body is larger than {MAX_BODY_BYTES} bytes")
+        raise PayloadTooLargeError(f"request body is larger than {MAX_BODY_BYTES} bytes")
     if is_base64_encoded:
         try:
             raw = base64.b64decode(body, validate=True)
@@ -115,7 +116,7 @@ def _body_bytes(body: str | None, is_base64_encoded: bool) -> bytes:
     else:
         raw = body.encode("utf-8", errors="surrogatepass")
     if len(raw) > MAX_BODY_BYTES:
-        raise InvalidRequestError(f"request body is larger than {MAX_BODY_BYTES} bytes")
+        raise PayloadTooLargeError(f"request body is larger than {MAX_BODY_BYTES} bytes")
     return raw
 
 
@@ -181,6 +182,11 @@ def _update_policy(
             clients = _clients(policy)
             if (client_id in clients or (listed and ALL_CLIENTS in clients)) == listed:
                 return
+            if not listed and clients == [client_id]:
+                # Okta refuses a policy that lists no client, so the last one stays: its app is deactivated before
+                # it is taken out (revocation, removal), so it gets no token; later enrolments list others beside it.
+                logger.warning("last client left in the access policy (Okta needs one)", policy_id=policy_id)
+                return
             wanted = [*clients, client_id] if listed else [c for c in clients if c != client_id]
             policy["conditions"]["clients"]["include"] = wanted
             okta.put_policy(server, policy_id, policy)
@@ -198,7 +204,8 @@ def enrol_client(okta: OktaClient, settings: RegisterSettings, client_id: str, r
 
 
 def unenrol_client(okta: OktaClient, settings: RegisterSettings, client_id: str, remaining_ms: RemainingMillis) -> None:
-    """Take client_id out of the access policy (nothing to do without one configured)."""
+    """Take client_id out of the access policy (nothing to do without one configured), unless it is the last one
+    the policy lists (Okta needs one): callers deactivate the client's app first."""
     if settings.access_policy_id:
         _update_policy(okta, settings, client_id, remaining_ms, listed=False)
 
