@@ -279,9 +279,13 @@ def test_enrolled_by_put_gets_hello_but_not_register(okta: LocalOkta) -> None:
     assert token.status_code == 200, token.text
     assert verify(okta, token.json()["access_token"])["scp"] == ["hello"]
     assert request_token(okta, client_id, secret, None).json()["scope"] == "hello"  # the default scope
+    # A scope the server has but no rule of the client's policies grants: the answer says so, naming it
     body = oauth_error(request_token(okta, client_id, secret, "register"), 400, "invalid_scope")
-    assert body["error_description"] == NOT_CONFIGURED
+    assert body["error_description"] == "The access policies do not grant these scopes to this client: register."
     oauth_error(request_token(okta, client_id, secret, "hello register"), 400, "invalid_scope")
+    # A scope the server does not have at all: "not configured"
+    body = oauth_error(request_token(okta, client_id, secret, "orders:read"), 400, "invalid_scope")
+    assert body["error_description"] == NOT_CONFIGURED
 
 
 def test_admin_gets_register_and_demo_does_not(okta: LocalOkta) -> None:

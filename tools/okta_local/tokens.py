@@ -18,8 +18,9 @@ from urllib.parse import parse_qs, unquote_plus
 
 import jwt
 
+from okta_local.authservers import default_scope_names, scope_names
 from okta_local.client_secrets import secret_matches
-from okta_local.context import AUDIENCE, DEFAULT_SCOPES, SCOPES, Answer, Context
+from okta_local.context import AUDIENCE, Answer, Context
 from okta_local.errors import OAuthError, OktaApiError
 from okta_local.faults import MAX_DELAY_SECONDS
 from okta_local.policies import SCOPE_NOT_CONFIGURED, evaluate
@@ -147,7 +148,7 @@ def issue_token(ctx: Context, authorization: str | None, content_type: str | Non
         raise _invalid_client()
     if params["grant_type"] != "client_credentials":
         raise unsupported_grant_type()
-    scopes = requested_scopes(params.get("scope"), SCOPES, DEFAULT_SCOPES)
+    scopes = requested_scopes(params.get("scope"), scope_names(ctx.store), default_scope_names(ctx.store))
     rule = evaluate(ctx.store, client_id, scopes)
     minutes = rule.get("actions", {}).get("token", {}).get("accessTokenLifetimeMinutes", 60)
     ttl = min(ctx.token_ttl, int(minutes) * 60)  # the rule's lifetime, capped by the server's --token-ttl
