@@ -71,6 +71,21 @@ def request_errors(record: dict[str, Any]) -> list[str]:
 
 def answer_errors(record: dict[str, Any]) -> list[str]:
     """What is wrong with a recorded answer, by the operation's response for its status."""
+    if operation(record) == "listRolesForClient" and record["status"] == 200 and isinstance(record["answer"], list):
+        # The contract puts this list's discriminator beside `items` instead of inside the items' oneOf, so a custom
+        # role assignment is "valid under each of" StandardRole and CustomRole (neither excludes the other's
+        # fields) and no answer with one could pass. Each item is checked instead as the answer of
+        # assignRoleToClient, the same oneOf with its discriminator in place.
+        return [e for item in record["answer"] for e in answer_errors({**record, "method": "POST", "answer": item})]
+    if record["status"] >= 500 and str(record["status"]) not in (_operation_document(record).get("responses") or {}):
+        # Okta answers 5xx with its Error object (E0000009) on any operation, yet the contract declares no 5xx for
+        # most of them: such an answer (here, the local server's injected faults) is checked as an Error object.
+        return _error_object_errors(record["answer"])
+    if record["status"] == 204:
+        # Okta's contract writes most 204s as `content: {}`, which openapi-core reads as a body that must be there:
+        # a 204 (no body, by RFC 9110) is checked to be a declared answer of the operation instead.
+        declared = _operation_document(record).get("responses") or {}
+        return [] if "204" in declared and record["answer"] is None else ["204 is not an answer of this operation"]
     answer = record["answer"]
     data = json.dumps(answer).encode() if answer is not None else b""
     headers = {k.title(): v for k, v in record["answer_headers"].items()}
@@ -81,6 +96,15 @@ def answer_errors(record: dict[str, Any]) -> list[str]:
     return [c for e in result.errors for c in _causes(e) if not _known_gap(found, c)]
 
 
+def _error_object_errors(answer: Any) -> list[str]:
+    from openapi_schema_validator import OAS30Validator
+
+    schemas = contract_document()["components"]["schemas"]
+    schema = {**schemas["Error"], "additionalProperties": False}
+    schema["properties"] = {**schema["properties"], "errorCauses": {"type": "array", "items": schemas["ErrorCause"]}}
+    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in OAS30Validator(schema).iter_errors(answer)]
+
+
 def _causes(error: Exception) -> list[str]:
     """`path: message` of each schema error under an openapi-core error (the error itself if it has none)."""
     schema_errors = list(getattr(error, "schema_errors", []) or [])
@@ -89,7 +113,7 @@ def _causes(error: Exception) -> list[str]:
         schema_errors = list(getattr(cause, "schema_errors", []) or [])
     if not schema_errors:
         return [f"{type(error).__name__}: {error}"[:300]]
-    return [f"{'/'.join(str(p) for p in getattr(e, 'absolute_path', []))}: {e.message}"[:300] for e in schema_errors]
+    return [f"{'/'.join(str(p) for p in getattr(e, 'absolute_path', []))}: {e.message}" for e in schema_errors]
 
 
 # Where Okta's contract and its documented answers disagree, each exception with its source. Entries are

@@ -92,7 +92,8 @@ def _document_json(item: Document, kind: str, href: str, **links: dict[str, Any]
     return {
         "type": item.doc.get("type", kind),
         "id": item.id,
-        **{k: v for k, v in item.doc.items() if k != "type"},
+        # An empty description is left out, as Okta does (its contract: a description is non-empty).
+        **{k: v for k, v in item.doc.items() if k != "type" and not (k == "description" and v == "")},
         "created": iso(item.created),
         "lastUpdated": iso(item.last_updated),
         "_links": {

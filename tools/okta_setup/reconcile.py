@@ -424,11 +424,9 @@ class Reconciler:
         if oauth.get("dpop_bound_access_tokens") is not True:
             self.note("update", what, "settings.oauthClient.dpop_bound_access_tokens: true")
             if self.apply:
-                body = {k: v for k, v in app.items() if k not in _READ_ONLY}
-                body["settings"] = {
-                    **(app.get("settings") or {}),
-                    "oauthClient": {**oauth, "dpop_bound_access_tokens": True},
-                }
+                # The app as the tool makes it, with its current public keys (never the read-only fields of a GET).
+                keys = [public_half(k) for k in (oauth.get("jwks") or {}).get("keys") or []]
+                body = service_app_body(self.names, label, SERVICE_ROLE, "private_key_jwt", keys)
                 self.api.call(f"requiring DPoP for {what}", "PUT", f"/api/v1/apps/{app_id}", json=body)
         arn = self.key(app_id, what, secret)
         return app_id, arn
