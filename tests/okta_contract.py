@@ -133,9 +133,7 @@ KNOWN_GAPS: tuple[tuple[frozenset[str], str, str], ...] = (
 def _known_gap(operation_id: str | None, cause: str) -> bool:
     path, _, message = cause.partition(": ")
     path = "/".join(p for p in path.split("/") if not p.isdigit())  # list positions do not matter
-    return any(
-        operation_id in ops and path in paths.split("|") and text in message for ops, paths, text in KNOWN_GAPS
-    )
+    return any(operation_id in ops and path in paths.split("|") and text in message for ops, paths, text in KNOWN_GAPS)
 
 
 # --- fields the contract does not have ------------------------------------------------------------------------

@@ -114,7 +114,9 @@ def stack_records(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, An
         assert all(s.passed for s in steps), [s.line() for s in steps if not s.passed]
         okta = stack.okta
         admin = M2MClient(
-            ClientConfig(okta["ISSUER"], okta["ADMIN_CLIENT_ID"], okta["ADMIN_CLIENT_SECRET"], "register", stack.api_url)
+            ClientConfig(
+                okta["ISSUER"], okta["ADMIN_CLIENT_ID"], okta["ADMIN_CLIENT_SECRET"], "register", stack.api_url
+            )
         )
         listed = admin.list_clients()
         assert listed["clients"]

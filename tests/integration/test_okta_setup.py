@@ -86,7 +86,9 @@ def aws(monkeypatch: pytest.MonkeyPatch, moto_endpoint: str) -> Iterator[Any]:
 
 
 @pytest.fixture
-def setup(tmp_path: Path, aws: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Iterator[Setup]:
+def setup(
+    tmp_path: Path, aws: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Iterator[Setup]:
     with LocalOkta(tmp_path / "okta", seed=False, apps_rate_limit=10_000) as okta:
         monkeypatch.setenv("OKTA_SETUP_TOKEN", okta.api_token)
         yield Setup(okta, tmp_path, capsys)
@@ -114,7 +116,9 @@ def test_apply_from_an_empty_org_then_check_passes_and_a_second_plan_changes_not
     assert setup.run("apply")[0] == 0
     assert (setup.get("/api/v1/apps"), setup.get("/api/v1/authorizationServers/default/policies")) == before
     # The admin client's secret is in --admin-env only (0600), and it gets a register token
-    admin = dict(line.split("=", 1) for line in setup.admin_env.read_text().splitlines() if "=" in line and line[0] != "#")
+    admin = dict(
+        line.split("=", 1) for line in setup.admin_env.read_text().splitlines() if "=" in line and line[0] != "#"
+    )
     assert stat.S_IMODE(setup.admin_env.stat().st_mode) == 0o600
     assert admin["CLIENT_ID"] == setup.overrides()["AdminClientId"] and admin["CLIENT_SECRET"] not in out
     assert setup.okta.token(admin["CLIENT_ID"], admin["CLIENT_SECRET"], "register")
@@ -133,7 +137,9 @@ def test_apply_writes_the_six_values_and_keeps_everything_else_in_samconfig(setu
     written = setup.config.read_text()
     # The default environment's six values change; prod, comments and other keys stay as they were
     assert written.splitlines()[0] == original.splitlines()[0]  # the comment
-    assert written[written.index("[prod.global.parameters]") :] == original[original.index("[prod.global.parameters]") :]
+    assert (
+        written[written.index("[prod.global.parameters]") :] == original[original.index("[prod.global.parameters]") :]
+    )
     values = setup.overrides()
     assert values["Issuer"] == setup.okta.issuer and values["OktaOrgUrl"] == setup.okta.org_url
     assert values["HelloScope"] == "hello" and values["StageName"] == "dev" and values["LogLevel"] == "DEBUG"
@@ -146,7 +152,11 @@ def test_an_all_clients_policy_added_by_hand_is_reported_by_check_and_refused_by
     made = setup.send(
         "POST",
         "/api/v1/authorizationServers/default/policies",
-        {"type": "OAUTH_AUTHORIZATION_POLICY", "name": "Default Policy", "conditions": {"clients": {"include": ["ALL_CLIENTS"]}}},
+        {
+            "type": "OAUTH_AUTHORIZATION_POLICY",
+            "name": "Default Policy",
+            "conditions": {"clients": {"include": ["ALL_CLIENTS"]}},
+        },
     )
     assert made.status_code == 201
     # Then check reports it with its fix, plan reports it, and apply refuses without changing it
@@ -191,8 +201,8 @@ def test_an_apply_broken_by_an_okta_500_midway_completes_on_the_next_run_with_no
 
 
 def test_a_429_waits_for_the_reset_then_goes_on(setup: Setup, aws: Any) -> None:
-    from okta_setup.cli import target, build_parser
     from okta_setup.aws import Secrets
+    from okta_setup.cli import build_parser, target
 
     waits: list[float] = []
 
@@ -202,7 +212,15 @@ def test_a_429_waits_for_the_reset_then_goes_on(setup: Setup, aws: Any) -> None:
 
     setup.okta.set_faults(apps=429)
     args = build_parser().parse_args(
-        ["apply", "--issuer", setup.okta.issuer, "--config-file", str(setup.config), "--admin-env", str(setup.admin_env)]
+        [
+            "apply",
+            "--issuer",
+            setup.okta.issuer,
+            "--config-file",
+            str(setup.config),
+            "--admin-env",
+            str(setup.admin_env),
+        ]
     )
     api = OktaApi(setup.okta.org_url, SswsAuth(setup.okta.api_token), sleep=sleep, say=lambda _: None)
     outcome = Reconciler(api, Secrets(), target(args), apply=True, say=lambda _: None).run()
@@ -314,16 +332,29 @@ def test_a_new_route_scope_needs_only_the_route_recipe(setup: Setup, tmp_path: P
     # Given the route recipe on a copy of the template: a route with a new scope
     template = (ROOT / "template.yaml").read_text()
     template = template.replace(
-        "          GET /hello ${HelloScope}\n", "          GET /hello ${HelloScope}\n          GET /orders/{id} orders:read\n"
+        "          GET /hello ${HelloScope}\n",
+        "          GET /hello ${HelloScope}\n          GET /orders/{id} orders:read\n",
     )
     copy = tmp_path / "template.yaml"
     copy.write_text(template)
     status = main(
-        ["apply", "--issuer", setup.okta.issuer, "--config-file", str(setup.config), "--template", str(copy), "--admin-env", str(setup.admin_env)]
+        [
+            "apply",
+            "--issuer",
+            setup.okta.issuer,
+            "--config-file",
+            str(setup.config),
+            "--template",
+            str(copy),
+            "--admin-env",
+            str(setup.admin_env),
+        ]
     )
     assert status == 0
     # Then the scope exists, the clients policy grants it, and a client of that policy gets a token for it
     assert "orders:read" in [s["name"] for s in setup.get("/api/v1/authorizationServers/default/scopes")]
-    admin = dict(line.split("=", 1) for line in setup.admin_env.read_text().splitlines() if "=" in line and line[0] != "#")
+    admin = dict(
+        line.split("=", 1) for line in setup.admin_env.read_text().splitlines() if "=" in line and line[0] != "#"
+    )
     token = setup.okta.token(admin["CLIENT_ID"], admin["CLIENT_SECRET"], "orders:read")
     assert token

@@ -8,7 +8,8 @@ Seeded for tests: the scopes hello (the default scope) and register, the admin c
 rule grants register), the demo client (in the clients policy, whose rule grants hello) and the register
 function's service app (private_key_jwt, DPoP-bound tokens, grants okta.apps.manage and
 okta.authorizationServers.manage, its private JWK in DIR/service-app.jwk.json). A state directory from an earlier
-version gets whatever is missing; its apps that could get hello by the old per-app scope lists are enrolled in the clients policy.
+version gets whatever is missing; its apps that could get hello by the old per-app scope lists are enrolled in the
+clients policy.
 """
 
 from __future__ import annotations

@@ -284,7 +284,7 @@ class Checker:
             self.add(True, f"{what} match Okta")
 
     def api_calls(self, api_url: str) -> None:
-        """No token: 401; the admin client's token on GET /clients: 200; a clients-policy token on POST /register: 403."""
+        """No token: 401; the admin's token on GET /clients: 200; a clients-policy token on POST /register: 403."""
         try:
             status = requests.get(f"{api_url}/clients", timeout=TIMEOUT).status_code
             self.add(status == 401, "API without a token: 401", f"answered {status}")
