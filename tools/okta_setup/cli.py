@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from okta_m2m.clients import APPS_SCOPE, POLICIES_SCOPE, OAuthForOkta, OktaAuth
 from okta_setup.aws import Secrets, private_jwk
 from okta_setup.check import Checker
-from okta_setup.config import Environment
+from okta_setup.config import Environment, load
 from okta_setup.errors import SetupError
 from okta_setup.okta import CALL_BUDGET_MS, OktaApi, SswsAuth
 from okta_setup.reconcile import Reconciler, Target
@@ -107,9 +107,7 @@ def auth(args: argparse.Namespace, org_url: str) -> OktaAuth:
 
 def target(args: argparse.Namespace) -> Target:
     """Where and what to set up, from the options, the template and samconfig.toml."""
-    from okta_setup.config import load as load_env  # samcli is heavy: only once the options are good
-
-    env: Environment = load_env(args.config_file, args.config_env, args.template)
+    env: Environment = load(args.config_file, args.config_env, args.template)
     issuer = (args.issuer or env.overrides.get("Issuer") or "").rstrip("/")
     if not issuer:
         raise SetupError("--issuer is required (samconfig.toml's environment has no Issuer)")
