@@ -232,6 +232,9 @@ def test_the_org_authorization_server_is_refused_with_the_reason(setup: Setup) -
     for issuer in (setup.okta.org_url, f"{setup.okta.org_url}/oauth2/v1"):
         status, _, err = setup.run("apply", issuer=issuer)
         assert status == 1 and "not a custom authorization server" in err and "cannot be verified" in err
+    # Plain http only to this machine or a private address (a typo must not send the API token in the clear)
+    status, _, err = setup.run("plan", issuer="http://example.okta.com/oauth2/default")
+    assert status == 1 and "https only" in err
     assert setup.get("/api/v1/apps") == []
 
 

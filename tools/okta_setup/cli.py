@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import os
 import sys
@@ -66,6 +67,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _local_host(host: str) -> bool:
+    """A loopback or private address (the local server, or the Docker bridge address sam-local-check uses)."""
+    if host == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_private
+
+
 def custom_server(issuer: str) -> tuple[str, str]:
     """(origin, server id) of a custom authorization server's issuer; SetupError for anything else."""
     parts = urlsplit(issuer)
@@ -78,8 +90,8 @@ def custom_server(issuer: str) -> tuple[str, str]:
             "server's access tokens are for Okta's own API and cannot be verified by the authorizer (Okta does not "
             "publish their keys for that); use a custom one, e.g. https://ORG/oauth2/default"
         )
-    if parts.scheme != "https" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
-        raise SetupError(f"--issuer {issuer!r}: Okta is https only (plain http is for a local server on 127.0.0.1)")
+    if parts.scheme != "https" and not _local_host(parts.hostname or ""):
+        raise SetupError(f"--issuer {issuer!r}: Okta is https only (plain http is for a local server on this machine)")
     return f"{parts.scheme}://{parts.netloc}", path[2]
 
 
