@@ -270,7 +270,7 @@ def test_cli_scope_the_client_may_not_have_is_one_line(stack, tmp_path):
     assert result.returncode == 1
     assert result.stderr == (
         "error: the issuer refused the scope 'register' "
-        "(invalid_scope: One or more scopes are not configured for the authorization server resource.)\n"
+        "(invalid_scope: The access policies do not grant these scopes to this client: register.)\n"
     )
 
 

@@ -297,29 +297,47 @@ def cli_server(tmp_path: Path) -> Iterator[CliServer]:
         server.stop()
 
 
-def test_cli_server_prints_secrets_once_and_binds_loopback(cli_server: CliServer, tmp_path: Path) -> None:
+def test_cli_server_starts_an_empty_org_prints_its_token_once_and_binds_loopback(
+    cli_server: CliServer, tmp_path: Path
+) -> None:
     env = read_env(tmp_path / "okta.env")
     printed = "".join(cli_server.stdout_lines)
     assert cli_server.url.startswith("http://127.0.0.1:") and env["OKTA_ORG_URL"] == cli_server.url
-    for name in ("CLIENT_SECRET", "ADMIN_CLIENT_SECRET", "OKTA_API_TOKEN", "OKTA_SERVICE_PRIVATE_JWK_FILE"):
-        assert f"{name}={env[name]}" in printed
-    assert f"OKTA_SERVICE_CLIENT_ID={env['OKTA_SERVICE_CLIENT_ID']}" in printed
-    private = json.loads(Path(env["OKTA_SERVICE_PRIVATE_JWK_FILE"]).read_text())
-    assert private["d"] not in printed  # the key file's path, never the key
+    # An empty org, as a new Okta org: the default authorization server, an API token, nothing else
+    assert set(env) == {"ISSUER", "OKTA_ORG_URL", "OKTA_API_TOKEN"}
+    assert f"OKTA_API_TOKEN={env['OKTA_API_TOKEN']}" in printed
+    headers = {"Authorization": f"SSWS {env['OKTA_API_TOKEN']}", "Accept": "application/json"}
+    server = f"{cli_server.url}/api/v1/authorizationServers/default"
+    for path in ("/api/v1/apps", "/api/v1/authorizationServers/default/scopes"):
+        assert requests.get(cli_server.url + path, headers=headers, timeout=TIMEOUT).json() == []
+    assert requests.get(f"{server}/policies", headers=headers, timeout=TIMEOUT).json() == []
+    assert requests.get(server, headers=headers, timeout=TIMEOUT).json()["issuer"] == env["ISSUER"]
     assert "development tool" in printed
     status, _ = cli_server.stop()
     assert status == 0
     again = CliServer(tmp_path)
     try:
-        assert env["CLIENT_SECRET"] not in "".join(again.stdout_lines)
-        assert "OKTA_SERVICE_PRIVATE_JWK_FILE=" not in "".join(again.stdout_lines)
+        assert env["OKTA_API_TOKEN"] not in "".join(again.stdout_lines)
+        assert read_env(tmp_path / "okta.env")["OKTA_API_TOKEN"] == env["OKTA_API_TOKEN"]
     finally:
         again.stop()
 
 
-def test_cli_rotation_and_faults_reach_the_running_server(cli_server: CliServer, tmp_path: Path) -> None:
+def test_cli_rotation_and_faults_reach_the_running_server(tmp_path: Path) -> None:
+    # Given a state directory the test harness seeded (clients, service app), served by the command line
+    with LocalOkta(tmp_path) as seeded:
+        env = dict(seeded.env)
+    cli_server = CliServer(tmp_path)
+    try:
+        _rotation_and_faults(cli_server, tmp_path, env)
+    finally:
+        if cli_server.proc.poll() is None:
+            cli_server.stop()
+
+
+def _rotation_and_faults(cli_server: CliServer, tmp_path: Path, env: dict[str, str]) -> None:
     state = str(tmp_path)
-    env = read_env(tmp_path / "okta.env")
+    env = {**env, **read_env(tmp_path / "okta.env")}
     okta_url = env["ISSUER"]
     token = requests.post(
         f"{okta_url}/v1/token",

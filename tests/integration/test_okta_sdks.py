@@ -203,7 +203,7 @@ def https_okta(state_dir: Path, cert: Path, key: Path) -> Iterator[LocalOkta]:
     Yields a LocalOkta that is not started itself: its helpers (enroll, token, ssws, ...) only read `env`.
     """
     port = free_port()
-    server, env, _ = build_server(state_dir, "127.0.0.1", port, public_url=f"https://127.0.0.1:{port}")
+    server, env, _ = build_server(state_dir, "127.0.0.1", port, public_url=f"https://127.0.0.1:{port}", seed=True)
     tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     tls.load_cert_chain(cert, key)
     server.socket = tls.wrap_socket(server.socket, server_side=True)

@@ -13,7 +13,7 @@ from pathlib import Path
 from types import FrameType
 
 from devstack.events import write_fresh_event
-from devstack.processes import StackError
+from devstack.processes import StackError, write_client_env
 from devstack.stack import REPO_ROOT, LocalStack, Ports
 from devstack.story import STORY_STEPS, run_story
 from local_api.usage import main as usage
@@ -52,13 +52,6 @@ def shown(path: Path) -> str:
     return os.path.relpath(path) if Path(os.path.abspath(path)).is_relative_to(Path.cwd()) else str(path)
 
 
-def _write_client_env(path: Path, values: dict[str, str]) -> None:
-    # Only the owner may read it: it holds a client secret.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.writelines(f"{key}={value}\n" for key, value in values.items())
-
-
 def print_welcome(stack: LocalStack) -> None:
     """The API URL, both clients' credentials, and commands to paste (dev mode prints secrets on purpose)."""
     okta, python = stack.okta, shlex.quote(shown(Path(sys.executable)))
@@ -72,7 +65,7 @@ def print_welcome(stack: LocalStack) -> None:
     print(f"Access log     {shown(stack.access_log)}   (make usage)")
     for name, (client_id, secret, scope) in clients.items():
         env_file = stack.state_dir / f"{name}.env"
-        _write_client_env(
+        write_client_env(
             env_file,
             {"ISSUER": okta["ISSUER"], "DEFAULT_SCOPE": scope, "CLIENT_ID": client_id, "CLIENT_SECRET": secret}
             | {"API_URL": stack.api_url},

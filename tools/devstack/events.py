@@ -21,11 +21,11 @@ def token_event(token: str) -> dict[str, str]:
     return {"type": "TOKEN", "authorizationToken": f"Bearer {token}", "methodArn": METHOD_ARN}
 
 
-def _running_okta(stack: LocalStack) -> dict[str, str] | None:
-    env_file = stack.okta_dir / "okta.env"
-    if not env_file.is_file() or not port_in_use(HOST, stack.ports.okta):
+def _running_demo(stack: LocalStack) -> dict[str, str] | None:
+    """The demo client of a running `make dev`, if there is one."""
+    if not stack.demo_env.is_file() or not port_in_use(HOST, stack.ports.okta):
         return None
-    values = parse_env_file(env_file)
+    values = parse_env_file(stack.demo_env)
     try:
         answered = requests.get(f"{values.get('ISSUER', '')}/v1/keys", timeout=2).ok
     except requests.RequestException:
@@ -34,13 +34,18 @@ def _running_okta(stack: LocalStack) -> dict[str, str] | None:
 
 
 def write_fresh_event(stack: LocalStack, path: Path = EVENT_PATH) -> Path:
-    """Get a token from the running local Okta server (or start it briefly) and write the event to path."""
-    okta = _running_okta(stack)
+    """Get a hello-scope token from the running stack's demo client (or, with no stack running, from the admin client
+    of a briefly started, freshly set-up local Okta server) and write the event to path."""
+    demo = _running_demo(stack)
     try:
-        if okta is None:
+        if demo is not None:
+            client = client_for(demo, "", demo["CLIENT_ID"], demo["CLIENT_SECRET"], demo["DEFAULT_SCOPE"])
+        else:
             stack.start_okta()
-            okta = stack.okta
-        client = client_for(okta, "", okta["CLIENT_ID"], okta["CLIENT_SECRET"], okta["HELLO_SCOPE"])
+            stack.start_moto()
+            stack.setup_okta()
+            okta = stack.okta  # the admin client is in the clients policy too: it may ask for hello
+            client = client_for(okta, "", okta["ADMIN_CLIENT_ID"], okta["ADMIN_CLIENT_SECRET"], okta["HELLO_SCOPE"])
         token = client.token()
     finally:
         stack.stop()

@@ -107,6 +107,13 @@ class ManagedProcess:
             self._log = None
 
 
+def write_client_env(path: Path, values: dict[str, str]) -> None:
+    """Write a client's KEY=VALUE settings; only the owner may read them (they hold a client secret)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.writelines(f"{key}={value}\n" for key, value in values.items())
+
+
 def wait_until(what: str, ready: Callable[[], bool], *, timeout: float, process: ManagedProcess | None = None) -> None:
     """Poll ready() until it is true; fail early if process dies, with the end of its log."""
     deadline = time.monotonic() + timeout

@@ -1,12 +1,22 @@
 """The local stack: local Okta server, moto (Secrets Manager, DynamoDB) and the local API, started and stopped
-together. The register function runs in OAuth 2.0 for Okta mode with DPoP (auth_mode="ssws" for the API token)."""
+together.
+
+The local Okta server starts as an empty org (its default authorization server and a super-admin API token);
+`python -m okta_setup apply` then makes everything else, as it does in a real org: the route table's scopes, the two
+access policies, the register function's service app (OAuth 2.0 for Okta with DPoP) and its key in moto's Secrets
+Manager, the admin client (STATE/admin.env) and the six parameter values (STATE/samconfig.toml, environment
+`local`). Once the API runs, the demo client is registered through it (POST /register) or, on a restart, adopted
+(PUT /clients/{clientId}), as an operator would; its credentials are in STATE/demo.env."""
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import time
+import tomllib
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -15,15 +25,17 @@ from typing import Any
 import boto3
 import requests
 
-from devstack.processes import ManagedProcess, StackError, port_in_use, wait_until
+from devstack.processes import ManagedProcess, StackError, port_in_use, wait_until, write_client_env
 from devstack.tables import create_tables
 from devstack.usage_plans import create_usage_plans
-from m2m_client import ClientConfig, ClientError, M2MClient, parse_env_file
+from m2m_client import ApiError, ClientConfig, ClientError, M2MClient, parse_env_file
+from okta_setup.config import parse_overrides, template_parameters, write_overrides
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
 REGION = "us-east-1"
-SECRET_NAME = "okta-api-token"  # noqa: S105 - a name, not a value
+CONFIG_ENV = "local"  # the samconfig.toml environment okta_setup writes for the local stack
+DEMO_LABEL = "local demo"
 # moto accepts any credentials; these only keep boto3 from looking for real ones.
 DUMMY_AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
 START_TIMEOUT = 60.0
@@ -61,9 +73,9 @@ class LocalStack:
         parameter_overrides: dict[str, str] | None = None,
         api_output_to_terminal: bool = False,
         host: str = HOST,
-        auth_mode: str = "oauth",
         api_env: dict[str, str] | None = None,
         okta_apps_rate_limit: int | None = None,
+        okta_record: Path | None = None,
     ) -> None:
         self.state_dir = state_dir
         self.host = host  # 127.0.0.1; the Docker check binds the bridge address so containers can reach it
@@ -71,13 +83,14 @@ class LocalStack:
         self.template = template
         self.extra_overrides = parameter_overrides or {}
         self.api_output_to_terminal = api_output_to_terminal
-        self.auth_mode = auth_mode
         self.api_env = api_env or {}  # extra environment of the local API process (e.g. LOCAL_API_MAX_WORKERS)
         self.okta_apps_rate_limit = okta_apps_rate_limit  # requests a minute on /api/v1/apps* (None: okta_local's)
+        self.okta_record = okta_record  # where the local Okta server records its management exchanges (contract tests)
         self.okta_dir = state_dir / "okta"
         self.run_dir = state_dir / "devstack"
         self.processes: list[ManagedProcess] = []
         self.okta: dict[str, str] = {}
+        self.setup: dict[str, str] = {}  # the parameter values okta_setup wrote
         self.secret_arn = ""
         self.usage_plan_id = ""
         self.api_started_at = 0.0
@@ -130,8 +143,9 @@ class LocalStack:
         try:
             self.start_okta()
             self.start_moto()
+            self.setup_okta()
             self.start_api()
-            self.adopt_demo_client()
+            self.demo_client()
         except BaseException:
             self.stop()
             raise
@@ -143,7 +157,10 @@ class LocalStack:
         argv = [sys.executable, "-m", "okta_local", "serve", "--host", self.host, "--port", str(self.ports.okta)]
         if self.okta_apps_rate_limit is not None:
             argv += ["--apps-rate-limit", str(self.okta_apps_rate_limit)]
-        process = self._spawn("okta", [*argv, "--state-dir", str(self.okta_dir)])
+        argv += ["--state-dir", str(self.okta_dir)]
+        if self.okta_record is not None:
+            argv += ["--record", str(self.okta_record)]
+        process = self._spawn("okta", argv)
 
         def ready() -> bool:
             values = parse_env_file(env_file)
@@ -157,7 +174,7 @@ class LocalStack:
         wait_until(f"the local Okta server on {self.okta_url}", ready, timeout=START_TIMEOUT, process=process)
 
     def start_moto(self) -> None:
-        """Start moto's server and store the local Okta API token as the secret the register function reads."""
+        """Start moto's server (Secrets Manager, DynamoDB, API Gateway)."""
         argv = [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.ports.moto)]
         process = self._spawn("moto", argv)
         wait_until(
@@ -166,34 +183,106 @@ class LocalStack:
             timeout=START_TIMEOUT,
             process=process,
         )
-        client = self.aws_client("secretsmanager")
-        created = client.create_secret(Name=SECRET_NAME, SecretString=self.register_credentials())
-        self.secret_arn = created["ARN"]
+
+    @property
+    def config_file(self) -> Path:
+        """The samconfig.toml okta_setup writes the local stack's parameter values to."""
+        return self.state_dir / "samconfig.toml"
+
+    @property
+    def admin_env(self) -> Path:
+        """The admin client's settings, as okta_setup writes them."""
+        return self.state_dir / "admin.env"
+
+    @property
+    def demo_env(self) -> Path:
+        """The demo client's settings."""
+        return self.state_dir / "demo.env"
+
+    def setup_okta(self) -> None:
+        """Run `okta_setup apply` against the local Okta server and moto, as against a real org and AWS; then the
+        tables and usage plans the template defines (the admin client's API key needs its id)."""
+        self._write_local_config()
+        argv = [sys.executable, "-m", "okta_setup", "apply", "--issuer", self.okta["ISSUER"]]
+        argv += ["--config-file", str(self.config_file), "--config-env", CONFIG_ENV, "--template", str(self.template)]
+        argv += ["--admin-env", str(self.admin_env)]
+        env = {**os.environ, **self.function_env(), "OKTA_SETUP_TOKEN": self.okta["OKTA_API_TOKEN"]}
+        log = self.run_dir / "okta_setup.log"
+        with log.open("ab") as out:
+            done = subprocess.run(argv, env=env, cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT, check=False)
+        if done.returncode != 0:
+            tail = "\n".join(log.read_text(errors="replace").splitlines()[-5:])
+            raise StackError(f"okta_setup apply failed (exit {done.returncode}); end of {log}:\n{tail}")
+        self.setup = parse_overrides(
+            tomllib.loads(self.config_file.read_text(encoding="utf-8"))[CONFIG_ENV]["deploy"]["parameters"][
+                "parameter_overrides"
+            ]
+        )
+        self.secret_arn = self.setup["OktaApiTokenSecretArn"]
+        admin = parse_env_file(self.admin_env)
+        params = {**template_parameters(self.template), **self.extra_overrides}
+        self.okta.update(
+            ADMIN_CLIENT_ID=admin["CLIENT_ID"],
+            ADMIN_CLIENT_SECRET=admin["CLIENT_SECRET"],
+            HELLO_SCOPE=params.get("HelloScope", "hello"),
+            REGISTER_SCOPE=params.get("RegisterScope", "register"),
+            OKTA_CLIENTS_POLICY_ID=self.setup["OktaAccessPolicyId"],
+            OKTA_SERVICE_CLIENT_ID=self.setup["OktaClientId"],
+        )
         create_tables(self.aws_client("dynamodb"), self.template, self.parameter_overrides())
         self.enrol_seeded_clients()
+
+    def _write_local_config(self) -> None:
+        """The `local` environment: this stack's own parameter values (okta_setup reads the scopes with them)."""
+        if not self.config_file.exists():
+            self.config_file.write_text("# The local stack's parameter values, written by okta_setup.\nversion = 0.1\n")
+        if self.extra_overrides:
+            write_overrides(self.config_file, CONFIG_ENV, self.extra_overrides)
 
     def enrol_seeded_clients(self) -> None:
         """The template's usage plan and the admin client's API key in moto's API Gateway, as on AWS."""
         plans = create_usage_plans(self.aws_client("apigateway"), self.template, self.parameter_overrides())
         self.usage_plan_id = next(iter(plans.values()), "")
 
-    def adopt_demo_client(self) -> None:
-        """Bring the seeded demo client under the API's management as an operator would: PUT /clients/{clientId}
-        with the admin client's token (the register function gives it its API key and a registry entry)."""
-        if not self.usage_plan_id:
-            return
+    def demo_client(self) -> None:
+        """The demo client (the hello scope): adopted if demo.env names one Okta still has, else registered through
+        the API with the admin client's token, as an operator does (the register function enrols it)."""
         okta = self.okta
-        config = ClientConfig(
-            okta["ISSUER"],
-            okta["ADMIN_CLIENT_ID"],
-            okta["ADMIN_CLIENT_SECRET"],
-            scope=okta.get("REGISTER_SCOPE", "register"),
-            api_url=self.api_url,
+        admin = M2MClient(
+            ClientConfig(
+                okta["ISSUER"],
+                okta["ADMIN_CLIENT_ID"],
+                okta["ADMIN_CLIENT_SECRET"],
+                okta["REGISTER_SCOPE"],
+                self.api_url,
+            ),
+            timeout=30,
         )
+        known = parse_env_file(self.demo_env) if self.demo_env.exists() else {}
         try:
-            M2MClient(config, timeout=30).client_call("PUT", okta["CLIENT_ID"])
+            if known.get("CLIENT_ID") and known.get("CLIENT_SECRET") and self._adopt(admin, known["CLIENT_ID"]):
+                client_id, secret = known["CLIENT_ID"], known["CLIENT_SECRET"]
+            else:
+                created = admin.register(f"{DEMO_LABEL} {uuid.uuid4().hex[:8]}")
+                client_id, secret = str(created["client_id"]), str(created["client_secret"])
         except ClientError as exc:
-            raise StackError(f"adopting the demo client failed: {exc} (see {self.run_dir}/api.log)") from None
+            raise StackError(f"registering the demo client failed: {exc} (see {self.run_dir}/api.log)") from None
+        okta["CLIENT_ID"], okta["CLIENT_SECRET"] = client_id, secret
+        write_client_env(
+            self.demo_env,
+            {"ISSUER": okta["ISSUER"], "DEFAULT_SCOPE": okta["HELLO_SCOPE"], "CLIENT_ID": client_id}
+            | {"CLIENT_SECRET": secret, "API_URL": self.api_url},
+        )
+
+    def _adopt(self, admin: M2MClient, client_id: str) -> bool:
+        """PUT /clients/{clientId}: False if Okta no longer has that app (a fresh Okta state)."""
+        try:
+            admin.client_call("PUT", client_id)
+        except ApiError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
 
     def aws_client(self, service: str) -> Any:
         """A boto3 client of moto's server."""
@@ -205,12 +294,6 @@ class LocalStack:
             aws_secret_access_key=DUMMY_AWS["AWS_SECRET_ACCESS_KEY"],
             aws_session_token=DUMMY_AWS["AWS_SESSION_TOKEN"],
         )
-
-    def register_credentials(self) -> str:
-        """What the register function's secret holds: its service app's private JWK (oauth), or the API token."""
-        if self.auth_mode == "ssws":
-            return self.okta["OKTA_API_TOKEN"]
-        return Path(self.okta["OKTA_SERVICE_PRIVATE_JWK_FILE"]).read_text(encoding="utf-8")
 
     def function_env(self) -> dict[str, str]:
         """What the functions need beyond the template: the local Secrets Manager, a region and dummy credentials."""
@@ -224,20 +307,9 @@ class LocalStack:
         }
 
     def parameter_overrides(self) -> dict[str, str]:
-        """Template parameters pointing the functions at the local Okta server and the moto secret."""
-        return {
-            "Issuer": self.okta["ISSUER"],
-            "OktaOrgUrl": self.okta["OKTA_ORG_URL"],
-            "OktaApiTokenSecretArn": self.secret_arn or "arn:aws:secretsmanager:us-east-1:123456789012:secret:none",
-            "HelloScope": self.okta.get("HELLO_SCOPE", "hello"),
-            "RegisterScope": self.okta.get("REGISTER_SCOPE", "register"),
-            "OktaAuthMode": self.auth_mode,
-            "OktaClientId": self.okta.get("OKTA_SERVICE_CLIENT_ID", "") if self.auth_mode == "oauth" else "",
-            "OktaDpop": "true",
-            "OktaAccessPolicyId": self.okta.get("OKTA_CLIENTS_POLICY_ID", ""),
-            "AdminClientId": self.okta.get("ADMIN_CLIENT_ID", ""),
-            **self.extra_overrides,
-        }
+        """Template parameters: what okta_setup wrote (the local Okta server, the moto secret, the ids), this stack's
+        own values, and the register function in OAuth for Okta mode with DPoP."""
+        return {"OktaAuthMode": "oauth", "OktaDpop": "true", **self.setup, **self.extra_overrides}
 
     def start_api(self) -> None:
         """Start the local API on the template, with the local endpoints as env vars and parameters."""

@@ -17,7 +17,8 @@ Custom authorization server `default` (issuer ORG/oauth2/default, audience api:/
   requested scope ("*" covers all) decides, otherwise evaluation goes on to the next rule and policy.
   Client in no policy: 400 access_denied "Policy evaluation failed for this request, please check the
   policy configurations."; in a policy but no rule for the scopes, or a scope the server does not have:
-  400 invalid_scope "One or more scopes are not configured for the authorization server resource."
+  400 invalid_scope "One or more scopes are not configured for the authorization server resource." for a scope the
+  server does not have, "The access policies do not grant these scopes to this client: ..." for one it has.
   expires_in is the rule's accessTokenLifetimeMinutes, capped by --token-ttl.
 
 Org authorization server (issuer and access token audience ORG; tokens for Okta's own API):
@@ -72,9 +73,14 @@ Management API (Okta error objects; X-Rate-Limit-* headers on every answer, 429 
   of /oauth2/default/v1/keys (received, answered, status, fault).
 
 Run: `.venv/bin/python -m okta_local serve --host 127.0.0.1 --port 9000 --state-dir DIR` (port 0 picks a
-free port). The first start seeds: the admin client (in the admin policy, its rule grants register), the
-demo client (in the clients policy, its rule grants hello), the register function's service app
-(private_key_jwt, DPoP-bound tokens, an RSA 2048 key, grants okta.apps.manage and
+free port). It starts as an empty org: the default authorization server (GET /api/v1/authorizationServers[/default])
+with no scope and no policy, and an SSWS API token; `python -m okta_setup apply` makes the rest. Scopes:
+/api/v1/authorizationServers/default/scopes (GET, POST 201, GET|PUT|DELETE /{scopeId}); app keys:
+/api/v1/apps/{id}/credentials/jwks; custom roles, resource sets, bindings and client role assignments: okta_local.iam.
+`--record FILE` keeps each management exchange for the contract tests; `--no-custom-roles` acts as an org without
+them. The test harness (LocalOkta, seed=True) seeds: the scopes hello (default) and register, the admin client (in
+the admin policy, its rule grants register), the demo client (in the clients policy, its rule grants hello),
+the register function's service app (private_key_jwt, DPoP-bound tokens, an RSA 2048 key, grants okta.apps.manage and
 okta.authorizationServers.manage; its private JWK in DIR/service-app.jwk.json, mode 0600) and an SSWS API
 token. It prints the secrets (and the key file's path) once and writes DIR/okta.env (mode 0600): ISSUER,
 OKTA_ORG_URL, OKTA_API_TOKEN, HELLO_SCOPE, REGISTER_SCOPE, DEFAULT_SCOPE, ADMIN_CLIENT_ID,

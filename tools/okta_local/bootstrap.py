@@ -1,10 +1,15 @@
-"""First start and every restart: make sure the seeded clients, policies, service app and okta.env are in place.
+"""First start and every restart: the org's signing key, its SSWS API token and okta.env; with `seed` (the test
+harness LocalOkta only), also the fixtures below.
 
-Seeded: the admin client (in the admin policy, whose rule grants register), the demo client (in the
-clients policy, whose rule grants hello), the register function's service app (private_key_jwt, DPoP-bound
-tokens, grants okta.apps.manage and okta.authorizationServers.manage, its private JWK in
-DIR/service-app.jwk.json) and an SSWS API token. A state directory from an earlier version gets whatever
-is missing; its apps that could get hello by the old per-app scope lists are enrolled in the clients policy.
+An org started by `serve` is empty, as a new Okta org is: the default authorization server without scopes or
+policies, and a super-admin API token. `python -m okta_setup apply` makes the rest, as it does in a real org.
+
+Seeded for tests: the scopes hello (the default scope) and register, the admin client (in the admin policy, whose
+rule grants register), the demo client (in the clients policy, whose rule grants hello) and the register
+function's service app (private_key_jwt, DPoP-bound tokens, grants okta.apps.manage and
+okta.authorizationServers.manage, its private JWK in DIR/service-app.jwk.json). A state directory from an earlier
+version gets whatever is missing; its apps that could get hello by the old per-app scope lists are enrolled in the
+clients policy.
 """
 
 from __future__ import annotations
@@ -15,9 +20,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from okta_local.app_keys import active_keys, key_record
 from okta_local.apps import PRIVATE_KEY_JWT, create_app
+from okta_local.authservers import create_scope, scope_names
 from okta_local.client_secrets import secret_matches
-from okta_local.context import APPS_MANAGE, AUTH_SERVERS_MANAGE, DEFAULT_SCOPES, HELLO_SCOPE, REGISTER_SCOPE, Context
+from okta_local.context import APPS_MANAGE, AUTH_SERVERS_MANAGE, HELLO_SCOPE, REGISTER_SCOPE, Context
 from okta_local.credentials import hash_secret, new_api_token, new_client_secret, verify_secret
 from okta_local.dpop import jwk_thumbprint
 from okta_local.envfile import ENV_FILE, read_env, write_env, write_private
@@ -76,7 +83,7 @@ def _service_app(ctx: Context, state_dir: Path) -> tuple[str, Path, bool]:
     app = ctx.store.get_app(client_id) if client_id else None
     private_id = _key_id(_read_jwk(path))
     fresh = False
-    if app is None or private_id is None or private_id not in {_key_id(k) for k in app.jwks}:
+    if app is None or private_id is None or private_id not in {_key_id(k) for k in active_keys(app)}:
         private, public = new_client_jwk_pair()
         write_private(path, json.dumps(private, indent=2) + "\n")
         fresh = True
@@ -84,7 +91,7 @@ def _service_app(ctx: Context, state_dir: Path) -> tuple[str, Path, bool]:
             app, _ = create_app(ctx, "okta_local register service", PRIVATE_KEY_JWT, jwks=[public], dpop_bound=True)
             ctx.store.set_meta("service_client_id", app.id)
         else:
-            ctx.store.set_app_jwks(app.id, [public], time.time())
+            ctx.store.set_app_jwks(app.id, [key_record(public)], time.time())
     for scope in SERVICE_SCOPES:
         add_grant(ctx, app.id, scope)  # None when the grant is already there
     return app.id, path, fresh
@@ -130,23 +137,35 @@ def _api_token(ctx: Context, old: dict[str, str]) -> tuple[str, bool]:
     return token, True
 
 
-def prepare(ctx: Context, state_dir: Path) -> tuple[dict[str, str], list[str]]:
+def _seed_scopes(ctx: Context) -> None:
+    held = scope_names(ctx.store)
+    for name, default in ((HELLO_SCOPE, True), (REGISTER_SCOPE, False)):
+        if name not in held:
+            create_scope(ctx, {"name": name, "default": default, "metadataPublish": "ALL_CLIENTS"})
+
+
+def prepare(ctx: Context, state_dir: Path, seed: bool = False) -> tuple[dict[str, str], list[str]]:
     """Write okta.env for the current URL; return its values and the names of newly issued credentials."""
     ctx.keyring.signing_key()  # creates the first key on first start
+    if ctx.store.get_meta("created") is None:
+        ctx.store.set_meta("created", str(time.time()))
     path = state_dir / ENV_FILE
     old = read_env(path)
     issued: list[str] = []
     token, fresh = _api_token(ctx, old)
     if fresh:
         issued.append("OKTA_API_TOKEN")
-    env = {
-        "ISSUER": ctx.issuer,
-        "OKTA_ORG_URL": ctx.base_url,
-        "OKTA_API_TOKEN": token,
-        "HELLO_SCOPE": HELLO_SCOPE,
-        "REGISTER_SCOPE": REGISTER_SCOPE,
-        "DEFAULT_SCOPE": " ".join(DEFAULT_SCOPES),
-    }
+    env = {"ISSUER": ctx.issuer, "OKTA_ORG_URL": ctx.base_url, "OKTA_API_TOKEN": token}
+    if seed:
+        _seed(ctx, state_dir, old, env, issued)
+    write_env(path, env)
+    return env, issued
+
+
+def _seed(ctx: Context, state_dir: Path, old: dict[str, str], env: dict[str, str], issued: list[str]) -> None:
+    """The test harness's fixtures: scopes, the admin and demo clients, the service app, the two policies."""
+    _seed_scopes(ctx)
+    env.update(HELLO_SCOPE=HELLO_SCOPE, REGISTER_SCOPE=REGISTER_SCOPE, DEFAULT_SCOPE=HELLO_SCOPE)
     for spec in _SEEDED:
         client_id, secret, fresh = _seeded_client(ctx, old, spec)
         env[spec[2]], env[spec[3]] = client_id, secret
@@ -168,5 +187,3 @@ def prepare(ctx: Context, state_dir: Path) -> tuple[dict[str, str], list[str]]:
         2,
         HELLO_SCOPE,
     )
-    write_env(path, env)
-    return env, issued

@@ -17,6 +17,7 @@ from okta_local.context import DEFAULT_APPS_RATE_LIMIT, DEFAULT_TOKEN_TTL
 from okta_local.envfile import ENV_FILE, read_env
 from okta_local.faults import APPS_FAULTS, DPOP_NONCE_FAULTS, KEYS_FAULTS, TOKEN_FAULTS
 from okta_local.keys import DEFAULT_GRACE_SECONDS, rotate_keys
+from okta_local.recorder import Recorder
 from okta_local.server import DB_FILE, FAULTS_PATH, build_server
 from okta_local.store import Store
 
@@ -59,6 +60,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--token-ttl", type=_positive_int, default=DEFAULT_TOKEN_TTL, help="access token lifetime (s)")
     serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    serve.add_argument(
+        "--record",
+        type=Path,
+        help="append each management API request and answer (credentials left out) to this file, as JSON lines",
+    )
+    serve.add_argument(
+        "--no-custom-roles",
+        action="store_true",
+        help="act as an org without custom admin roles (/api/v1/iam answers E0000015)",
+    )
 
     rotate = sub.add_parser("rotate-keys", parents=[state], help="add a signing key; a running server uses it at once")
     rotate.add_argument(
@@ -80,6 +91,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     faults.add_argument("--delay-seconds", type=float, default=2.0, help="how long 'slow' waits")
     faults.add_argument("--apps-rate-limit", type=_positive_int, help="override the Apps API limit per minute")
+    faults.add_argument(
+        "--api-500-after", type=int, help="answer this many management API requests, then one 500 (once)"
+    )
     faults.add_argument("--show", action="store_true", help="only print the current faults")
     return parser
 
@@ -88,7 +102,14 @@ def _serve(args: argparse.Namespace) -> int:
     log_format = "%(asctime)s %(levelname)s %(name)s %(message)s"
     logging.basicConfig(level=args.log_level, stream=sys.stderr, format=log_format)
     server, env, issued = build_server(
-        args.state_dir, args.host, args.port, args.public_url, args.apps_rate_limit, args.token_ttl
+        args.state_dir,
+        args.host,
+        args.port,
+        args.public_url,
+        args.apps_rate_limit,
+        args.token_ttl,
+        custom_roles=not args.no_custom_roles,
+        recorder=Recorder(args.record) if args.record else None,
     )
     print("okta_local: a development tool, never a production authorization server.")
     if args.host not in ("127.0.0.1", "localhost", "::1"):
@@ -150,6 +171,7 @@ def _faults(args: argparse.Namespace) -> int:
             "delay_seconds": args.delay_seconds,
             "apps_rate_limit": args.apps_rate_limit,
             "dpop_nonce": None if args.dpop_nonce == "none" else args.dpop_nonce,
+            "api_500_after": args.api_500_after,
         }
         response = requests.post(url, headers=headers, json=spec, timeout=10)
     print(json.dumps(response.json()))

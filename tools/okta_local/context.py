@@ -10,16 +10,14 @@ from okta_local.dpop import Nonces
 from okta_local.faults import Faults, KeysLog
 from okta_local.keys import KeyRing
 from okta_local.ratelimit import RateLimiter
+from okta_local.recorder import Recorder
 from okta_local.store import Store
 
 AUTH_SERVER_ID = "default"
 AUDIENCE = "api://default"
+# The scopes LocalOkta's seeded test fixtures use (an org started by `serve` has no scope until one is created).
 HELLO_SCOPE = "hello"
 REGISTER_SCOPE = "register"
-SCOPES = (HELLO_SCOPE, REGISTER_SCOPE)
-# The default custom authorization server's default scope: what a token request without `scope` asks for.
-# Whether the client gets it is up to the access policies, as for any other scope.
-DEFAULT_SCOPES = (HELLO_SCOPE,)
 DEFAULT_TOKEN_TTL = 3600
 DEFAULT_APPS_RATE_LIMIT = 100
 
@@ -28,7 +26,9 @@ APPS_READ = "okta.apps.read"
 APPS_MANAGE = "okta.apps.manage"
 AUTH_SERVERS_READ = "okta.authorizationServers.read"
 AUTH_SERVERS_MANAGE = "okta.authorizationServers.manage"
-OKTA_SCOPES = (APPS_READ, APPS_MANAGE, AUTH_SERVERS_READ, AUTH_SERVERS_MANAGE)
+ROLES_READ = "okta.roles.read"
+ROLES_MANAGE = "okta.roles.manage"
+OKTA_SCOPES = (APPS_READ, APPS_MANAGE, AUTH_SERVERS_READ, AUTH_SERVERS_MANAGE, ROLES_READ, ROLES_MANAGE)
 # How an app authenticates at a token endpoint (settings of POST /api/v1/apps).
 PRIVATE_KEY_JWT = "private_key_jwt"
 SECRET_METHODS = ("client_secret_basic", "client_secret_post")
@@ -83,6 +83,8 @@ class Context:
     keys_log: KeysLog = field(default_factory=KeysLog)
     nonces: Nonces = field(default_factory=Nonces)
     policies_limiter: RateLimiter = field(default_factory=RateLimiter)
+    custom_roles: bool = True  # False: an org without custom admin roles (the /api/v1/iam API answers E0000015)
+    recorder: Recorder | None = None  # management API exchanges, for the contract tests
 
     @property
     def issuer(self) -> str:

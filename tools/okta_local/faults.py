@@ -30,6 +30,7 @@ class FaultSpec:
     delay_seconds: float = 2.0  # how long "slow" waits; "hang" waits until the fault is cleared
     apps_rate_limit: int | None = None  # None uses the limit the server was started with
     dpop_nonce: str | None = None  # "always": every org token request is first refused with a fresh nonce
+    api_500_after: int | None = None  # the management API answers this many requests, then one 500 (once)
 
     @classmethod
     def from_json(cls, data: object) -> FaultSpec:
@@ -42,6 +43,9 @@ class FaultSpec:
         keys, token, apps, nonce = data.get("keys"), data.get("token"), data.get("apps"), data.get("dpop_nonce")
         delay = data.get("delay_seconds", 2.0)
         limit = data.get("apps_rate_limit")
+        after = data.get("api_500_after")
+        if after is not None and (isinstance(after, bool) or not isinstance(after, int) or after < 0):
+            raise FaultSpecError("api_500_after must be a whole number from 0, or null")
         if keys is not None and keys not in KEYS_FAULTS:
             raise FaultSpecError(f"keys must be one of {KEYS_FAULTS} or null")
         if token == "429":  # noqa: S105 (a fault name)
@@ -57,7 +61,13 @@ class FaultSpec:
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
             raise FaultSpecError("apps_rate_limit must be a positive whole number or null")
         return cls(
-            keys=keys, token=token, apps=apps, delay_seconds=float(delay), apps_rate_limit=limit, dpop_nonce=nonce
+            keys=keys,
+            token=token,
+            apps=apps,
+            delay_seconds=float(delay),
+            apps_rate_limit=limit,
+            dpop_nonce=nonce,
+            api_500_after=after,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -72,6 +82,7 @@ class Faults:
         self._lock = threading.Lock()
         self._spec = FaultSpec()
         self._changed = threading.Event()
+        self._api_calls = 0  # management requests answered since api_500_after was set
 
     @property
     def spec(self) -> FaultSpec:
@@ -83,8 +94,21 @@ class Faults:
         """Replace the spec and release hanging requests."""
         with self._lock:
             self._spec = spec
+            self._api_calls = 0
             old, self._changed = self._changed, threading.Event()
         old.set()
+
+    def take_api_500(self) -> bool:
+        """Count one management request; True for the one api_500_after says must fail (the fault then clears)."""
+        with self._lock:
+            after = self._spec.api_500_after
+            if after is None:
+                return False
+            if self._api_calls < after:
+                self._api_calls += 1
+                return False
+            self._spec = FaultSpec(**{**asdict(self._spec), "api_500_after": None})
+            return True
 
     def release(self) -> None:
         """Release hanging requests (server shutdown)."""

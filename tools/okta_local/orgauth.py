@@ -17,6 +17,7 @@ from typing import Any
 
 import jwt
 
+from okta_local.app_keys import active_keys
 from okta_local.apps import PRIVATE_KEY_JWT
 from okta_local.context import OKTA_SCOPES, ORG_TOKEN_TTL, Answer, Context, Request
 from okta_local.dpop import ALGORITHMS, ProofError, default_algorithm, public_key
@@ -65,11 +66,12 @@ def _invalid_client(description: str) -> OAuthError:
 def _assertion_key(app: App, header: dict[str, Any]) -> Any:
     """Return the registered key the assertion names by kid (or the only key, if it names none)."""
     kid = header.get("kid")
+    keys = active_keys(app)
     jwk: dict[str, Any] | None
-    if kid is None and len(app.jwks) == 1:
-        jwk = app.jwks[0]
+    if kid is None and len(keys) == 1:
+        jwk = keys[0]
     else:
-        jwk = next((k for k in app.jwks if k.get("kid") == kid), None)
+        jwk = next((k for k in keys if k.get("kid") == kid), None)
     if jwk is None:
         raise _invalid_client("The client_assertion kid does not match a public key registered for the client.")
     alg = str(header.get("alg"))

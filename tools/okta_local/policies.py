@@ -1,4 +1,5 @@
 """Access policies and rules of the default custom authorization server, and their evaluation at /v1/token.
+The same handler routes the server object itself and its scopes (authservers).
 
 API (Okta's paths and shapes; reads need okta.authorizationServers.read or .manage, writes .manage):
   GET/POST              /api/v1/authorizationServers/default/policies
@@ -13,7 +14,8 @@ conditions.clients.include names the client (or ALL_CLIENTS); within each, ACTIV
 order; the first rule whose grantTypes include client_credentials and whose scopes include every
 requested scope (or "*") decides, and a rule that does not match passes evaluation on to the next rule
 and policy. Rules that name users or groups other than EVERYONE never match (client credentials have no
-user). No policy for the client: access_denied; a policy but no rule for the scopes: invalid_scope.
+user). No policy for the client: access_denied; a policy but no rule for the scopes: invalid_scope, naming the
+scopes the policies do not grant (a scope the server does not have is refused before, as "not configured").
 """
 
 from __future__ import annotations
@@ -22,11 +24,11 @@ import time
 from typing import Any
 
 from okta_local import apiauth
+from okta_local.authservers import handle_scopes, handle_server, scope_names
 from okta_local.context import (
     AUTH_SERVER_ID,
     AUTH_SERVERS_MANAGE,
     AUTH_SERVERS_READ,
-    SCOPES,
     Answer,
     Context,
     Request,
@@ -69,6 +71,7 @@ MAX_ITEMS = 1000
 MIN_TOKEN_MINUTES, MAX_TOKEN_MINUTES = 5, 1440  # Okta: an access token lives five minutes to one day
 NO_POLICY = "Policy evaluation failed for this request, please check the policy configurations."
 SCOPE_NOT_CONFIGURED = "One or more scopes are not configured for the authorization server resource."
+NOT_GRANTED = "The access policies do not grant these scopes to this client: {}."
 
 
 # --- JSON shapes ---------------------------------------------------------------------------------------
@@ -89,7 +92,8 @@ def _document_json(item: Document, kind: str, href: str, **links: dict[str, Any]
     return {
         "type": item.doc.get("type", kind),
         "id": item.id,
-        **{k: v for k, v in item.doc.items() if k != "type"},
+        # An empty description is left out, as Okta does (its contract: a description is non-empty).
+        **{k: v for k, v in item.doc.items() if k != "type" and not (k == "description" and v == "")},
         "created": iso(item.created),
         "lastUpdated": iso(item.last_updated),
         "_links": {
@@ -216,7 +220,7 @@ def _people(fields: _Fields, value: object) -> dict[str, Any]:
     return result
 
 
-def _rule_doc(body: dict[str, Any], default_priority: int | None) -> dict[str, Any]:
+def _rule_doc(body: dict[str, Any], default_priority: int | None, scopes: tuple[str, ...]) -> dict[str, Any]:
     fields = _Fields(body)
     conditions = _object(body.get("conditions"))
     token = _object(_object(body.get("actions")).get("token"))
@@ -238,7 +242,7 @@ def _rule_doc(body: dict[str, Any], default_priority: int | None) -> dict[str, A
             },
             "scopes": {
                 "include": fields.strings(
-                    _object(conditions.get("scopes")).get("include"), "conditions.scopes.include", (*SCOPES, ANY_SCOPE)
+                    _object(conditions.get("scopes")).get("include"), "conditions.scopes.include", (*scopes, ANY_SCOPE)
                 )
             },
         },
@@ -276,7 +280,7 @@ def create_policy(ctx: Context, body: dict[str, Any]) -> Document:
 
 def create_rule(ctx: Context, policy_id: str, body: dict[str, Any]) -> Document:
     """Validate and store a new rule of an existing policy."""
-    doc = _rule_doc(body, _next_priority(ctx.store.list_documents("rules", policy_id)))
+    doc = _rule_doc(body, _next_priority(ctx.store.list_documents("rules", policy_id)), scope_names(ctx.store))
     now = time.time()
     item = Document(new_id("0pr"), doc, now, now, policy_id)
     if not ctx.store.insert_document("rules", item):
@@ -326,7 +330,7 @@ def evaluate(store: Store, client_id: str, scopes: list[str]) -> dict[str, Any]:
                 return rule.doc
     if not in_a_policy:
         raise OAuthError(400, "access_denied", NO_POLICY)
-    raise OAuthError(400, "invalid_scope", SCOPE_NOT_CONFIGURED)
+    raise OAuthError(400, "invalid_scope", NOT_GRANTED.format(" ".join(scopes)))
 
 
 # --- the API -------------------------------------------------------------------------------------------
@@ -365,7 +369,7 @@ def _rules(ctx: Context, method: str, policy_id: str, rest: list[str], body: byt
     if method == "GET":
         item = ctx.store.get_document("rules", rule_id, policy_id)
     elif method == "PUT":
-        doc = _rule_doc(json_body(body), None)
+        doc = _rule_doc(json_body(body), None, scope_names(ctx.store))
         item = ctx.store.replace_document("rules", rule_id, doc, time.time(), policy_id)
     elif method == "DELETE":
         if not ctx.store.delete_document("rules", rule_id, policy_id):
@@ -379,9 +383,13 @@ def _rules(ctx: Context, method: str, policy_id: str, rest: list[str], body: byt
 
 
 def _route(ctx: Context, method: str, parts: list[str], body: bytes) -> Answer:
-    if not parts or parts[0] != AUTH_SERVER_ID:
-        raise not_found(parts[0] if parts else PREFIX, "AuthorizationServer")
-    if len(parts) < 2 or parts[1] != "policies":
+    if len(parts) < 2:
+        return handle_server(ctx, method, parts)
+    if parts[0] != AUTH_SERVER_ID:
+        raise not_found(parts[0], "AuthorizationServer")
+    if parts[1] == "scopes":
+        return handle_scopes(ctx, method, parts[2:], body)
+    if parts[1] != "policies":
         raise not_found("/".join(parts), "Resource")
     rest = parts[2:]
     if not rest:

@@ -5,27 +5,37 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from okta_local import apiauth, apps, bootstrap, policies
+from okta_local import apiauth, apps, bootstrap, iam, policies
+from okta_local.authservers import scopes
 from okta_local.context import (
     AUTH_SERVER_ID,
     DEFAULT_APPS_RATE_LIMIT,
     DEFAULT_TOKEN_TTL,
-    SCOPES,
     Answer,
     Context,
     Request,
 )
 from okta_local.dpop import ALGORITHMS as DPOP_ALGORITHMS
-from okta_local.errors import OAuthError, OktaApiError, internal_error, method_not_allowed, not_found, validation_failed
+from okta_local.errors import (
+    OAuthError,
+    OktaApiError,
+    internal_error,
+    method_not_allowed,
+    not_found,
+    rate_limited,
+    validation_failed,
+)
 from okta_local.faults import MAX_DELAY_SECONDS, Faults, FaultSpec, FaultSpecError
 from okta_local.keys import KeyRing
 from okta_local.orgauth import issue_org_token, org_discovery
 from okta_local.ratelimit import RateLimiter
+from okta_local.recorder import Recorder, is_management
 from okta_local.store import Store
 from okta_local.tokens import issue_token
 
@@ -50,7 +60,7 @@ def discovery(ctx: Context) -> dict[str, Any]:
         "response_types_supported": ["token"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "dpop_signing_alg_values_supported": list(DPOP_ALGORITHMS),
-        "scopes_supported": list(SCOPES),
+        "scopes_supported": [s["name"] for s in scopes(ctx.store) if s.get("metadataPublish") == "ALL_CLIENTS"],
         "claims_supported": ["ver", "jti", "iss", "aud", "iat", "exp", "cid", "scp", "sub", "cnf"],
         "subject_types_supported": ["public"],
     }
@@ -79,6 +89,18 @@ def _keys(ctx: Context) -> Answer:
         ctx.keys_log.add(received, status, fault.keys)
 
 
+def _limited(ctx: Context, req: Request, handler: Callable[[Context, Request], Answer]) -> Answer:
+    """Rate-limit (Okta's per-minute bucket, shared with the policy API here) and run a management handler."""
+    decision = ctx.policies_limiter.check(ctx.apps_rate_limit)
+    try:
+        if not decision.allowed:
+            raise rate_limited()
+        answer = handler(ctx, req)
+    except OktaApiError as exc:
+        return Answer(exc.status, exc.body(), {**exc.headers, **decision.headers()})
+    return Answer(answer.status, answer.body, {**answer.headers, **decision.headers()})
+
+
 def _faults(ctx: Context, method: str, authorization: str | None, body: bytes) -> Answer:
     apiauth.authenticate_ssws(ctx, authorization)
     if method == "POST":
@@ -96,6 +118,7 @@ class Handler(BaseHTTPRequestHandler):
     """One request; every answer is JSON with a Content-Length, so keep-alive works."""
 
     server: OktaLocalServer
+    _sent_body = b""
     protocol_version = "HTTP/1.1"
     server_version = "okta_local"
     timeout = 30  # seconds a client may take to send its request
@@ -134,6 +157,7 @@ class Handler(BaseHTTPRequestHandler):
         for name, value in self.headers.items():
             headers.setdefault(name.lower(), []).append(value)
         body = self._body() if method in ("POST", "PUT", "PATCH", "DELETE") else b""
+        self._sent_body = body
         return Request(method, path, query, headers, body)
 
     def _route(self, method: str, path: str, query: str) -> Answer:
@@ -144,6 +168,8 @@ class Handler(BaseHTTPRequestHandler):
             return apps.handle_apps(ctx, req)
         if path == policies.PREFIX or path.startswith(policies.PREFIX + "/"):
             return policies.handle_policies(ctx, req)
+        if path.startswith((iam.IAM_PREFIX + "/", iam.CLIENTS_PREFIX + "/")):
+            return _limited(ctx, req, iam.handle_iam if path.startswith(iam.IAM_PREFIX) else iam.handle_client_roles)
         if path == FAULTS_PATH:
             return _faults(ctx, method, auth, req.body)
         if path == KEYS_LOG_PATH:
@@ -173,7 +199,10 @@ class Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self) -> None:
         path, _, query = self.path.partition("?")
+        ctx = self.server.ctx
         try:
+            if is_management(path) and ctx.faults.take_api_500():
+                raise internal_error()
             answer = self._route(self.command, path, query)
         except OAuthError as exc:
             headers = {"Cache-Control": "no-store", "Pragma": "no-cache", **exc.headers}
@@ -186,7 +215,20 @@ class Handler(BaseHTTPRequestHandler):
             # Never the traceback's text to the client; the log has it (it holds no request data).
             logger.exception("request failed: %s %s", self.command, path)
             answer = Answer(500, internal_error().body())
+        if ctx.recorder is not None and is_management(path):
+            self._record(path, query, answer)
         self._send(answer)
+
+    def _record(self, path: str, query: str, answer: Answer) -> None:
+        headers: dict[str, list[str]] = {}
+        for name, value in self.headers.items():
+            headers.setdefault(name.lower(), []).append(value)
+        sent = dict(answer.headers)
+        if answer.body is not None:
+            sent["Content-Type"] = "application/json"
+        recorder = self.server.ctx.recorder
+        if recorder is not None:
+            recorder.add(self.command, path, query, headers, self._sent_body, answer.status, sent, answer.body)
 
     do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = do_HEAD = do_OPTIONS = _dispatch
 
@@ -231,12 +273,20 @@ def build_server(
     public_url: str | None = None,
     apps_rate_limit: int = DEFAULT_APPS_RATE_LIMIT,
     token_ttl: int = DEFAULT_TOKEN_TTL,
+    *,
+    seed: bool = False,
+    custom_roles: bool = True,
+    recorder: Recorder | None = None,
 ) -> tuple[OktaLocalServer, dict[str, str], list[str]]:
-    """Bind the server, bring state and okta.env up to date; return the server, env values and fresh secrets."""
+    """Bind the server, bring state and okta.env up to date; return the server, env values and fresh secrets.
+
+    Without `seed` the org is empty (a new Okta org: the default authorization server and an API token); `seed`
+    adds the test harness's fixtures (okta_local.bootstrap)."""
     state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     store = Store(state_dir / DB_FILE)
     ctx = Context(store, KeyRing(store), Faults(), RateLimiter(), apps_rate_limit, token_ttl)
+    ctx.custom_roles, ctx.recorder = custom_roles, recorder
     server = OktaLocalServer((host, port), ctx)  # a failed bind closes the store through server_close()
     ctx.base_url = (public_url or f"http://{_url_host(host)}:{server.server_address[1]}").rstrip("/")
-    env, issued = bootstrap.prepare(ctx, state_dir)
+    env, issued = bootstrap.prepare(ctx, state_dir, seed)
     return server, env, issued

@@ -1,5 +1,6 @@
 """SQLite state: signing keys, apps, their client secrets and grants, access policies and rules, API tokens,
-used JWT ids.
+used JWT ids, and the other management API objects (scopes, custom roles, resource sets, role assignments) as
+JSON documents of a kind.
 
 Safe across threads (one connection behind a lock, every change in its own transaction) and across
 processes (WAL, busy timeout). Policies and rules are stored as the JSON documents the API shows.
@@ -46,6 +47,10 @@ CREATE TABLE IF NOT EXISTS client_secrets (
     created REAL NOT NULL, last_updated REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS client_secrets_app ON client_secrets (app_id);
+CREATE TABLE IF NOT EXISTS objects (
+    kind TEXT NOT NULL, id TEXT NOT NULL, parent TEXT NOT NULL DEFAULT '', doc TEXT NOT NULL,
+    created REAL NOT NULL, last_updated REAL NOT NULL, PRIMARY KEY (kind, id)
+);
 CREATE TABLE IF NOT EXISTS used_jtis (
     kind TEXT NOT NULL, jti TEXT NOT NULL, expires REAL NOT NULL, PRIMARY KEY (kind, jti)
 );
@@ -260,6 +265,16 @@ class Store:
         with self._transaction() as db:
             db.execute("UPDATE apps SET jwks = ?, last_updated = ? WHERE id = ?", (json.dumps(jwks), now, app_id))
 
+    def update_app(
+        self, app_id: str, label: str, dpop_bound: bool, profile: dict[str, Any], jwks: list[dict[str, Any]], now: float
+    ) -> None:
+        """Replace an app's label, DPoP setting, profile and public keys (PUT /api/v1/apps/{id})."""
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE apps SET label = ?, dpop = ?, profile = ?, jwks = ?, last_updated = ? WHERE id = ?",
+                (label, int(dpop_bound), json.dumps(profile), json.dumps(jwks), now, app_id),
+            )
+
     def delete_app(self, app_id: str) -> bool:
         """Delete an inactive app with its grants and client secrets; False if it is missing or still active."""
         with self._transaction() as db:
@@ -426,6 +441,47 @@ class Store:
                 db.execute("DELETE FROM rules WHERE policy_id = ?", (item_id,))
             return cursor.rowcount == 1
 
+    # other management API objects: a JSON document of a kind (scope, role, resource set...), optionally under a parent
+
+    def insert_object(self, kind: str, item: Document) -> None:
+        """Store a new object of a kind."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO objects (kind, id, parent, doc, created, last_updated) VALUES (?, ?, ?, ?, ?, ?)",
+                (kind, item.id, item.parent or "", json.dumps(item.doc), item.created, item.last_updated),
+            )
+
+    def list_objects(self, kind: str, parent: str | None = None) -> list[Document]:
+        """Return every object of a kind (of one parent, if given), in creation order."""
+        sql = "SELECT id, doc, created, last_updated, parent FROM objects WHERE kind = ?"
+        args: tuple[object, ...] = (kind,)
+        if parent is not None:
+            sql, args = sql + " AND parent = ?", (kind, parent)
+        return [_document(r) for r in self._query(sql + " ORDER BY rowid", args)]
+
+    def get_object(self, kind: str, item_id: str) -> Document | None:
+        """Return one object of a kind, or None."""
+        rows = self._query(
+            "SELECT id, doc, created, last_updated, parent FROM objects WHERE kind = ? AND id = ?", (kind, item_id)
+        )
+        return _document(rows[0]) if rows else None
+
+    def replace_object(self, kind: str, item_id: str, doc: dict[str, Any], now: float) -> Document | None:
+        """Replace an object's document; None if it does not exist."""
+        with self._transaction() as db:
+            cursor = db.execute(
+                "UPDATE objects SET doc = ?, last_updated = ? WHERE kind = ? AND id = ?",
+                (json.dumps(doc), now, kind, item_id),
+            )
+            if cursor.rowcount != 1:
+                return None
+        return self.get_object(kind, item_id)
+
+    def delete_object(self, kind: str, item_id: str) -> bool:
+        """Delete one object of a kind; False if it does not exist."""
+        with self._transaction() as db:
+            return db.execute("DELETE FROM objects WHERE kind = ? AND id = ?", (kind, item_id)).rowcount == 1
+
     # JWT ids seen (client assertions, DPoP proofs): each may be used once
 
     def use_jti(self, kind: str, jti: str, expires: float, now: float) -> bool:
@@ -545,5 +601,5 @@ def _document(row: tuple[object, ...]) -> Document:
         doc=doc if isinstance(doc, dict) else {},
         created=float(str(row[2])),
         last_updated=float(str(row[3])),
-        parent=None if row[4] is None else str(row[4]),
+        parent=None if row[4] is None or row[4] == "" else str(row[4]),
     )

@@ -20,6 +20,7 @@ from okta_local.context import DEFAULT_APPS_RATE_LIMIT, DEFAULT_TOKEN_TTL, HELLO
 from okta_local.dpop import access_token_hash
 from okta_local.keys import DEFAULT_GRACE_SECONDS, rotate_keys
 from okta_local.orgauth import JWT_BEARER
+from okta_local.recorder import Recorder
 from okta_local.server import FAULTS_PATH, OktaLocalServer, build_server
 
 TIMEOUT = 10
@@ -114,9 +115,16 @@ class LocalOkta:
         port: int = 0,
         apps_rate_limit: int = DEFAULT_APPS_RATE_LIMIT,
         token_ttl: int = DEFAULT_TOKEN_TTL,
+        *,
+        seed: bool = True,
+        custom_roles: bool = True,
+        record: bool = False,
     ) -> None:
+        """seed=False starts an empty org (what `serve` starts); record=True keeps the management exchanges."""
         self.state_dir = Path(state_dir)
         self._port, self._apps_rate_limit, self._token_ttl = port, apps_rate_limit, token_ttl
+        self._seed, self._custom_roles = seed, custom_roles
+        self.recorder = Recorder() if record else None
         self._server: OktaLocalServer | None = None
         self._thread: threading.Thread | None = None
         self.env: dict[str, str] = {}
@@ -124,7 +132,14 @@ class LocalOkta:
     def start(self) -> LocalOkta:
         """Bind 127.0.0.1 and serve in a daemon thread."""
         self._server, self.env, _ = build_server(
-            self.state_dir, "127.0.0.1", self._port, apps_rate_limit=self._apps_rate_limit, token_ttl=self._token_ttl
+            self.state_dir,
+            "127.0.0.1",
+            self._port,
+            apps_rate_limit=self._apps_rate_limit,
+            token_ttl=self._token_ttl,
+            seed=self._seed,
+            custom_roles=self._custom_roles,
+            recorder=self.recorder,
         )
         server = self._server
         # A short poll interval: stop() waits for it, and tests start and stop many servers.
@@ -204,6 +219,12 @@ class LocalOkta:
     def admin_policy_id(self) -> str:
         """Return the id of the admin policy (its rule grants register)."""
         return self.env["OKTA_ADMIN_POLICY_ID"]
+
+    def records(self) -> list[dict[str, Any]]:
+        """Return the management API exchanges recorded so far (LocalOkta(record=True))."""
+        if self.recorder is None:
+            raise RuntimeError("start LocalOkta with record=True")
+        return self.recorder.items()
 
     def ssws(self) -> dict[str, str]:
         """Return the management API headers with the SSWS API token."""

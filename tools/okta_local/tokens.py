@@ -23,8 +23,9 @@ from urllib.parse import parse_qs, unquote_plus
 
 import jwt
 
+from okta_local.authservers import default_scope_names, scope_names
 from okta_local.client_secrets import secret_matches
-from okta_local.context import AUDIENCE, DEFAULT_SCOPES, SCOPES, Answer, Context, Request
+from okta_local.context import AUDIENCE, Answer, Context, Request
 from okta_local.dpop import Proof, ProofError, verify_proof
 from okta_local.errors import OAuthError, OktaApiError
 from okta_local.faults import MAX_DELAY_SECONDS
@@ -181,7 +182,7 @@ def issue_token(ctx: Context, req: Request) -> Answer:
     proof = None
     if app.dpop_bound or req.header_count("DPoP"):
         proof = check_token_request_proof(ctx, req, f"{ctx.issuer}/v1/token")
-    scopes = requested_scopes(params.get("scope"), SCOPES, DEFAULT_SCOPES)
+    scopes = requested_scopes(params.get("scope"), scope_names(ctx.store), default_scope_names(ctx.store))
     rule = evaluate(ctx.store, client_id, scopes)
     minutes = rule.get("actions", {}).get("token", {}).get("accessTokenLifetimeMinutes", 60)
     ttl = min(ctx.token_ttl, int(minutes) * 60)  # the rule's lifetime, capped by the server's --token-ttl

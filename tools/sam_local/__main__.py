@@ -92,10 +92,16 @@ def write_env_vars(path: Path, host: str, moto_url: str, usage_plan_id: str) -> 
     path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
 
 
+def hello_client(okta: dict[str, str]) -> tuple[str, str]:
+    """A client with the hello scope before the API runs: the admin client, which okta_setup puts in the clients
+    policy too (the demo client is registered through the API, which this check starts last)."""
+    return okta["ADMIN_CLIENT_ID"], okta["ADMIN_CLIENT_SECRET"]
+
+
 def fresh_events(okta: dict[str, str], out_dir: Path) -> dict[Path, Expectation]:
     """Authorizer events holding a fresh token of the local Okta server (hello scope), with what each must give."""
-    token = client_for(okta, "", okta["CLIENT_ID"], okta["CLIENT_SECRET"], okta.get("HELLO_SCOPE", "hello")).token()
-    client_id = okta["CLIENT_ID"]
+    client_id, secret = hello_client(okta)
+    token = client_for(okta, "", client_id, secret, okta.get("HELLO_SCOPE", "hello")).token()
     cases = {
         "authorizer-valid": (METHOD_ARN, token, policy(True, METHOD_ARN, client_id)),
         "authorizer-wrong-scope": (REGISTER_ARN, token, policy(False, REGISTER_ARN, client_id)),
@@ -154,7 +160,8 @@ def refusals_logged(log: Path) -> int:
 def api_matrix(api_url: str, okta: dict[str, str], api_log: Path) -> list[Step]:
     """The HTTP matrix against `sam local start-api`, asserting SAM CLI's answers where they differ from API Gateway."""
     hello_scope, register_scope = okta.get("HELLO_SCOPE", "hello"), okta.get("REGISTER_SCOPE", "register")
-    hello = client_for(okta, api_url, okta["CLIENT_ID"], okta["CLIENT_SECRET"], hello_scope)
+    hello_id, hello_secret = hello_client(okta)
+    hello = client_for(okta, api_url, hello_id, hello_secret, hello_scope)
     admin = client_for(okta, api_url, okta["ADMIN_CLIENT_ID"], okta["ADMIN_CLIENT_SECRET"], register_scope)
     token, admin_token = hello.token(), admin.token()
     label = json.dumps({"label": f"sam-local-{uuid.uuid4().hex[:8]}"})
@@ -195,8 +202,8 @@ def api_matrix(api_url: str, okta: dict[str, str], api_log: Path) -> list[Step]:
         ("GET /hello, malformed token", get("/hello", "not-a-jwt"), 401, message_is("Unauthorized")),
         # API Gateway: 401. SAM CLI reads the authorizer's "Unauthorized" error as a malformed policy.
         ("GET /hello, tampered token (API Gateway: 401)", tampered, 502, refused_by_authorizer),
-        ("GET /hello, valid token", get("/hello", token), 200, greeting(okta["CLIENT_ID"])),
-        ("GET /, valid token", get("/", token), 200, greeting(okta["CLIENT_ID"])),
+        ("GET /hello, valid token", get("/hello", token), 200, greeting(hello_id)),
+        ("GET /, valid token", get("/", token), 200, greeting(hello_id)),
         # API Gateway: 403 {"message": "Forbidden"} from the template's ACCESS_DENIED gateway response.
         ("GET /hello, register scope only", get("/hello", admin_token), 403, message_is(SAM_DENIED)),
         ("POST /register, hello scope only", register(token, label), 403, message_is(SAM_DENIED)),
@@ -235,11 +242,12 @@ def run(args: argparse.Namespace, processes: list[ManagedProcess], steps: list[S
     work: Path = args.work_dir
     logs = work / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    # The local Okta server and moto as `make dev` starts them, on the address containers reach the host at.
+    # The local Okta server, moto and okta_setup as `make dev` runs them, on the address containers reach the host at.
     stack = LocalStack(work, host=args.host, ports=Ports(api=0, okta=free_port(args.host), moto=free_port(args.host)))
     stack.processes = processes  # one list: main() stops them with the rest
     stack.start_okta()
     stack.start_moto()
+    stack.setup_okta()  # python -m okta_setup apply, from the empty org, as `make dev` does
     okta = stack.okta
     env_vars = work / "env-vars.json"
     write_env_vars(env_vars, args.host, stack.moto_url, stack.usage_plan_id)

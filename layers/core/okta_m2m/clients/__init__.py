@@ -6,8 +6,8 @@ It may use okta_m2m.tokens' public names; the token side never imports it. These
 behind them (`_registry`, `_okta_client`, ...) are private.
 """
 
-from okta_m2m.clients._okta_auth import okta_auth
-from okta_m2m.clients._okta_client import OktaClient
+from okta_m2m.clients._okta_auth import APPS_SCOPE, POLICIES_SCOPE, OAuthForOkta, okta_auth
+from okta_m2m.clients._okta_client import OktaAuth, OktaClient, okta_request, retry_after_seconds
 from okta_m2m.clients._operations import (
     adopt_client,
     check_id,
@@ -22,6 +22,10 @@ from okta_m2m.clients._registry import Registry
 from okta_m2m.clients._settings import RegisterSettings, register_settings
 
 __all__ = (
+    "APPS_SCOPE",
+    "POLICIES_SCOPE",
+    "OAuthForOkta",
+    "OktaAuth",
     "OktaClient",
     "RegisterSettings",
     "Registry",
@@ -29,12 +33,14 @@ __all__ = (
     "check_id",
     "list_clients",
     "okta_auth",
+    "okta_request",
     "read_label",
     "read_registration",
     "register_service_app",
     "register_settings",
     "remove_secret",
     "revoke_client",
+    "retry_after_seconds",
     "rotate_secret",
     "show_client",
 )

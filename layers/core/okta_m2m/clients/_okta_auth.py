@@ -124,15 +124,26 @@ def _oauth_error(response: requests.Response) -> str:
     )
 
 
+PrivateJwk = Callable[[bool], dict[str, str]]  # the service app's private JWK; True: read it again, skipping caches
+
+
+def secret_private_jwk(secret_id: str) -> PrivateJwk:
+    """The service app's private JWK as the register function keeps it: in a Secrets Manager secret."""
+    return lambda refresh: okta_private_jwk(secret_id, refresh=refresh)
+
+
 class OAuthForOkta:
     """Access tokens from `{org}/oauth2/v1/token` for the okta.* scopes, cached per container until shortly before
-    they expire; DPoP proofs on every request, with one retry carrying the nonce when Okta asks for one."""
+    they expire; DPoP proofs on every request, with one retry carrying the nonce when Okta asks for one.
+
+    `private_jwk` gives the service app's private key: from its secret for the register function, from a file for
+    the setup tool (okta_setup)."""
 
     def __init__(
         self,
         org_url: str,
         client_id: str,
-        secret_id: str,
+        private_jwk: PrivateJwk,
         remaining_ms: RemainingMillis,
         *,
         scopes: tuple[str, ...] = (APPS_SCOPE, POLICIES_SCOPE),
@@ -144,7 +155,7 @@ class OAuthForOkta:
         self._scopes = " ".join(scopes)
         self._api = org_url
         self._client_id = client_id
-        self._secret_id = secret_id
+        self._private_jwk = private_jwk
         self._remaining_ms = remaining_ms
         self._dpop = dpop
         self._session = session or okta_session()
@@ -182,12 +193,12 @@ class OAuthForOkta:
         return token
 
     def _fetch(self) -> _Token:
-        jwk = okta_private_jwk(self._secret_id)
+        jwk = self._private_jwk(False)
         response = self._token_request(jwk)
         if response.status_code == 400 and _oauth_error(response) == "use_dpop_nonce" and self._dpop:
             response = self._token_request(jwk)  # observe() kept the nonce; a fresh assertion and proof
         elif response.status_code == 401 and _oauth_error(response) == "invalid_client":
-            fresh = okta_private_jwk(self._secret_id, refresh=True)
+            fresh = self._private_jwk(True)
             if fresh != jwk:  # the key was rotated in the secret since this container read it
                 logger.info("Okta refused the service app's key; retrying once with the re-read secret")
                 response = self._token_request(fresh)
@@ -256,7 +267,7 @@ def okta_auth(settings: RegisterSettings, remaining_ms: RemainingMillis) -> Ssws
     return OAuthForOkta(
         settings.okta_org_url,
         settings.client_id,
-        settings.api_token_secret,
+        secret_private_jwk(settings.api_token_secret),
         remaining_ms,
         scopes=scopes,
         dpop=settings.dpop,

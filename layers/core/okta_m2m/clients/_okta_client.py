@@ -40,6 +40,8 @@ MAX_SEARCH_PAGES = 5
 REGISTRATION_MARKER = "okta_m2m_registration"
 
 RemainingMillis = Callable[[], int]
+# What Okta's answers hold that its contract marks readOnly: never sent back in a PUT.
+READ_ONLY_FIELDS = frozenset({"id", "created", "lastUpdated", "_links", "_embedded"})
 
 
 class OktaAuth(Protocol):
@@ -267,8 +269,10 @@ class OktaClient:
         return body
 
     def put_policy(self, server_id: str, policy_id: str, policy: dict[str, Any]) -> None:
-        """Replace the whole access policy (Okta's policies API has no partial update)."""
-        self._call("PUT", self._policy_url(server_id, policy_id), "access policy", json=policy)
+        """Replace the whole access policy (Okta's policies API has no partial update). The read-only fields of what
+        GET answered (id, timestamps, links) stay out: Okta's contract marks them readOnly in a request."""
+        body = {k: v for k, v in policy.items() if k not in READ_ONLY_FIELDS}
+        self._call("PUT", self._policy_url(server_id, policy_id), "access policy", json=body)
 
     def _policy_url(self, server_id: str, policy_id: str) -> str:
         server, policy = quote(server_id, safe=""), quote(policy_id, safe="")
