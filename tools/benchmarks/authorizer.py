@@ -76,6 +76,7 @@ NOT_WORSE = 1.10  # target of `50 routes/3 issuers vs 3 routes` (ratio over rati
 # What a configuration sets (or leaves unset) in our authorizer's environment; the rest is shared.
 SETTINGS = frozenset({"ISSUER", "AUDIENCE", "ISSUERS", "JWKS_URI", "ROUTE_SCOPES"})
 LOG_ENV = {"POWERTOOLS_SERVICE_NAME": "authorizer", "POWERTOOLS_LOG_LEVEL": "INFO"}
+NODE_SETTINGS = frozenset({"NODE_OPTIONS", "NODE_EXTRA_CA_CERTS", "NODE_PATH", "NODE_USE_ENV_PROXY"})
 APP = ROOT / "functions" / "authorizer" / "app.py"
 NAME_WIDTH = 66  # the measure column
 ARN = "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/v1/GET/hello"
@@ -593,6 +594,12 @@ class Bench:
         env.pop("PYTHONDONTWRITEBYTECODE", None)  # any value, "0" too, would leave every child compiling from source
         return env
 
+    def node_env(self, setup: Setup) -> dict[str, str]:
+        """A Node peer's environment: a cold child's, without this machine's Node settings. NODE_EXTRA_CA_CERTS
+        naming the system's CA bundle, as some machines set it, has Node load every CA as it starts (about 30 ms
+        here), which it never does on Lambda."""
+        return {k: v for k, v in self.child_env(setup).items() if k not in NODE_SETTINGS}
+
     def children(self) -> tuple[Child, Child, Child, Child]:
         """Ours in each configuration (3 routes, then 50), the minimal and the peer authorizer as cold scripts, each
         with a token of its own issuer (the 50-route one: of its second issuer)."""
@@ -615,7 +622,7 @@ class Bench:
         trusted as NODE_EXTRA_CA_CERTS); none if the Node peers are skipped."""
         if self.node is None:
             return []
-        http, tls = self.child_env(self.small), {**self.child_env(self.tls), "NODE_EXTRA_CA_CERTS": str(self.ca)}
+        http, tls = self.node_env(self.small), {**self.node_env(self.tls), "NODE_EXTRA_CA_CERTS": str(self.ca)}
         found = []
         for peer in node_peers.PEERS:
             program = peer.cold_program(self.node)
@@ -721,7 +728,7 @@ def node_warm_peers(bench: Bench) -> list[node_peers.WarmPeer]:
     on one call per token of a round (not timed); none if the Node peers are skipped."""
     if bench.node is None:
         return []
-    started = [node_peers.WarmPeer(bench.node, peer, bench.child_env(bench.small), ARN) for peer in node_peers.PEERS]
+    started = [node_peers.WarmPeer(bench.node, peer, bench.node_env(bench.small), ARN) for peer in node_peers.PEERS]
     for node in started:
         node.time_calls(bench.small.rounds[-1])
     return started
