@@ -52,7 +52,6 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import jwt
-from aws_lambda_builders.workflows.python_pip.workflow import PythonPipWorkflow  # type: ignore[import-untyped]
 from aws_lambda_powertools.utilities.auth_alpha.jwt import JWTVerifier
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.hashes import SHA256
@@ -86,8 +85,10 @@ ROUNDS = 5
 COLD_RUNS = 9
 RSS_CALLS = 2000
 KEYS_LATENCY_MS = 120.0  # the issue's slow keys endpoint: the 0.75x cold target holds for this latency
-LAYER_BUILD = ROOT / ".aws-sam" / "build" / "CoreLayer"  # template.yaml: CoreLayer, ContentUri layers/core/
-LAYER_SOURCE = ROOT / "layers" / "core"  # BuildMethod python3.13: deps and sources under python/
+# What `sam build` runs for the layer and the functions (template.yaml: BuildMethod makefile), and their code.
+SAM_BUILD_MAKEFILE = ROOT / "tools" / "sam_build" / "Makefile"
+LAYER_SOURCE = ROOT / "layers" / "core"  # CoreLayer's ContentUri
+AUTHORIZER_SOURCE = ROOT / "functions" / "authorizer"  # AuthorizerFunction's CodeUri
 
 # Each cold script defines decide(token) -> effect and prints the first decision. argv: issuer, token, methodArn.
 MINIMAL_COLD = """
@@ -105,7 +106,7 @@ def decide(token):
     claims = json.loads(d(p))
     assert claims["iss"] == issuer and claims["aud"] == "api://default" and claims["exp"] > time.time()
     return "Allow"
-print(decide(sys.argv[2]))
+print(decide(sys.argv[2]), flush=True)
 """
 
 OURS_COLD = """
@@ -117,7 +118,7 @@ class Context:
 def decide(token):
     event = {"type": "TOKEN", "authorizationToken": "Bearer " + token, "methodArn": sys.argv[3]}
     return lambda_handler(event, Context())["policyDocument"]["Statement"][0]["Effect"]
-print(decide(sys.argv[2]))
+print(decide(sys.argv[2]), flush=True)
 """
 
 # The peer's cold start: its import, a urllib GET of the same keys endpoint (the peer's own fetcher speaks https
@@ -132,7 +133,7 @@ verifier = JWTVerifier(
 def decide(token):
     event = {"type": "TOKEN", "authorizationToken": "Bearer " + token, "methodArn": sys.argv[3]}
     return verifier.authorize(event, scopes=["hello"])["policyDocument"]["Statement"][0]["Effect"]
-print(decide(sys.argv[2]))
+print(decide(sys.argv[2]), flush=True)
 """
 
 # A process's ru_maxrss keeps, across exec, the peak of the process it was forked from: started straight from this
@@ -350,10 +351,20 @@ def run_child(
 
 
 def cold_seconds(child: Child) -> float:
-    """Wall time of a fresh process running child to its first Allow."""
-    elapsed, lines = run_child(child)
-    if lines[-1] != "Allow":
-        raise RuntimeError(f"cold run ended on {lines[-1][:200]!r}, not Allow")
+    """Seconds from starting a fresh process running child to its first Allow on stdout. Its exit is not timed: a
+    Lambda container lives on after its first answer, so an interpreter's teardown is no part of a cold start."""
+    started = time.perf_counter()
+    elapsed = None
+    with subprocess.Popen(
+        child.command(), env=child.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as run:
+        for line in run.stdout or ():
+            if line.rstrip("\n") == "Allow":
+                elapsed = time.perf_counter() - started
+                break
+        rest, errors = run.communicate()
+    if elapsed is None or run.returncode:
+        raise RuntimeError(f"cold run did not allow (exit {run.returncode}): {rest[-300:]}{errors[-600:]}")
     return elapsed
 
 
@@ -381,27 +392,42 @@ def zip_bytes(root: Path) -> int:
     return buffer.tell()
 
 
-def build_layer(target: Path) -> None:
-    """What `sam build` puts in the CoreLayer: python/ holds requirements.txt's packages and layers/core/'s files."""
-    requirements = LAYER_SOURCE / "requirements.txt"
-    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-compile", "--target", str(target / "python")]
-    done = subprocess.run([*pip, "-r", str(requirements)], capture_output=True, text=True, check=False)
+def sam_build(target: str, source: Path, artifacts: Path) -> None:
+    """Run a build target of tools/sam_build/Makefile as `sam build` runs it: in the code's directory (SAM: a copy of
+    it), the result in artifacts."""
+    artifacts.mkdir(parents=True)
+    command = ["make", "-s", "-f", str(SAM_BUILD_MAKEFILE), target, f"ARTIFACTS_DIR={artifacts}"]
+    done = subprocess.run([*command, f"PYTHON={sys.executable}"], cwd=source, capture_output=True, text=True)
     if done.returncode:
-        raise RuntimeError(f"pip install for the layer failed: {done.stderr[-1000:]}")
-    shutil.rmtree(target / "python" / "bin", ignore_errors=True)  # console scripts: SAM unpacks wheels without them
-    ignore = shutil.ignore_patterns(*PythonPipWorkflow.EXCLUDED_FILES)  # SAM's own exclusions for source files
-    shutil.copytree(LAYER_SOURCE, target / "python", ignore=ignore, dirs_exist_ok=True)
+        raise RuntimeError(f"make {target} failed: {done.stdout[-500:]}{done.stderr[-1000:]}")
 
 
-def layer_rows() -> tuple[list[Row], str]:
-    """The CoreLayer's unpacked and zipped size, from the SAM build if there is one, else from a temporary build."""
-    if LAYER_BUILD.is_dir():
-        return layer_size_rows(LAYER_BUILD), f"CoreLayer measured in {LAYER_BUILD.relative_to(ROOT)} (as last built)"
-    print("no .aws-sam build: installing the CoreLayer to a temporary directory...", file=sys.stderr)
-    with tempfile.TemporaryDirectory(prefix="bench-layer-") as tmp:
-        build_layer(Path(tmp))
-        rows = layer_size_rows(Path(tmp))
-    return rows, "CoreLayer built without SAM: pip install --target python/ (layers/core/requirements.txt) + sources"
+class Built(NamedTuple):
+    """The CoreLayer and the AuthorizerFunction as `sam build` ships them (bytecode included), and the same code as
+    sources only (as BuildMethod python3.13 shipped it): each a PYTHONPATH, function first."""
+
+    layer: Path  # the layer's root: python/ below it
+    shipped: list[str]
+    sources: list[str]
+
+    @classmethod
+    def create(cls, scratch: Path) -> Built:
+        """Build both into scratch, and copy them without their bytecode."""
+        print("building the CoreLayer and the authorizer as sam build does...", file=sys.stderr)
+        layer, function = scratch / "CoreLayer", scratch / "AuthorizerFunction"
+        sam_build("build-CoreLayer", LAYER_SOURCE, layer)
+        sam_build("build-AuthorizerFunction", AUTHORIZER_SOURCE, function)
+        no_bytecode = shutil.ignore_patterns("__pycache__", "*.pyc")
+        shutil.copytree(layer, scratch / "sources" / "CoreLayer", ignore=no_bytecode)
+        shutil.copytree(function, scratch / "sources" / "AuthorizerFunction", ignore=no_bytecode)
+        shipped = [str(function), str(layer / "python")]
+        sources = [str(scratch / "sources" / "AuthorizerFunction"), str(scratch / "sources" / "CoreLayer" / "python")]
+        return cls(layer, shipped, sources)
+
+
+def layer_rows(built: Built) -> list[Row]:
+    """The CoreLayer's unpacked and zipped size, as `sam build` builds it."""
+    return layer_size_rows(built.layer)
 
 
 def layer_size_rows(root: Path) -> list[Row]:
@@ -851,6 +877,31 @@ def cold_rows(bench: Bench, latency_ms: float) -> tuple[Ratio, Row, Row, list[Ro
     )
 
 
+def bytecode_rows(bench: Bench, built: Built) -> list[Row]:
+    """Ours cold, keys answered at once, from the layer and function as `sam build` ships them and as sources only
+    (nothing compiled, nothing written: Lambda's code directories are read-only), medians of COLD_RUNS interleaved
+    with the minimal authorizer: sources over shipped, and sources over minimal."""
+    print("cold runs, with and without bytecode...", file=sys.stderr)
+    small = bench.small
+    env = {**bench.child_env(small), "PYTHONDONTWRITEBYTECODE": "1"}
+    args = [small.issuers[0].name, small.rounds[0][1], ARN]
+    children = [
+        Child(OURS_COLD, args, {**env, "PYTHONPATH": os.pathsep.join(built.shipped)}),
+        Child(OURS_COLD, args, {**env, "PYTHONPATH": os.pathsep.join(built.sources)}),
+        bench.children()[2],  # the minimal authorizer
+    ]
+    versus_shipped, versus_minimal = [], []
+    cold_seconds(children[2])  # not measured: writes the minimal authorizer's bytecode, as in cold_rows
+    for _ in range(COLD_RUNS):
+        shipped, sources, minimal = (cold_seconds(child) for child in children)
+        versus_shipped.append(sources / shipped)
+        versus_minimal.append(sources / minimal)
+    return [
+        Row("cold start, no bytecode / as sam build ships it, keys 0 ms", statistics.median(versus_shipped)),
+        Row("cold start / minimal authorizer, keys 0 ms, no bytecode", statistics.median(versus_minimal)),
+    ]
+
+
 def rss_rows(bench: Bench) -> tuple[Row, Row, Row, list[Row]]:
     """Peak RSS after a cold first Allow and RSS_CALLS warm distinct calls: ours (target), minimal, peer and each
     Node peer (info)."""
@@ -888,17 +939,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         *(cold_rows(bench, ms) for ms in sorted({0.0, args.keys_latency_ms})), strict=True
     )
     rss, minimal_rss, peer_rss, node_rss = rss_rows(bench)
-    layer, layer_note = layer_rows()
+    built = Built.create(Path(scratch.name))
+    bytecode = bytecode_rows(bench, built)
+    layer = layer_rows(built)
     ours, big, versus = zip(*(ratio.rows() for ratio in (*warm, *cold)), strict=True)
     rows = [ours[0], stretch, *ours[1:], rss, *fetches, *versus, *node_warm, *(r for rs in node_cold for r in rs)]
-    rows += [*big, *tls_cold, minimal_rss, peer_warm, *peer_cold, peer_rss, *node_rss]
+    rows += [*big, *tls_cold, *bytecode, minimal_rss, peer_warm, *peer_cold, peer_rss, *node_rss]
     rows += layer
     print(f"{'measure':<{NAME_WIDTH}} {'value':>8} {'target':>8}")
     for row in rows:
         print(row.line())
     print(*notes, sep="\n")
     print(f"note: {BIG} vs 3 routes = the 50-route ratio / the 3-route ratio, same baselines, same rounds")
-    print(f"note: {layer_note}")
+    print("note: CoreLayer and no bytecode = built by tools/sam_build/Makefile, as sam build builds them")
     print("note: peer cold start = import, urllib GET of the keys (same server), JWTVerifier(jwks=...), authorize")
     print("note: keys over TLS = the same keys server behind TLS, its CA trusted beside the system's (SSL_CERT_FILE)")
     if node is None:
