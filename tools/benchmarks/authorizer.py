@@ -17,9 +17,23 @@ issuer) and shown as information against today's targets; the target is on the c
 `50 routes/3 issuers vs 3 routes` = its ratio / today's ratio <= 1.10 (NOT_WORSE: not worse, 10% allowed for noise),
 binding where today's row is.
 
+Issue 23: beside the Node verifiers a team would pick instead (node_peers: aws-jwt-verify and @okta/jwt-verifier in
+README-style TOKEN authorizers, same tokens, keys server and settings), ours / each one, warm distinct and same token
+(timed inside Node, interleaved in chunks with ours), cold on loopback http and over TLS, and their peak RSS. Targets
+against aws-jwt-verify: warm distinct <= 1x (stretch 0.8x, info) and both cold starts <= 1x; the @okta/jwt-verifier
+rows are info. Every implementation (ours, Powertools', the Node peers) must refuse the same bad tokens and allow a
+valid control (bad_tokens): `bad tokens not refused` <= 0. Without node and npm the Node rows are skipped, and the
+run says what to install.
+
+Cold starts are timed to the first Allow a fresh process prints, not to its exit (a Lambda container lives on). The
+layer and the authorizer are built as `sam build` builds them (tools/sam_build/Makefile, bytecode included), and, as
+information, ours runs from them with and without their bytecode (`no bytecode / as sam build ships it`, and the
+sources-only start against the minimal authorizer).
+
 Information, no target: Powertools' own JWT verifier (auth_alpha) against ours, warm and cold; both cold ratios
 with the keys server behind TLS (its throwaway CA trusted beside the system's CAs, so that loading them costs what it
-does in production); the minimal and the peer authorizers' peak RSS; the CoreLayer's unpacked and zipped size.
+does in production); the minimal, the peer and the Node authorizers' peak RSS; the CoreLayer's unpacked and zipped
+size.
 
 Read the cold rows knowing that urllib builds a TLS context (loading the system's CAs, about 20 ms here) for every
 opener, http or https: on loopback http the minimal authorizer pays it and ours, which makes one for https only, does
