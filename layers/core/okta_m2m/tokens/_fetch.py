@@ -81,16 +81,10 @@ def split_url(url: str) -> Url | None:
 @lru_cache(maxsize=1)
 def tls_context() -> ssl.SSLContext:
     """The TLS context of every https fetch, made once: certificates verified against the system's CAs, host name
-    checked, TLS 1.2 at least. Loading the CAs is most of its cost (about 20 ms); OpenSSL parses them without
-    holding the GIL."""
+    checked, TLS 1.2 at least. Loading the CAs is most of its cost (about 20 ms)."""
     import ssl  # https only, and on first use: see the module's docstring
 
     return ssl.create_default_context()
-
-
-# Taken to make (or take) tls_context() for a connection: of several fetches starting at once (a prefetch for each
-# issuer), one loads the CAs and the others wait for them, rather than each loading them again.
-_TLS_CONTEXT_LOCK = threading.Lock()
 
 
 def _connect(url: Url, deadline: float) -> socket.socket:
@@ -102,10 +96,7 @@ def _connect(url: Url, deadline: float) -> socket.socket:
         return sock
     try:
         sock.settimeout(_remaining(deadline))
-        # After the TCP connect: a first fetch loads the CAs while its SYN is on the way (make bench: 120 ms keys).
-        with _TLS_CONTEXT_LOCK:
-            context = tls_context()
-        return context.wrap_socket(sock, server_hostname=host)
+        return tls_context().wrap_socket(sock, server_hostname=host)
     except BaseException:
         sock.close()
         raise
@@ -262,11 +253,7 @@ class Prefetched:
     call's own timeout: a prefetch still under way is that call's fetch, and its failure the call's failure. If the
     prefetch had already failed, or its answer is older than `max_age` (INIT long before the first call, as with
     provisioned concurrency), the call fetches as it would have without it. Every other call goes to the network as
-    usual. Starting never raises and never waits on the network.
-
-    For https the thread loads the CAs (tls_context), once its TCP connect is under way: OpenSSL parses them without
-    the GIL, so the imports that follow the start go on meanwhile, on a second core where there is one. ssl itself is
-    imported at the start: importing is work under the GIL, which the thread would only share with those imports.
+    usual. Starting never raises and never waits on the network: for https it loads ssl and the CAs at once.
     """
 
     def __init__(
@@ -283,7 +270,12 @@ class Prefetched:
         self._fetched_at = float("-inf")
         target = split_url(url)
         if target is not None and target.scheme == "https":
-            import ssl  # noqa: F401  (see the class's docstring)
+            # ssl and its CAs load here, first, rather than in the thread: that is CPU work the GIL would share with
+            # the imports that follow, and the request could only leave once it was done.
+            try:
+                tls_context()
+            except Exception:  # noqa: S110  (the fetch will meet it again, and fail as it would have)
+                pass
         try:
             threading.Thread(target=self._run, name="okta-m2m-prefetch", daemon=True).start()
         except RuntimeError:  # no thread to be had: nothing is pending, the first call fetches
