@@ -17,9 +17,23 @@ issuer) and shown as information against today's targets; the target is on the c
 `50 routes/3 issuers vs 3 routes` = its ratio / today's ratio <= 1.10 (NOT_WORSE: not worse, 10% allowed for noise),
 binding where today's row is.
 
+Issue 23: beside the Node verifiers a team would pick instead (node_peers: aws-jwt-verify and @okta/jwt-verifier in
+README-style TOKEN authorizers, same tokens, keys server and settings), ours / each one, warm distinct and same token
+(timed inside Node, interleaved in chunks with ours), cold on loopback http and over TLS, and their peak RSS. Targets
+against aws-jwt-verify: warm distinct <= 1x (stretch 0.8x, info) and both cold starts <= 1x; the @okta/jwt-verifier
+rows are info. Every implementation (ours, Powertools', the Node peers) must refuse the same bad tokens and allow a
+valid control (bad_tokens): `bad tokens not refused` <= 0. Without node and npm the Node rows are skipped, and the
+run says what to install.
+
+Cold starts are timed to the first Allow a fresh process prints, not to its exit (a Lambda container lives on). The
+layer and the authorizer are built as `sam build` builds them (tools/sam_build/Makefile, bytecode included), and, as
+information, ours runs from them with and without their bytecode (`no bytecode / as sam build ships it`, and the
+sources-only start against the minimal authorizer).
+
 Information, no target: Powertools' own JWT verifier (auth_alpha) against ours, warm and cold; both cold ratios
 with the keys server behind TLS (its throwaway CA trusted beside the system's CAs, so that loading them costs what it
-does in production); the minimal and the peer authorizers' peak RSS; the CoreLayer's unpacked and zipped size.
+does in production); the minimal, the peer and the Node authorizers' peak RSS; the CoreLayer's unpacked and zipped
+size.
 
 Read the cold rows knowing that urllib builds a TLS context (loading the system's CAs, about 20 ms here) for every
 opener, http or https: on loopback http the minimal authorizer pays it and ours, which makes one for https only, does
@@ -52,11 +66,11 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import jwt
-from aws_lambda_builders.workflows.python_pip.workflow import PythonPipWorkflow  # type: ignore[import-untyped]
 from aws_lambda_powertools.utilities.auth_alpha.jwt import JWTVerifier
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.hashes import SHA256
 
+from benchmarks import bad_tokens, node_peers
 from okta_local.tls import make_tls_files
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,6 +89,7 @@ NOT_WORSE = 1.10  # target of `50 routes/3 issuers vs 3 routes` (ratio over rati
 # What a configuration sets (or leaves unset) in our authorizer's environment; the rest is shared.
 SETTINGS = frozenset({"ISSUER", "AUDIENCE", "ISSUERS", "JWKS_URI", "ROUTE_SCOPES"})
 LOG_ENV = {"POWERTOOLS_SERVICE_NAME": "authorizer", "POWERTOOLS_LOG_LEVEL": "INFO"}
+NODE_SETTINGS = frozenset({"NODE_OPTIONS", "NODE_EXTRA_CA_CERTS", "NODE_PATH", "NODE_USE_ENV_PROXY"})
 APP = ROOT / "functions" / "authorizer" / "app.py"
 NAME_WIDTH = 66  # the measure column
 ARN = "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/v1/GET/hello"
@@ -84,8 +99,10 @@ ROUNDS = 5
 COLD_RUNS = 9
 RSS_CALLS = 2000
 KEYS_LATENCY_MS = 120.0  # the issue's slow keys endpoint: the 0.75x cold target holds for this latency
-LAYER_BUILD = ROOT / ".aws-sam" / "build" / "CoreLayer"  # template.yaml: CoreLayer, ContentUri layers/core/
-LAYER_SOURCE = ROOT / "layers" / "core"  # BuildMethod python3.13: deps and sources under python/
+# What `sam build` runs for the layer and the functions (template.yaml: BuildMethod makefile), and their code.
+SAM_BUILD_MAKEFILE = ROOT / "tools" / "sam_build" / "Makefile"
+LAYER_SOURCE = ROOT / "layers" / "core"  # CoreLayer's ContentUri
+AUTHORIZER_SOURCE = ROOT / "functions" / "authorizer"  # AuthorizerFunction's CodeUri
 
 # Each cold script defines decide(token) -> effect and prints the first decision. argv: issuer, token, methodArn.
 MINIMAL_COLD = """
@@ -103,7 +120,7 @@ def decide(token):
     claims = json.loads(d(p))
     assert claims["iss"] == issuer and claims["aud"] == "api://default" and claims["exp"] > time.time()
     return "Allow"
-print(decide(sys.argv[2]))
+print(decide(sys.argv[2]), flush=True)
 """
 
 OURS_COLD = """
@@ -115,7 +132,7 @@ class Context:
 def decide(token):
     event = {"type": "TOKEN", "authorizationToken": "Bearer " + token, "methodArn": sys.argv[3]}
     return lambda_handler(event, Context())["policyDocument"]["Statement"][0]["Effect"]
-print(decide(sys.argv[2]))
+print(decide(sys.argv[2]), flush=True)
 """
 
 # The peer's cold start: its import, a urllib GET of the same keys endpoint (the peer's own fetcher speaks https
@@ -130,7 +147,7 @@ verifier = JWTVerifier(
 def decide(token):
     event = {"type": "TOKEN", "authorizationToken": "Bearer " + token, "methodArn": sys.argv[3]}
     return verifier.authorize(event, scopes=["hello"])["policyDocument"]["Statement"][0]["Effect"]
-print(decide(sys.argv[2]))
+print(decide(sys.argv[2]), flush=True)
 """
 
 # A process's ru_maxrss keeps, across exec, the peak of the process it was forked from: started straight from this
@@ -285,6 +302,9 @@ def effect(response: dict[str, Any]) -> str:
 
 def per_call(fn: Decide, tokens: list[str]) -> float:
     """Seconds per call of fn over tokens."""
+    time_calls = getattr(fn, "time_calls", None)  # a peer in a process of its own times itself (node_peers)
+    if time_calls is not None:
+        return float(time_calls(tokens)) / len(tokens)
     started = time.perf_counter()
     for token in tokens:
         fn(token)
@@ -330,12 +350,13 @@ def quiet_stdout() -> Iterator[None]:
 
 
 def run_child(
-    script: str, args: list[str], env: dict[str, str], stdin: str = "", launcher: Sequence[str] = ()
+    child: Child, stdin: str = "", launcher: Sequence[str] = (), rss: bool = False
 ) -> tuple[float, list[str]]:
-    """Wall time and stdout lines of a fresh interpreter running script, which must have allowed."""
+    """Wall time and stdout lines of a fresh process running child (its RSS variant if rss), which must have
+    allowed."""
     started = time.perf_counter()
-    command = [*launcher, sys.executable, "-c", script, *args]
-    done = subprocess.run(command, env=env, input=stdin, capture_output=True, text=True, check=False)
+    command = [*launcher, *child.command(rss)]
+    done = subprocess.run(command, env=child.env, input=stdin, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - started
     lines = done.stdout.splitlines()
     if done.returncode or "Allow" not in lines:
@@ -343,17 +364,27 @@ def run_child(
     return elapsed, lines
 
 
-def cold_seconds(script: str, args: list[str], env: dict[str, str]) -> float:
-    """Wall time of a fresh interpreter running script to its first Allow."""
-    elapsed, lines = run_child(script, args, env)
-    if lines[-1] != "Allow":
-        raise RuntimeError(f"cold run ended on {lines[-1][:200]!r}, not Allow")
+def cold_seconds(child: Child) -> float:
+    """Seconds from starting a fresh process running child to its first Allow on stdout. Its exit is not timed: a
+    Lambda container lives on after its first answer, so an interpreter's teardown is no part of a cold start."""
+    started = time.perf_counter()
+    elapsed = None
+    with subprocess.Popen(
+        child.command(), env=child.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as run:
+        for line in run.stdout or ():
+            if line.rstrip("\n") == "Allow":
+                elapsed = time.perf_counter() - started
+                break
+        rest, errors = run.communicate()
+    if elapsed is None or run.returncode:
+        raise RuntimeError(f"cold run did not allow (exit {run.returncode}): {rest[-300:]}{errors[-600:]}")
     return elapsed
 
 
-def peak_rss_mb(script: str, args: list[str], env: dict[str, str], tokens: Sequence[str]) -> float:
+def peak_rss_mb(child: Child, tokens: Sequence[str]) -> float:
     """Peak RSS, in MB, of a cold authorizer process after its first Allow and one warm call per token."""
-    _, lines = run_child(script + RSS_TAIL, args, env, "".join(token + "\n" for token in tokens), FRESH_PROCESS)
+    _, lines = run_child(child, "".join(token + "\n" for token in tokens), FRESH_PROCESS, rss=True)
     label, kib = lines[-1].split()
     if label != "maxrss_kib":
         raise RuntimeError(f"no peak RSS in {lines[-1][:200]!r}")
@@ -375,27 +406,42 @@ def zip_bytes(root: Path) -> int:
     return buffer.tell()
 
 
-def build_layer(target: Path) -> None:
-    """What `sam build` puts in the CoreLayer: python/ holds requirements.txt's packages and layers/core/'s files."""
-    requirements = LAYER_SOURCE / "requirements.txt"
-    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-compile", "--target", str(target / "python")]
-    done = subprocess.run([*pip, "-r", str(requirements)], capture_output=True, text=True, check=False)
+def sam_build(target: str, source: Path, artifacts: Path) -> None:
+    """Run a build target of tools/sam_build/Makefile as `sam build` runs it: in the code's directory (SAM: a copy of
+    it), the result in artifacts."""
+    artifacts.mkdir(parents=True)
+    command = ["make", "-s", "-f", str(SAM_BUILD_MAKEFILE), target, f"ARTIFACTS_DIR={artifacts}"]
+    done = subprocess.run([*command, f"PYTHON={sys.executable}"], cwd=source, capture_output=True, text=True)
     if done.returncode:
-        raise RuntimeError(f"pip install for the layer failed: {done.stderr[-1000:]}")
-    shutil.rmtree(target / "python" / "bin", ignore_errors=True)  # console scripts: SAM unpacks wheels without them
-    ignore = shutil.ignore_patterns(*PythonPipWorkflow.EXCLUDED_FILES)  # SAM's own exclusions for source files
-    shutil.copytree(LAYER_SOURCE, target / "python", ignore=ignore, dirs_exist_ok=True)
+        raise RuntimeError(f"make {target} failed: {done.stdout[-500:]}{done.stderr[-1000:]}")
 
 
-def layer_rows() -> tuple[list[Row], str]:
-    """The CoreLayer's unpacked and zipped size, from the SAM build if there is one, else from a temporary build."""
-    if LAYER_BUILD.is_dir():
-        return layer_size_rows(LAYER_BUILD), f"CoreLayer measured in {LAYER_BUILD.relative_to(ROOT)} (as last built)"
-    print("no .aws-sam build: installing the CoreLayer to a temporary directory...", file=sys.stderr)
-    with tempfile.TemporaryDirectory(prefix="bench-layer-") as tmp:
-        build_layer(Path(tmp))
-        rows = layer_size_rows(Path(tmp))
-    return rows, "CoreLayer built without SAM: pip install --target python/ (layers/core/requirements.txt) + sources"
+class Built(NamedTuple):
+    """The CoreLayer and the AuthorizerFunction as `sam build` ships them (bytecode included), and the same code as
+    sources only (as BuildMethod python3.13 shipped it): each a PYTHONPATH, function first."""
+
+    layer: Path  # the layer's root: python/ below it
+    shipped: list[str]
+    sources: list[str]
+
+    @classmethod
+    def create(cls, scratch: Path) -> Built:
+        """Build both into scratch, and copy them without their bytecode."""
+        print("building the CoreLayer and the authorizer as sam build does...", file=sys.stderr)
+        layer, function = scratch / "CoreLayer", scratch / "AuthorizerFunction"
+        sam_build("build-CoreLayer", LAYER_SOURCE, layer)
+        sam_build("build-AuthorizerFunction", AUTHORIZER_SOURCE, function)
+        no_bytecode = shutil.ignore_patterns("__pycache__", "*.pyc")
+        shutil.copytree(layer, scratch / "sources" / "CoreLayer", ignore=no_bytecode)
+        shutil.copytree(function, scratch / "sources" / "AuthorizerFunction", ignore=no_bytecode)
+        shipped = [str(function), str(layer / "python")]
+        sources = [str(scratch / "sources" / "AuthorizerFunction"), str(scratch / "sources" / "CoreLayer" / "python")]
+        return cls(layer, shipped, sources)
+
+
+def layer_rows(built: Built) -> list[Row]:
+    """The CoreLayer's unpacked and zipped size, as `sam build` builds it."""
+    return layer_size_rows(built.layer)
 
 
 def layer_size_rows(root: Path) -> list[Row]:
@@ -432,11 +478,20 @@ class Context:
 
 
 class Child(NamedTuple):
-    """A cold script, its argv and its environment."""
+    """A cold script (Python source), its argv and its environment; or, given a program (a Node peer's), that
+    program with these arguments."""
 
     script: str
     args: list[str]
     env: dict[str, str]
+    program: tuple[str, ...] = ()
+
+    def command(self, rss: bool = False) -> list[str]:
+        """The command line; rss: the variant that then decides on one token a line from stdin and prints its peak
+        RSS (RSS_TAIL; a Node peer's cold.js takes the argument "rss")."""
+        if self.program:
+            return [*self.program, *self.args, *(["rss"] if rss else [])]
+        return [sys.executable, "-c", self.script + (RSS_TAIL if rss else ""), *self.args]
 
 
 def signing_key(kid: str) -> tuple[rsa.RSAPrivateKey, dict[str, Any]]:
@@ -531,11 +586,14 @@ class Bench:
     peer_rounds: list[list[str]]
     tls: Setup
     trusted: Path  # SSL_CERT_FILE of the cold children: the system's CAs, and the one of the TLS keys server
+    ca: Path  # the TLS keys server's CA alone: NODE_EXTRA_CA_CERTS of the Node peers (Node has its CAs built in)
     code_path: list[str]
+    node: str | None  # the `node` that runs the Node peers, None if they are skipped
 
     @classmethod
-    def create(cls, scratch: Path) -> Bench:
-        """Fresh keys served on loopback, and the tokens they sign; scratch: a directory for the TLS files."""
+    def create(cls, scratch: Path, node: str | None) -> Bench:
+        """Fresh keys served on loopback, and the tokens they sign; scratch: a directory for the TLS files; node: the
+        Node peers' `node`, if they run."""
         print(f"minting {3 * ROUNDS * DISTINCT} tokens...", file=sys.stderr)
         small = Setup.create("3 routes", ROUTE_SCOPES, (ISSUER_PATH,), SCOPES)
         big = Setup.create(BIG, BIG_ROUTE_SCOPES, BIG_ISSUER_PATHS, BIG_SCOPES)
@@ -549,7 +607,7 @@ class Bench:
         system = ssl.get_default_verify_paths().cafile
         trusted.write_bytes((Path(system).read_bytes() if system else b"") + ca.read_bytes())
         code_path = [str(ROOT / "functions" / "authorizer"), str(ROOT / "layers" / "core")]
-        return cls(small, big, peer_rounds, tls, trusted, code_path)
+        return cls(small, big, peer_rounds, tls, trusted, ca, code_path, node)
 
     @property
     def setups(self) -> tuple[Setup, Setup]:
@@ -576,6 +634,12 @@ class Bench:
         env.pop("PYTHONDONTWRITEBYTECODE", None)  # any value, "0" too, would leave every child compiling from source
         return env
 
+    def node_env(self, setup: Setup) -> dict[str, str]:
+        """A Node peer's environment: a cold child's, without this machine's Node settings. NODE_EXTRA_CA_CERTS
+        naming the system's CA bundle, as some machines set it, has Node load every CA as it starts (about 30 ms
+        here), which it never does on Lambda."""
+        return {k: v for k, v in self.child_env(setup).items() if k not in NODE_SETTINGS}
+
     def children(self) -> tuple[Child, Child, Child, Child]:
         """Ours in each configuration (3 routes, then 50), the minimal and the peer authorizer as cold scripts, each
         with a token of its own issuer (the 50-route one: of its second issuer)."""
@@ -592,6 +656,23 @@ class Bench:
         """Ours and the minimal authorizer, 3 routes, with their keys over TLS."""
         env, issuer, token = self.child_env(self.tls), self.tls.issuers[0].name, self.tls.rounds[0][1]
         return Child(OURS_COLD, [issuer, token, ARN], env), Child(MINIMAL_COLD, [issuer, token, ARN], env)
+
+    def node_children(self) -> list[tuple[Child, Child]]:
+        """Each Node peer's cold start (3 routes, the token ours gets), keys on loopback http and over TLS (its CA
+        trusted as NODE_EXTRA_CA_CERTS); none if the Node peers are skipped."""
+        if self.node is None:
+            return []
+        http, tls = self.node_env(self.small), {**self.node_env(self.tls), "NODE_EXTRA_CA_CERTS": str(self.ca)}
+        found = []
+        for peer in node_peers.PEERS:
+            program = peer.cold_program(self.node)
+            found.append(
+                (
+                    Child("", [self.small.rounds[0][1], ARN], http, program),
+                    Child("", [self.tls.rounds[0][1], ARN], tls, program),
+                )
+            )
+        return found
 
 
 def our_authorizer(bench: Bench, setup: Setup, module: str) -> tuple[Decide, dict[str, Any]]:
@@ -634,25 +715,43 @@ def peer_authorizer(jwks: dict[str, Any]) -> Decide:
     return lambda token: verifier.authorize(token_event(token), scopes=["hello"])
 
 
+class WarmRatios(NamedTuple):
+    """Per round: ours / floor (distinct tokens, the same token again) by configuration, peer / ours, and ours /
+    each Node peer (distinct, same token)."""
+
+    warm: list[list[float]]
+    same: list[list[float]]
+    peer: list[float]
+    node_warm: list[list[float]]
+    node_same: list[list[float]]
+
+
 def warm_ratios(
-    floor: Decide, ours: Sequence[Decide], setups: Sequence[Setup], peer: Decide, peer_rounds: list[list[str]]
-) -> tuple[list[list[float]], list[list[float]], list[float]]:
+    floor: Decide,
+    ours: Sequence[Decide],
+    setups: Sequence[Setup],
+    peer: Decide,
+    peer_rounds: list[list[str]],
+    nodes: Sequence[node_peers.WarmPeer] = (),
+) -> WarmRatios:
     """Per round, interleaved: ours / floor on distinct tokens, and on one token again, for each configuration;
-    peer / ours (the first configuration) on distinct tokens."""
-    warm: list[list[float]] = [[] for _ in setups]
-    same: list[list[float]] = [[] for _ in setups]
-    peer_warm = []
+    peer / ours (the first configuration) on distinct tokens; ours (the first configuration) / each Node peer on
+    the same tokens, distinct and one again."""
+    found = WarmRatios([[] for _ in setups], [[] for _ in setups], [], [[] for _ in nodes], [[] for _ in nodes])
     for r, peer_tokens in enumerate(peer_rounds):
-        distinct = [
+        distinct: list[tuple[Decide, list[str]]] = [
             run for fn, s in zip(ours, setups, strict=True) for run in ((floor, s.rounds[r]), (fn, s.rounds[r]))
         ]
-        *totals, theirs = interleaved([*distinct, (peer, peer_tokens)])
-        peer_warm.append(theirs / totals[1])
-        again = interleaved([(fn, [tokens[0]] * len(tokens)) for fn, tokens in distinct])
-        for ratios, found in ((warm, totals), (same, again)):
+        runs: list[tuple[Decide, list[str]]] = [*distinct, *((node, setups[0].rounds[r]) for node in nodes)]
+        totals = interleaved([*runs, (peer, peer_tokens)])
+        found.peer.append(totals[-1] / totals[1])
+        again = interleaved([(fn, [tokens[0]] * len(tokens)) for fn, tokens in runs])
+        for ratios, node_ratios, times in ((found.warm, found.node_warm, totals), (found.same, found.node_same, again)):
             for n, per_setup in enumerate(ratios):
-                per_setup.append(found[2 * n + 1] / found[2 * n])
-    return warm, same, peer_warm
+                per_setup.append(times[2 * n + 1] / times[2 * n])
+            for n, per_node in enumerate(node_ratios):
+                per_node.append(times[1] / times[len(distinct) + n])
+    return found
 
 
 def warm_fetches(ours: Decide, setup: Setup) -> int:
@@ -664,21 +763,71 @@ def warm_fetches(ours: Decide, setup: Setup) -> int:
     return setup.fetches() - before
 
 
-def warm_rows(bench: Bench) -> tuple[list[Ratio], Row, list[Row], Row, list[str]]:
+def node_warm_peers(bench: Bench) -> list[node_peers.WarmPeer]:
+    """A warm process for each Node peer, on the 3-route configuration's keys server and settings, its JIT warmed
+    on one call per token of a round (not timed); none if the Node peers are skipped."""
+    if bench.node is None:
+        return []
+    started = [node_peers.WarmPeer(bench.node, peer, bench.node_env(bench.small), ARN) for peer in node_peers.PEERS]
+    for node in started:
+        node.time_calls(bench.small.rounds[-1])
+    return started
+
+
+def refusal_rows(bench: Bench, ours: Decide, peer: Decide, nodes: Sequence[node_peers.WarmPeer]) -> list[Row]:
+    """Bad tokens not refused, by implementation (target 0; the valid control not allowed counts too), from ours,
+    Powertools' verifier and each Node peer on the same bad tokens (Powertools': for its issuer)."""
+    issuer = bench.small.issuers[0]
+    kid, scopes = issuer.jwk["kid"], list(SCOPES)
+    tokens = bad_tokens.bad_tokens(issuer.private, kid, issuer.name, AUDIENCE, scopes)
+    powertools = bad_tokens.bad_tokens(issuer.private, kid, PEER_ISSUER, AUDIENCE, scopes)
+    with quiet_stdout():
+        answers = {
+            "ours": {name: bad_tokens.answer(ours, token) for name, token in tokens.items()},
+            "Powertools auth_alpha": {name: bad_tokens.answer(peer, token) for name, token in powertools.items()},
+        }
+    answers |= {node.peer.name: node.answers(tokens) for node in nodes}
+    count = len(tokens) - 1
+    rows = []
+    for name, found in answers.items():
+        wrong = bad_tokens.failures(found)
+        if wrong:
+            print(f"{name} got the bad tokens wrong: {'; '.join(wrong)}", file=sys.stderr)
+        rows.append(Row(f"bad tokens not refused (of {count}), {name}", float(len(wrong)), 0.0))
+    return rows
+
+
+def warm_rows(bench: Bench) -> tuple[list[Ratio], Row, list[Row], Row, list[str], list[Row]]:
     """The warm ratios (distinct tokens, the same token again), the stretch row, the key fetch targets (each
-    configuration), the peer's warm ratio, and notes on each configuration's policy."""
+    configuration), the peer's warm ratio, notes on each configuration's policy, and the rows against the Node
+    peers with the bad tokens' rows."""
     print("warm rounds...", file=sys.stderr)
     floor = functools.partial(minimal_verify, keys=bench.public_keys())
     peer = peer_authorizer({"keys": [bench.small.issuers[0].jwk]})
-    with quiet_stdout():
-        if effect(peer(bench.peer_rounds[0][0])) != "Allow":
-            raise RuntimeError("the peer did not allow the bench token")
-        # Ours fetches its keys on loading and builds the first policy in its first call, once per configuration.
-        ours, firsts = zip(
-            *(our_authorizer(bench, s, f"bench_app_{n}") for n, s in enumerate(bench.setups)), strict=True
-        )
-        warm, same, peer_warm = warm_ratios(floor, ours, bench.setups, peer, bench.peer_rounds)
-        fetches = [warm_fetches(fn, setup) for fn, setup in zip(ours, bench.setups, strict=True)]
+    nodes = node_warm_peers(bench)
+    try:
+        with quiet_stdout():
+            if effect(peer(bench.peer_rounds[0][0])) != "Allow":
+                raise RuntimeError("the peer did not allow the bench token")
+            # Ours fetches its keys on loading and builds the first policy in its first call, once per configuration.
+            ours, firsts = zip(
+                *(our_authorizer(bench, s, f"bench_app_{n}") for n, s in enumerate(bench.setups)), strict=True
+            )
+            found = warm_ratios(floor, ours, bench.setups, peer, bench.peer_rounds, nodes)
+            fetches = [warm_fetches(fn, setup) for fn, setup in zip(ours, bench.setups, strict=True)]
+        refusals = refusal_rows(bench, ours[0], peer, nodes)
+    finally:
+        for node in nodes:
+            node.close()
+    versus = []
+    for node, warm_ratio, same_ratio in zip(nodes, found.node_warm, found.node_same, strict=True):
+        binding = node.peer is node_peers.AWS_JWT_VERIFY  # the fastest Node peer: the issue's targets
+        distinct_ratio = statistics.median(warm_ratio)
+        versus.append(Row(f"ours / {node.peer.name}, warm distinct", distinct_ratio, 1.0 if binding else None))
+        if binding:
+            versus.append(Row(f"ours / {node.peer.name}, warm distinct (stretch)", distinct_ratio, 0.8, False))
+        versus.append(Row(f"ours / {node.peer.name}, same token again", statistics.median(same_ratio)))
+    warm, same, peer_warm = found.warm, found.same, found.peer
     (distinct, distinct_big), (again, again_big) = ([statistics.median(r) for r in ratios] for ratios in (warm, same))
     return (
         [
@@ -692,27 +841,38 @@ def warm_rows(bench: Bench) -> tuple[list[Ratio], Row, list[Row], Row, list[str]
         ],
         Row("peer (Powertools auth_alpha) / ours, warm distinct", statistics.median(peer_warm)),
         [policy_note(setup, first) for setup, first in zip(bench.setups, firsts, strict=True)],
+        versus + refusals,
     )
 
 
-def cold_rows(bench: Bench, latency_ms: float) -> tuple[Ratio, Row, Row]:
+def cold_rows(bench: Bench, latency_ms: float) -> tuple[Ratio, Row, Row, list[Row]]:
     """With keys answered latency_ms late, medians of COLD_RUNS interleaved cold starts: ours / minimal in each
-    configuration (the same minimal runs), peer / ours (3 routes), and ours / minimal with the keys over TLS."""
+    configuration (the same minimal runs), peer / ours (3 routes), ours / minimal with the keys over TLS, and, with
+    keys answered at once, ours / each Node peer on loopback http and over TLS."""
     print(f"cold runs, keys answered after {latency_ms:g} ms...", file=sys.stderr)
-    children = (*bench.children(), *bench.tls_children())
+    nodes = bench.node_children() if latency_ms == 0 else []
+    children = (*bench.children(), *bench.tls_children(), *(child for pair in nodes for child in pair))
     small, big, peer_ratios, tls = [], [], [], []
+    versus: list[list[float]] = [[] for _ in range(2 * len(nodes))]  # per peer: http, TLS
     bench.keys_delay(latency_ms / 1000)
     try:
         for child in children:  # not measured: writes the bytecode later runs read, so all are timed compiled
-            cold_seconds(*child)
+            cold_seconds(child)
         for _ in range(COLD_RUNS):
-            ours, ours_big, minimal, peer, ours_tls, minimal_tls = (cold_seconds(*child) for child in children)
+            ours, ours_big, minimal, peer, ours_tls, minimal_tls, *theirs = (cold_seconds(c) for c in children)
             small.append(ours / minimal)
             big.append(ours_big / minimal)
             peer_ratios.append(peer / ours)
             tls.append(ours_tls / minimal_tls)
+            for n, seconds in enumerate(theirs):
+                versus[n].append((ours, ours_tls)[n % 2] / seconds)
     finally:
         bench.keys_delay(0.0)
+    node_rows = []
+    for n, node_peer in enumerate(node_peers.PEERS[: len(nodes)]):
+        target = 1.0 if node_peer is node_peers.AWS_JWT_VERIFY else None  # the fastest Node peer: the issue's targets
+        for where, ratios in (("loopback http", versus[2 * n]), ("keys over TLS", versus[2 * n + 1])):
+            node_rows.append(Row(f"ours / {node_peer.name}, cold start, {where}", statistics.median(ratios), target))
     keys = f"keys {latency_ms:g} ms"
     target = 1.0 if latency_ms == 0 else 0.75
     binding = latency_ms in (0, KEYS_LATENCY_MS)  # the 0.75x target is set for 120 ms: other latencies are info
@@ -727,23 +887,55 @@ def cold_rows(bench: Bench, latency_ms: float) -> tuple[Ratio, Row, Row]:
         ),
         Row(f"peer (Powertools auth_alpha) / ours, cold start, {keys}", statistics.median(peer_ratios)),
         Row(f"cold start / minimal authorizer, {keys}, keys over TLS", statistics.median(tls)),
+        node_rows,
     )
 
 
-def rss_rows(bench: Bench) -> tuple[Row, Row, Row]:
-    """Peak RSS after a cold first Allow and RSS_CALLS warm distinct calls: ours (target), minimal and peer (info)."""
+def bytecode_rows(bench: Bench, built: Built) -> list[Row]:
+    """Ours cold, keys answered at once, from the layer and function as `sam build` ships them and as sources only
+    (nothing compiled, nothing written: Lambda's code directories are read-only), medians of COLD_RUNS interleaved
+    with the minimal authorizer: sources over shipped, and sources over minimal."""
+    print("cold runs, with and without bytecode...", file=sys.stderr)
+    small = bench.small
+    env = {**bench.child_env(small), "PYTHONDONTWRITEBYTECODE": "1"}
+    args = [small.issuers[0].name, small.rounds[0][1], ARN]
+    children = [
+        Child(OURS_COLD, args, {**env, "PYTHONPATH": os.pathsep.join(built.shipped)}),
+        Child(OURS_COLD, args, {**env, "PYTHONPATH": os.pathsep.join(built.sources)}),
+        bench.children()[2],  # the minimal authorizer
+    ]
+    versus_shipped, versus_minimal = [], []
+    cold_seconds(children[2])  # not measured: writes the minimal authorizer's bytecode, as in cold_rows
+    for _ in range(COLD_RUNS):
+        shipped, sources, minimal = (cold_seconds(child) for child in children)
+        versus_shipped.append(sources / shipped)
+        versus_minimal.append(sources / minimal)
+    return [
+        Row("cold start, no bytecode / as sam build ships it, keys 0 ms", statistics.median(versus_shipped)),
+        Row("cold start / minimal authorizer, keys 0 ms, no bytecode", statistics.median(versus_minimal)),
+    ]
+
+
+def rss_rows(bench: Bench) -> tuple[Row, Row, Row, list[Row]]:
+    """Peak RSS after a cold first Allow and RSS_CALLS warm distinct calls: ours (target), minimal, peer and each
+    Node peer (info)."""
     print("peak RSS...", file=sys.stderr)
     ours, _, minimal, peer = bench.children()
     tokens, peer_tokens = (
         [token for r in rounds for token in r][1 : RSS_CALLS + 1] for rounds in (bench.small.rounds, bench.peer_rounds)
     )
     mine, base, theirs = (
-        peak_rss_mb(*child, calls) for child, calls in ((ours, tokens), (minimal, tokens), (peer, peer_tokens))
+        peak_rss_mb(child, calls) for child, calls in ((ours, tokens), (minimal, tokens), (peer, peer_tokens))
     )
+    nodes = [
+        Row(f"{peer.name} peak RSS, MB (same calls)", peak_rss_mb(http, tokens))
+        for peer, (http, _) in zip(node_peers.PEERS, bench.node_children(), strict=False)
+    ]
     return (
         Row(f"peak RSS, MB (cold, first Allow + {RSS_CALLS} warm distinct)", mine, 40.0),
         Row("minimal authorizer peak RSS, MB (same calls)", base),
         Row("peer peak RSS, MB (same calls)", theirs),
+        nodes,
     )
 
 
@@ -752,23 +944,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.perf_counter()
     scratch = tempfile.TemporaryDirectory(prefix="bench-")
-    bench = Bench.create(Path(scratch.name))
-    warm, stretch, fetches, peer_warm, notes = warm_rows(bench)
-    cold, peer_cold, tls_cold = zip(*(cold_rows(bench, ms) for ms in sorted({0.0, args.keys_latency_ms})), strict=True)
-    rss, minimal_rss, peer_rss = rss_rows(bench)
-    layer, layer_note = layer_rows()
+    node, skipped = node_peers.prepare()
+    if node is None:
+        print(f"Node peers skipped: {skipped}", file=sys.stderr)
+    bench = Bench.create(Path(scratch.name), node)
+    warm, stretch, fetches, peer_warm, notes, node_warm = warm_rows(bench)
+    cold, peer_cold, tls_cold, node_cold = zip(
+        *(cold_rows(bench, ms) for ms in sorted({0.0, args.keys_latency_ms})), strict=True
+    )
+    rss, minimal_rss, peer_rss, node_rss = rss_rows(bench)
+    built = Built.create(Path(scratch.name))
+    bytecode = bytecode_rows(bench, built)
+    layer = layer_rows(built)
     ours, big, versus = zip(*(ratio.rows() for ratio in (*warm, *cold)), strict=True)
-    rows = [ours[0], stretch, *ours[1:], rss, *fetches, *versus, *big, *tls_cold]
-    rows += [minimal_rss, peer_warm, *peer_cold, peer_rss]
+    rows = [ours[0], stretch, *ours[1:], rss, *fetches, *versus, *node_warm, *(r for rs in node_cold for r in rs)]
+    rows += [*big, *tls_cold, *bytecode, minimal_rss, peer_warm, *peer_cold, peer_rss, *node_rss]
     rows += layer
     print(f"{'measure':<{NAME_WIDTH}} {'value':>8} {'target':>8}")
     for row in rows:
         print(row.line())
     print(*notes, sep="\n")
     print(f"note: {BIG} vs 3 routes = the 50-route ratio / the 3-route ratio, same baselines, same rounds")
-    print(f"note: {layer_note}")
+    print("note: CoreLayer and no bytecode = built by tools/sam_build/Makefile, as sam build builds them")
     print("note: peer cold start = import, urllib GET of the keys (same server), JWTVerifier(jwks=...), authorize")
     print("note: keys over TLS = the same keys server behind TLS, its CA trusted beside the system's (SSL_CERT_FILE)")
+    if node is None:
+        print(f"note: Node peers skipped (their rows are missing): {skipped}")
+    else:
+        print("note: Node peers = README-style TOKEN authorizers (tools/benchmarks/node/), same tokens, keys server")
+        print("      and settings; over TLS they trust its CA as NODE_EXTRA_CA_CERTS, beside the CAs built into Node")
     scratch.cleanup()
     print(f"ran in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     return 1 if any(row.missed for row in rows) else 0
