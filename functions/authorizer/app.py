@@ -79,7 +79,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     """Allow or deny; a missing or invalid token (or proof) raises Exception("Unauthorized"), which API Gateway
     answers 401."""
     # Only the request id, not Powertools' inject_lambda_context: that costs more than half of a cached decision.
-    formatter.append_keys(function_request_id=getattr(context, "aws_request_id", None))
+    formatter.append_key("function_request_id", getattr(context, "aws_request_id", None))
     try:
         if event.get("type") == REQUEST:
             return token_authorizer().authorize_request(event)

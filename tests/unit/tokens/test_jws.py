@@ -76,6 +76,11 @@ def test_checked_headers_are_cached_read_only_and_bounded():
     assert len(jws._HEADERS) <= jws._MAX_CACHED_HEADERS
 
 
+def test_tokens_of_two_keys_in_turn_each_get_their_own_header():
+    tokens = [mint(KEY, access_claims("https://issuer.example"), kid=kid) for kid in ("a", "b", "a", "b", "a")]
+    assert [parse_compact(token).header["kid"] for token in tokens] == ["a", "b", "a", "b", "a"]
+
+
 def test_a_refused_header_is_refused_every_time():
     token = mint(KEY, access_claims("https://issuer.example"), jku="https://evil.example/keys")
     for _ in range(2):

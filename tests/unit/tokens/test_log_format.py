@@ -10,7 +10,15 @@ import uuid
 
 import pytest
 
-from okta_m2m.tokens._log_format import CallSiteLog, FieldLogger, LeanJsonFormatter, child_logger, service_logger
+from okta_m2m.tokens import _log_format
+from okta_m2m.tokens._log_format import (
+    CallSiteLog,
+    EncodedFields,
+    FieldLogger,
+    LeanJsonFormatter,
+    child_logger,
+    service_logger,
+)
 from okta_m2m.tokens._settings import log_settings
 
 
@@ -189,3 +197,41 @@ def test_the_timestamp_has_the_milliseconds_of_the_record(created):
     second = int(created)
     expected = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)) + f".{int((created - second) * 1000):03d}Z"
     assert json.loads(formatter.render("INFO", "f:1", "m", created, {}))["timestamp"] == expected
+
+
+@pytest.mark.parametrize("metric", [False, True])
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"decision": "allow", "client_id": "0oa1", "scopes": "a b", "routes": ("GET /", "GET /hello")},
+        {"text": 'caf\u00e9 "quoted" \\ \n', "n": 3, "f": 1.5, "none": None, "nested": {"a": [1, {}]}},
+        {"opaque": _Opaque(), "nan": float("nan")},
+        {},
+    ],
+)
+def test_fields_encoded_once_write_the_very_line_a_dict_of_them_writes(monkeypatch, fields, metric):
+    logger, formatter, out = make_logger(monkeypatch)
+    monkeypatch.setattr(_log_format.time, "time", lambda: 1796174079.254)
+    log = CallSiteLog(logger, decision_metric=metric)
+    encoded = EncodedFields(fields)
+    for request in ("req-1", "req-2", "req-2", 'req-\u00e9"3'):  # a new request id, the same, a new one to escape
+        formatter.append_key("function_request_id", request)
+        log("allow", fields)
+        log("allow", encoded)
+    formatter.append_keys(count=7, ratio=0.5)  # keys that are no strings
+    log("allow", fields)
+    log("allow", encoded)
+    written = out.getvalue().splitlines()
+    assert len(written) == 10
+    for plain, fast in zip(written[::2], written[1::2], strict=True):
+        assert fast == plain
+    assert json.loads(written[-1])["count"] == 7
+
+
+def test_a_field_named_as_a_key_takes_its_place_when_encoded_once_too(monkeypatch):
+    logger, formatter, out = make_logger(monkeypatch)
+    formatter.append_keys(function_request_id="req-1", tenant="kept")
+    CallSiteLog(logger)("allow", EncodedFields({"function_request_id": "from the field", "a": 1}))
+    (line,) = lines(out)
+    assert line["function_request_id"] == "from the field" and line["tenant"] == "kept"
+    assert list(line).index("function_request_id") < list(line).index("tenant")  # in the key's place

@@ -14,6 +14,7 @@ from okta_m2m.tokens._jws import json_object, parse_compact, verify_signature
 # Okta access tokens live 5 minutes to 24 hours; a longer-lived token was not issued under Okta's rules.
 MAX_LIFETIME_SECONDS = 24 * 3600
 _NUMBER = int | float  # built once: `int | float` in a call builds a new union each time
+_EXACT = 2**53  # integers of smaller magnitude are exactly floats too
 
 
 class AccessToken(NamedTuple):
@@ -87,11 +88,16 @@ def validate_access_token(
             raise TokenError("wrong audience")
     elif not (isinstance(aud, list) and all(isinstance(a, str) for a in aud) and not audiences.isdisjoint(aud)):
         raise TokenError("wrong audience")
-    # Whole seconds, as PyJWT and most verifiers compare: a fractional exp never buys part of a second more.
-    exp = math.floor(numeric_date(claims.get("exp"), "exp"))
+    # Whole seconds, as PyJWT and most verifiers compare: a fractional exp never buys part of a second more. Okta's
+    # dates are JSON integers: those a float holds exactly are taken as they are, anything else is checked in full.
+    exp = claims.get("exp")
+    if type(exp) is not int or not -_EXACT < exp < _EXACT:
+        exp = math.floor(numeric_date(exp, "exp"))
     if now >= exp + leeway:
         raise TokenError("expired")
-    iat = numeric_date(claims.get("iat"), "iat")
+    iat = claims.get("iat")
+    if type(iat) is not int or not -_EXACT < iat < _EXACT:
+        iat = numeric_date(iat, "iat")
     if iat > now + leeway:
         raise TokenError("issued in the future")
     if exp - iat > MAX_LIFETIME_SECONDS:

@@ -12,7 +12,7 @@ from typing import Any
 from okta_m2m.errors import TokenError
 from okta_m2m.tokens._access_token import AccessToken, Trust, validate_access_token
 from okta_m2m.tokens._jwks import KeyCache
-from okta_m2m.tokens._log_format import CallSiteLog, child_logger
+from okta_m2m.tokens._log_format import CallSiteLog, EncodedFields, child_logger
 from okta_m2m.tokens._policy import api_prefix, policy_response, route_resources, statements
 from okta_m2m.tokens._routes import Route
 from okta_m2m.tokens._settings import AuthorizerSettings, DpopSettings, dpop_settings
@@ -130,6 +130,7 @@ class TokenAuthorizer:
         self._routes_by_scopes: dict[tuple[tuple[str, ...], bool], tuple[tuple[Route, ...], tuple[str, ...]]] = {}
         self._statements: dict[tuple[tuple[Route, ...], str], tuple[dict[str, Any], ...]] = {}
         self._prefixes: dict[str, str] = {}
+        self._fields: dict[tuple[str, str, tuple[str, ...], bool], EncodedFields] = {}
 
     def authorize(self, authorization: object, method_arn: object) -> dict[str, Any]:
         """The policy for this token; TokenError if it is missing or invalid, KeySetUnavailableError if no keys."""
@@ -254,22 +255,29 @@ class TokenAuthorizer:
             reason = "scopes" if routes else "no scope opens a route"
         # After the check: this very call may have fetched a new key set.
         entry = _Verified(token, routes, s.context_claims, self.keys[token.issuer])
-        decision = "allow" if routes else "deny"
-        fields = {
-            "decision": decision,
-            "reason": reason,
-            "client_id": token.client_id,
-            "kid": token.kid,
-            "scopes": entry.context["scopes"],
-            "routes": names,
-        }
-        if dpop:
-            fields["binding"] = "dpop"  # each request's proof is checked after this line, and refusals logged
-        _log_decision(decision, fields)
+        _log_decision("allow" if routes else "deny", self._decision_fields(token, routes, names, reason, dpop))
         if len(cache) >= self.cache_size:
             cache.popitem(last=False)  # the oldest: O(1), even under a flood of tokens
         cache[raw] = entry
         return entry
+
+    def _decision_fields(
+        self, token: AccessToken, routes: tuple[Route, ...], names: tuple[str, ...], reason: str, dpop: bool
+    ) -> EncodedFields:
+        # The decision line's fields, encoded once per client, key and scope set: the same client presents new tokens
+        # with the same fields over and over. The reason follows from the client id, the scopes and the binding.
+        key = (token.client_id, token.kid, token.scopes, dpop)
+        found = self._fields.get(key)
+        if found is None:
+            if len(self._fields) >= self.cache_size:
+                self._fields.clear()
+            decision = "allow" if routes else "deny"
+            fields: dict[str, object] = {"decision": decision, "reason": reason, "client_id": token.client_id}
+            fields |= {"kid": token.kid, "scopes": " ".join(token.scopes), "routes": names}
+            if dpop:
+                fields["binding"] = "dpop"  # each request's proof is checked after this line, and refusals logged
+            found = self._fields[key] = EncodedFields(fields)
+        return found
 
     def _routes(self, scopes: tuple[str, ...], dpop: bool) -> tuple[tuple[Route, ...], tuple[str, ...]]:
         # Clients ask for the same few scope sets over and over: the routes, and their names for the log line. A

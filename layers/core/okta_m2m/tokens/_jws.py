@@ -35,6 +35,7 @@ _SHA256 = SHA256()
 # parsed and checked once. Read-only views, so no caller can change what the next token gets.
 _HEADERS: dict[bytes, Mapping[str, Any]] = {}
 _MAX_CACHED_HEADERS = 64
+_last_header: tuple[bytes, Mapping[str, Any]] = (b"", MappingProxyType({}))  # the last one accepted (b"": none yet)
 
 
 class CompactJws(NamedTuple):
@@ -122,10 +123,13 @@ def decode_segment(segment: bytes) -> bytes:
 
 def parse_compact(token: str) -> CompactJws:
     """Split and decode a compact RS256 JWS, refusing every header this verifier does not implement."""
+    global _last_header
     header_b64, payload_b64, signature_b64 = split_compact(token)
-    header = _HEADERS.get(header_b64)
-    if header is None:
-        header = _checked_header(header_b64)
+    last_b64, header = _last_header
+    if header_b64 != last_b64:  # a compare of a few dozen bytes: cheaper than hashing them for _HEADERS
+        cached = _HEADERS.get(header_b64)
+        header = _checked_header(header_b64) if cached is None else cached
+        _last_header = (header_b64, header)
     signing_input = header_b64 + b"." + payload_b64
     return CompactJws(header, _decode_checked(payload_b64), signing_input, _decode_checked(signature_b64))
 

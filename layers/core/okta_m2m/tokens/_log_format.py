@@ -28,7 +28,7 @@ _RECORD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) |
 _ONE_SHOT = make_encoder(
     markers=None,
     default=str,
-    encoder=json.encoder.encode_basestring_ascii,
+    encoder=json.encoder.encode_basestring_ascii,  # _encode_string
     indent=None,
     key_separator=":",
     item_separator=",",
@@ -36,6 +36,9 @@ _ONE_SHOT = make_encoder(
     skipkeys=False,
     allow_nan=True,
 )
+
+
+_encode_string = json.encoder.encode_basestring_ascii  # the string encoder of _ONE_SHOT
 
 
 def _encode(obj: Any) -> str:
@@ -48,20 +51,28 @@ class LeanJsonFormatter(logging.Formatter):
     def __init__(self, **keys: Any) -> None:
         super().__init__()
         self.keys: dict[str, Any] = {}  # service, and what the handler appends (the request id)
+        self._keys_text: str | None = None  # the keys as JSON members, each after a comma: joined when first needed
+        self._members: dict[str, tuple[Any, str]] = {}  # each key's value and its member, encoded
         self.append_keys(**keys)
         self._second = -1
         self._second_text = ""
 
     def append_keys(self, **additional_keys: Any) -> None:
         """Add keys to every following line (a None value is left out, as Powertools does)."""
-        for key, value in additional_keys.items():  # a loop, not update(generator): it runs on every invocation
-            if value is not None:
-                self.keys[key] = value
+        for key, value in additional_keys.items():
+            self.append_key(key, value)
+
+    def append_key(self, key: str, value: Any) -> None:
+        """append_keys for one key, without building a dict of keywords (the handler sets the request id each call)."""
+        if value is not None:
+            self.keys[key] = value
+            self._keys_text = None
 
     def remove_keys(self, *keys: str) -> None:
         """Stop adding these keys."""
         for key in keys:
             self.keys.pop(key, None)
+        self._keys_text = None
 
     def format(self, record: logging.LogRecord) -> str:
         """Render the record as a JSON line."""
@@ -78,22 +89,63 @@ class LeanJsonFormatter(logging.Formatter):
         """The line `format` writes for a record of these values with fields as its extra keys."""
         return _encode(self._line(level, location, message, created, fields))
 
-    def _line(self, level: str, location: str, message: str, created: float, fields: dict[str, Any]) -> dict[str, Any]:
+    def render_encoded(self, head: str, created: float, fields: EncodedFields, metric: bool = False) -> str | None:
+        """The line `render` writes, from the level, location and message already encoded (`head`: `{` and those
+        three members) and fields encoded once, with decision_metric's fields if `metric`; None if a field is named
+        as a key (`render` then puts it in the key's place)."""
+        if not fields.names.isdisjoint(self.keys):
+            return None
+        keys = self._keys_text
+        if keys is None:
+            keys = self._keys_text = "".join("," + self._member(key, value) for key, value in self.keys.items())
+        tail = _metric_members(created) if metric else ""
+        return f'{head},"timestamp":"{self._timestamp(created)}"{keys}{fields.text}{tail}}}'
+
+    def _member(self, key: str, value: Any) -> str:
+        # One key's member, encoded again only when its value changed: the handler sets a new request id each call.
+        known = self._members.get(key)
+        if known is not None and known[0] is value:
+            return known[1]
+        if type(key) is str and type(value) is str:
+            member = f"{_encode_string(key)}:{_encode_string(value)}"  # what _encode writes for them, at a fraction
+        else:
+            member = _encode({key: value})[1:-1]
+        self._members[key] = (value, member)
+        return member
+
+    def _timestamp(self, created: float) -> str:
         second = int(created)
         if second != self._second:  # strftime once a second, not once a line
             self._second, self._second_text = second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
         # The milliseconds as f"{n:03d}" writes them, at half its cost (no format spec to parse).
-        millis = str(int((created - second) * 1000)).zfill(3)
+        return f"{self._second_text}.{str(int((created - second) * 1000)).zfill(3)}Z"
+
+    def _line(self, level: str, location: str, message: str, created: float, fields: dict[str, Any]) -> dict[str, Any]:
         return {
             "level": level,
             "location": location,
             "message": message,
-            "timestamp": f"{self._second_text}.{millis}Z",
+            "timestamp": self._timestamp(created),
             **self.keys,
             **fields,  # a field named as a key above takes its place, as a Powertools extra key does
         }
 
 
+class EncodedFields:
+    """A line's fields, JSON-encoded once: the authorizer logs the same fields (client, key, scopes, routes) for every
+    token of the same client and scopes, so it encodes them once, not once a line. CallSiteLog takes it where it
+    takes a dict of fields, and writes the same line."""
+
+    __slots__ = ("fields", "names", "text")
+
+    def __init__(self, fields: dict[str, Any]) -> None:
+        self.fields = fields
+        self.names = frozenset(fields)
+        members = _encode(fields)[1:-1]
+        self.text = "," + members if members else ""  # each member after a comma, as it follows the keys
+
+
+MAX_HEADS = 16  # encoded line heads a CallSiteLog keeps (one per message: a call site logs a few)
 DECISIONS_METRIC = "AuthorizerDecisions"
 DEFAULT_NAMESPACE = "OktaM2MApi"
 
@@ -116,11 +168,15 @@ def decision_metric(created: float) -> dict[str, Any]:
     return {"_aws": {"Timestamp": int(created * 1000), "CloudWatchMetrics": directive}, DECISIONS_METRIC: 1}
 
 
-def _with_decision_metric(line: str, created: float) -> str:
-    """`line` (a JSON object) with decision_metric's fields spliced in, for a fraction of encoding them."""
+def _metric_members(created: float) -> str:
+    """decision_metric's fields as JSON members, each after a comma, for a fraction of encoding them."""
     _, encoded = _decisions_directive()
-    timestamp = int(created * 1000)
-    return f'{line[:-1]},"_aws":{{"Timestamp":{timestamp},"CloudWatchMetrics":{encoded}}},"{DECISIONS_METRIC}":1}}'
+    return f',"_aws":{{"Timestamp":{int(created * 1000)},"CloudWatchMetrics":{encoded}}},"{DECISIONS_METRIC}":1'
+
+
+def _with_decision_metric(line: str, created: float) -> str:
+    """`line` (a JSON object) with decision_metric's fields spliced in."""
+    return f"{line[:-1]}{_metric_members(created)}}}"
 
 
 def service_logger(stream: TextIO | None = None) -> tuple[logging.Logger, LeanJsonFormatter]:
@@ -202,16 +258,17 @@ class CallSiteLog:
     Use one instance per call site.
     """
 
-    __slots__ = ("_caller", "_logger", "_metric")
+    __slots__ = ("_caller", "_heads", "_logger", "_metric")
 
     def __init__(self, logger: FieldLogger, *, decision_metric: bool = False) -> None:
         """decision_metric: each line also counts one authorizer decision (its `decision` field), as EMF."""
         self._logger = logger.logger
         self._caller: tuple[str, int, str, str] | None = None  # path, line, function, location
         self._metric = decision_metric
+        self._heads: dict[str, str] = {}  # by message: `{` and the level, location and message members, encoded
 
-    def __call__(self, message: str, fields: dict[str, Any]) -> None:
-        """Log message at INFO with fields as its keys."""
+    def __call__(self, message: str, fields: dict[str, Any] | EncodedFields) -> None:
+        """Log message at INFO with fields (or fields encoded once) as its keys."""
         std = self._logger
         if not std.isEnabledFor(logging.INFO):
             return
@@ -221,15 +278,25 @@ class CallSiteLog:
             caller = self._caller = (path, lineno, function, f"{function}:{lineno}")
         handler = _sole_lean_handler(std, logging.INFO)
         created = time.time()
+        encoded, plain = (fields, fields.fields) if isinstance(fields, EncodedFields) else (None, fields)
         if handler is None:
-            extra = {**fields, **decision_metric(created)} if self._metric else fields
+            extra = {**plain, **decision_metric(created)} if self._metric else plain
             record = std.makeRecord(std.name, logging.INFO, caller[0], caller[1], message, (), None, caller[2], extra)
             std.handle(record)
             return
         formatter: LeanJsonFormatter = handler.formatter  # type: ignore[assignment]
-        line = formatter.render("INFO", caller[3], message, created, fields)
-        if self._metric:
-            line = _with_decision_metric(line, created)
+        line = None
+        if encoded is not None:
+            head = self._heads.get(message)
+            if head is None:
+                if len(self._heads) >= MAX_HEADS:
+                    self._heads.clear()
+                head = self._heads[message] = _encode({"level": "INFO", "location": caller[3], "message": message})[:-1]
+            line = formatter.render_encoded(head, created, encoded, self._metric)
+        if line is None:
+            line = formatter.render("INFO", caller[3], message, created, plain)
+            if self._metric:
+                line = _with_decision_metric(line, created)
         with handler.lock:  # type: ignore[union-attr]
             handler.stream.write(line + handler.terminator)
             handler.stream.flush()
