@@ -116,3 +116,32 @@ def test_a_misplaced_binding_is_a_config_error_naming_the_line(text, message):
     with pytest.raises(ConfigError, match="ROUTE_SCOPES") as raised:
         parse_route_table(text)
     assert message in str(raised.value)
+
+
+def _api_gateway_prefers(shape: tuple[str, ...], other: tuple[str, ...]) -> bool:
+    # API Gateway's rule, part by part: at the first part where the two differ in kind, a literal part beats a
+    # {parameter}, which beats a {greedy+} one; no difference in kind, no preference.
+    rank = {"{}": 1, "{+}": 2}
+    for a, b in zip(shape, other, strict=False):
+        if rank.get(a, 0) != rank.get(b, 0):
+            return rank.get(a, 0) < rank.get(b, 0)
+    return False
+
+
+def test_the_routes_that_take_a_request_first_follow_api_gateways_rule_for_every_path_and_verb():
+    table = parse_route_table(
+        "GET / s\nGET /a s\nGET /a/{id} s\nPUT /a/{id} s\nGET /a/{id}/b s\nGET /{x} s\nGET /{x}/b s\nANY /{p+} s\n"
+        "ANY /a/{p+} s\nDELETE /a/b s\nGET /a/b/{id} s\nPOST /{x}/{y} s\n"
+    )
+    checked = 0
+    for route in table.routes:
+        for verb in METHODS:
+            expected = tuple(
+                other.shape
+                for other in table.routes
+                if verb in other.verbs and _api_gateway_prefers(other.shape, route.shape)
+            )
+            assert table.taken_from(route.shape, verb) == expected, (route, verb)
+            assert table.taken_from(route.shape, verb) == expected  # and again, from the memo
+            checked += bool(expected)
+    assert checked > 10  # the table has routes that take others' requests for several verbs

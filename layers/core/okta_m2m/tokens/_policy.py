@@ -194,17 +194,37 @@ def _deny_candidates(allow: str, route: Route, verb: str) -> tuple[str, ...]:
     return (own, f"{allow}/*")
 
 
-def _deny_for(allow: str, route: Route, verb: str, table: RouteTable, opened: frozenset[Route]) -> tuple[str, ...]:
+def _deny_for(
+    allow: str, route: Route, verb: str, table: RouteTable, opened: frozenset[Route], reaches: _Reaches
+) -> tuple[str, ...]:
     """The Deny that closes what `allow` opens of `route` for `verb`, shadowing no opened route if one does."""
     own, *narrower = _deny_candidates(allow, route, verb)
     # The route's own resource matches every request of the route: it always covers, if it shadows nothing.
-    if not any(may_reach(own, other, table) for other in opened):
+    if not any(reaches(own, other) for other in opened):
         return (own,)
     for candidate in narrower:
         covers = not _reaches(allow, route._replace(verbs=(verb,)), table, (candidate,))
-        if covers and not any(may_reach(candidate, other, table) for other in opened):
+        if covers and not any(reaches(candidate, other) for other in opened):
             return (candidate,)
     return (own,)  # the shadowed routes are reported
+
+
+class _Reaches:
+    """may_reach on one table, memoised for one policy: each Deny is checked against every opened route when it is
+    chosen, and again for what it shadows."""
+
+    __slots__ = ("found", "table")
+
+    def __init__(self, table: RouteTable) -> None:
+        self.table = table
+        self.found: dict[tuple[str, int], bool] = {}
+
+    def __call__(self, resource: str, route: Route) -> bool:
+        key = (resource, route.line)  # a table's routes are on lines of their own
+        found = self.found.get(key)
+        if found is None:
+            found = self.found[key] = may_reach(resource, route, self.table)
+        return found
 
 
 class RouteResources(NamedTuple):
@@ -226,6 +246,7 @@ def route_resources(table: RouteTable, allowed: Sequence[Route]) -> RouteResourc
     """
     allow = tuple(dict.fromkeys(route.allow_resource for route in allowed))
     opened = frozenset(allowed)
+    reaches = _Reaches(table)
     deny: dict[str, None] = {}
     for route in table.routes:
         if route in opened:
@@ -234,8 +255,8 @@ def route_resources(table: RouteTable, allowed: Sequence[Route]) -> RouteResourc
             for verbs, taken in _verb_groups(resource, route, table):
                 if _escapes(resource, route, verbs, taken, ()):
                     for verb in verbs:
-                        deny.update(dict.fromkeys(_deny_for(resource, route, verb, table, opened)))
-    shadowed = tuple(route for route in allowed if any(may_reach(d, route, table) for d in deny))
+                        deny.update(dict.fromkeys(_deny_for(resource, route, verb, table, opened, reaches)))
+    shadowed = tuple(route for route in allowed if any(reaches(d, route) for d in deny))
     return RouteResources(allow, tuple(deny), shadowed)
 
 

@@ -68,15 +68,31 @@ class RouteTable:
         self.routes = tuple(routes)
         self._by_key = {(r.method, r.shape): r for r in self.routes}
         self._taken: dict[tuple[tuple[str, ...], str], tuple[tuple[str, ...], ...]] = {}
+        # What `preferred` compares, by kind of path part; the same kinds for a verb give the same routes.
+        self._by_kinds: dict[tuple[tuple[int, ...], str], tuple[tuple[str, ...], ...]] = {}
+        self._verb_routes: dict[str, list[tuple[tuple[int, ...], tuple[str, ...]]]] = {}
 
     def taken_from(self, shape: tuple[str, ...], verb: str) -> tuple[tuple[str, ...], ...]:
         """The template paths of routes for `verb` that API Gateway prefers to `shape` for a request both match."""
         key = (shape, verb)
         found = self._taken.get(key)
         if found is None:
-            found = self._taken[key] = tuple(
-                r.shape for r in self.routes if verb in r.verbs and preferred(r.shape, shape)
-            )
+            # Only the kinds of the parts count (preferred), and a table has few patterns of kinds: a policy for 50
+            # routes asks for hundreds of (shape, verb) pairs, but scans the table once per pattern and verb.
+            kinds = _kinds(shape)
+            found = self._by_kinds.get((kinds, verb))
+            if found is None:
+                found = self._by_kinds[kinds, verb] = tuple(
+                    other for other_kinds, other in self._of_verb(verb) if _preferred_kinds(other_kinds, kinds)
+                )
+            self._taken[key] = found
+        return found
+
+    def _of_verb(self, verb: str) -> list[tuple[tuple[int, ...], tuple[str, ...]]]:
+        # The kinds and template path of each route a request with this verb may reach, in table order.
+        found = self._verb_routes.get(verb)
+        if found is None:
+            found = self._verb_routes[verb] = [(_kinds(r.shape), r.shape) for r in self.routes if verb in r.verbs]
         return found
 
     def opened_by(self, scopes: Iterable[str]) -> tuple[Route, ...]:
@@ -96,14 +112,15 @@ class RouteTable:
 _RANK = {PARAM: 1, GREEDY: 2}  # how API Gateway ranks path parts: a literal part (0), then a parameter, then greedy
 
 
-def preferred(shape: tuple[str, ...], other: tuple[str, ...]) -> bool:
-    """Whether API Gateway sends a request matching both template paths to `shape` rather than to `other`: at the
-    first part where they differ in kind, the more specific kind wins."""
-    for a, b in zip(shape, other, strict=False):
-        ka, kb = _RANK.get(a, 0), _RANK.get(b, 0)
-        if ka != kb:
-            return ka < kb
-    return False
+def _kinds(shape: tuple[str, ...]) -> tuple[int, ...]:
+    return tuple(_RANK.get(part, 0) for part in shape)
+
+
+def _preferred_kinds(kinds: tuple[int, ...], other: tuple[int, ...]) -> bool:
+    """Whether API Gateway sends a request matching two template paths, of these kinds of parts, to the first rather
+    than to the other: at the first part where they differ in kind, the more specific kind (the lower rank) wins."""
+    common = min(len(kinds), len(other))
+    return kinds[:common] < other[:common]
 
 
 def path_shape(path: str) -> tuple[str, ...]:
