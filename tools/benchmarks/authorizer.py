@@ -57,6 +57,7 @@ import sys
 import tempfile
 import threading
 import time
+import venv
 import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -439,6 +440,16 @@ class Built(NamedTuple):
         return cls(layer, shipped, sources)
 
 
+def runtime_python(target: Path) -> str:
+    """A Python for the cold children: this one's interpreter in a venv of its own, whose site-packages is empty.
+
+    Run from the development venv, every Python child would first run its .pth files (the project's editable install
+    imports pathlib, setuptools adds its distutils hook), 5 to 25 ms a start here that no Lambda function pays and
+    no Node peer pays either. The children find their packages in the layer, as on Lambda."""
+    venv.create(target, with_pip=False, symlinks=True)
+    return str(target / "bin" / "python")
+
+
 def layer_rows(built: Built) -> list[Row]:
     """The CoreLayer's unpacked and zipped size, as `sam build` builds it."""
     return layer_size_rows(built.layer)
@@ -478,20 +489,21 @@ class Context:
 
 
 class Child(NamedTuple):
-    """A cold script (Python source), its argv and its environment; or, given a program (a Node peer's), that
-    program with these arguments."""
+    """A cold script (Python source), its argv and its environment, run by `python`; or, given a program (a Node
+    peer's), that program with these arguments."""
 
     script: str
     args: list[str]
     env: dict[str, str]
     program: tuple[str, ...] = ()
+    python: str = sys.executable
 
     def command(self, rss: bool = False) -> list[str]:
         """The command line; rss: the variant that then decides on one token a line from stdin and prints its peak
         RSS (RSS_TAIL; a Node peer's cold.js takes the argument "rss")."""
         if self.program:
             return [*self.program, *self.args, *(["rss"] if rss else [])]
-        return [sys.executable, "-c", self.script + (RSS_TAIL if rss else ""), *self.args]
+        return [self.python, "-c", self.script + (RSS_TAIL if rss else ""), *self.args]
 
 
 def signing_key(kid: str) -> tuple[rsa.RSAPrivateKey, dict[str, Any]]:
@@ -579,7 +591,7 @@ class Setup:
 class Bench:
     """What the measurements share: both configurations (3 routes, 50 routes/3 issuers), the peer's tokens (signed
     with the 3-route key), the 3-route configuration over TLS (cold starts only) and the CAs its children trust,
-    where our code is."""
+    where our code is, and the interpreter of the Python cold children."""
 
     small: Setup
     big: Setup
@@ -587,13 +599,15 @@ class Bench:
     tls: Setup
     trusted: Path  # SSL_CERT_FILE of the cold children: the system's CAs, and the one of the TLS keys server
     ca: Path  # the TLS keys server's CA alone: NODE_EXTRA_CA_CERTS of the Node peers (Node has its CAs built in)
-    code_path: list[str]
+    code_path: list[str]  # our sources: the authorizer this process loads (warm rounds)
     node: str | None  # the `node` that runs the Node peers, None if they are skipped
+    built: Built  # the layer and the authorizer as `sam build` ships them: the Python cold children's code
+    runtime: str  # the Python cold children's interpreter: see runtime_python
 
     @classmethod
     def create(cls, scratch: Path, node: str | None) -> Bench:
-        """Fresh keys served on loopback, and the tokens they sign; scratch: a directory for the TLS files; node: the
-        Node peers' `node`, if they run."""
+        """Fresh keys served on loopback, and the tokens they sign; scratch: a directory for the TLS files, the
+        build and the children's interpreter; node: the Node peers' `node`, if they run."""
         print(f"minting {3 * ROUNDS * DISTINCT} tokens...", file=sys.stderr)
         small = Setup.create("3 routes", ROUTE_SCOPES, (ISSUER_PATH,), SCOPES)
         big = Setup.create(BIG, BIG_ROUTE_SCOPES, BIG_ISSUER_PATHS, BIG_SCOPES)
@@ -607,7 +621,8 @@ class Bench:
         system = ssl.get_default_verify_paths().cafile
         trusted.write_bytes((Path(system).read_bytes() if system else b"") + ca.read_bytes())
         code_path = [str(ROOT / "functions" / "authorizer"), str(ROOT / "layers" / "core")]
-        return cls(small, big, peer_rounds, tls, trusted, ca, code_path, node)
+        built, runtime = Built.create(scratch), runtime_python(scratch / "runtime")
+        return cls(small, big, peer_rounds, tls, trusted, ca, code_path, node, built, runtime)
 
     @property
     def setups(self) -> tuple[Setup, Setup]:
@@ -629,8 +644,10 @@ class Bench:
         return {**{k: v for k, v in os.environ.items() if k not in SETTINGS}, **LOG_ENV, **setup.env}
 
     def child_env(self, setup: Setup) -> dict[str, str]:
-        """The environment of a cold process: ours finds its code and setup's settings, the others ignore them."""
-        env = {**self.env(setup), "PYTHONPATH": os.pathsep.join(self.code_path), "SSL_CERT_FILE": str(self.trusted)}
+        """The environment of a cold process: ours finds its code (as `sam build` ships it) and setup's settings, the
+        others ignore them and find their packages in the same layer."""
+        path = os.pathsep.join(self.built.shipped)
+        env = {**self.env(setup), "PYTHONPATH": path, "SSL_CERT_FILE": str(self.trusted)}
         env.pop("PYTHONDONTWRITEBYTECODE", None)  # any value, "0" too, would leave every child compiling from source
         return env
 
@@ -646,16 +663,19 @@ class Bench:
         small, big = self.small, self.big
         env, issuer, token = self.child_env(small), small.issuers[0].name, small.rounds[0][1]
         return (
-            Child(OURS_COLD, [issuer, token, ARN], env),
-            Child(OURS_COLD, [big.issuers[1].name, big.rounds[0][1], ARN], self.child_env(big)),
-            Child(MINIMAL_COLD, [issuer, token, ARN], env),
-            Child(PEER_COLD, [issuer, self.peer_rounds[0][1], ARN, PEER_ISSUER], env),
+            Child(OURS_COLD, [issuer, token, ARN], env, python=self.runtime),
+            Child(OURS_COLD, [big.issuers[1].name, big.rounds[0][1], ARN], self.child_env(big), python=self.runtime),
+            Child(MINIMAL_COLD, [issuer, token, ARN], env, python=self.runtime),
+            Child(PEER_COLD, [issuer, self.peer_rounds[0][1], ARN, PEER_ISSUER], env, python=self.runtime),
         )
 
     def tls_children(self) -> tuple[Child, Child]:
         """Ours and the minimal authorizer, 3 routes, with their keys over TLS."""
         env, issuer, token = self.child_env(self.tls), self.tls.issuers[0].name, self.tls.rounds[0][1]
-        return Child(OURS_COLD, [issuer, token, ARN], env), Child(MINIMAL_COLD, [issuer, token, ARN], env)
+        return (
+            Child(OURS_COLD, [issuer, token, ARN], env, python=self.runtime),
+            Child(MINIMAL_COLD, [issuer, token, ARN], env, python=self.runtime),
+        )
 
     def node_children(self) -> list[tuple[Child, Child]]:
         """Each Node peer's cold start (3 routes, the token ours gets), keys on loopback http and over TLS (its CA
@@ -900,8 +920,8 @@ def bytecode_rows(bench: Bench, built: Built) -> list[Row]:
     env = {**bench.child_env(small), "PYTHONDONTWRITEBYTECODE": "1"}
     args = [small.issuers[0].name, small.rounds[0][1], ARN]
     children = [
-        Child(OURS_COLD, args, {**env, "PYTHONPATH": os.pathsep.join(built.shipped)}),
-        Child(OURS_COLD, args, {**env, "PYTHONPATH": os.pathsep.join(built.sources)}),
+        Child(OURS_COLD, args, {**env, "PYTHONPATH": os.pathsep.join(built.shipped)}, python=bench.runtime),
+        Child(OURS_COLD, args, {**env, "PYTHONPATH": os.pathsep.join(built.sources)}, python=bench.runtime),
         bench.children()[2],  # the minimal authorizer
     ]
     versus_shipped, versus_minimal = [], []
@@ -953,7 +973,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         *(cold_rows(bench, ms) for ms in sorted({0.0, args.keys_latency_ms})), strict=True
     )
     rss, minimal_rss, peer_rss, node_rss = rss_rows(bench)
-    built = Built.create(Path(scratch.name))
+    built = bench.built
     bytecode = bytecode_rows(bench, built)
     layer = layer_rows(built)
     ours, big, versus = zip(*(ratio.rows() for ratio in (*warm, *cold)), strict=True)
