@@ -317,6 +317,31 @@ def test_cli_server_prints_secrets_once_and_binds_loopback(cli_server: CliServer
         again.stop()
 
 
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_stop_signal_the_moment_the_server_is_ready_stops_it_cleanly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sig: signal.Signals
+) -> None:
+    """Whoever waits for the ready line may signal at once: here the signal lands while that line is printed, before
+    serve_forever runs, which is the moment that used to escape as a KeyboardInterrupt (exit status -2)."""
+    from okta_local import cli
+
+    def print_then_signal(*args: Any, **kwargs: Any) -> None:
+        print(*args, **kwargs)
+        if str(args[0]).startswith(READY_PREFIX):
+            os.kill(os.getpid(), sig)  # the handler runs here, in this frame, before print returns
+
+    saved = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    monkeypatch.setattr(cli, "print", print_then_signal, raising=False)
+    try:
+        status = cli.main(["serve", "--port", "0", "--state-dir", str(tmp_path)])
+    except KeyboardInterrupt:
+        pytest.fail("the signal escaped as KeyboardInterrupt")
+    finally:
+        for number, handler in saved.items():
+            signal.signal(number, handler)
+    assert status == 0
+
+
 def test_cli_rotation_and_faults_reach_the_running_server(cli_server: CliServer, tmp_path: Path) -> None:
     state = str(tmp_path)
     env = read_env(tmp_path / "okta.env")
