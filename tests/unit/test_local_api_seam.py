@@ -163,7 +163,7 @@ def test_gateway_settings_come_from_the_resolved_template(stacks):
     assert settings.ttl("OktaTokenAuthorizer") == 7
     unauthorized = settings.response("UNAUTHORIZED")
     assert unauthorized.status == 401
-    assert unauthorized.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
+    assert unauthorized.headers["WWW-Authenticate"] == "Bearer"
     assert settings.response("AUTHORIZER_CONFIGURATION_ERROR").status == 503
 
 
@@ -193,7 +193,7 @@ def test_our_service_answers_it_401_with_the_gateway_response(stacks, runner):
     response = service(stacks, GatewayApigwService, runner).get("/hello", headers=MALFORMED)
 
     assert response.status_code == 401
-    assert response.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
+    assert response.headers["WWW-Authenticate"] == "Bearer"
     assert response.get_json() == {"message": "Unauthorized"}
 
 
