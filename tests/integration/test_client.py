@@ -64,8 +64,15 @@ def test_wrong_secret_is_a_one_line_refusal(okta):
 
 
 def test_scope_the_client_may_not_request_is_named(okta):
-    with pytest.raises(TokenRequestError, match=r"^the issuer refused the scope 'register' \(invalid_scope"):
+    client_id = okta.env["CLIENT_ID"]
+    expected = rf"^the issuer's access policies do not grant {client_id} the scope 'register' \(access_denied"
+    with pytest.raises(TokenRequestError, match=expected):
         client(okta, scope="register").token()
+
+
+def test_scope_the_issuer_does_not_have_is_named(okta):
+    with pytest.raises(TokenRequestError, match=r"^the issuer refused the scope 'no-such-scope' \(invalid_scope"):
+        client(okta, scope="no-such-scope").token()
 
 
 def test_token_endpoint_failure_is_reported(clean_faults):

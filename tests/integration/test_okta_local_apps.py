@@ -60,7 +60,7 @@ def test_enrolled_app_may_not_ask_for_register(okta: LocalOkta) -> None:
     oauth = create_app(okta, "no-register")["credentials"]["oauthClient"]
     okta.enroll(oauth["client_id"])
     response = request_token(okta, oauth["client_id"], oauth["client_secret"], "register")
-    assert response.status_code == 400 and response.json()["error"] == "invalid_scope"
+    assert response.status_code == 400 and response.json()["error"] == "access_denied"
 
 
 def test_app_with_post_auth_method_is_recorded_and_gets_tokens(okta: LocalOkta) -> None:

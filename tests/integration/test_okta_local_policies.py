@@ -25,6 +25,7 @@ pytestmark = pytest.mark.integration
 
 NO_POLICY = "Policy evaluation failed for this request, please check the policy configurations."
 NOT_CONFIGURED = "One or more scopes are not configured for the authorization server resource."
+NO_MATCHING_POLICY = "Policy evaluation failed for this request, please check the policy configurations."
 
 
 @pytest.fixture
@@ -279,18 +280,19 @@ def test_enrolled_by_put_gets_hello_but_not_register(okta: LocalOkta) -> None:
     assert token.status_code == 200, token.text
     assert verify(okta, token.json()["access_token"])["scp"] == ["hello"]
     assert request_token(okta, client_id, secret, None).json()["scope"] == "hello"  # the default scope
-    body = oauth_error(request_token(okta, client_id, secret, "register"), 400, "invalid_scope")
-    assert body["error_description"] == NOT_CONFIGURED
-    oauth_error(request_token(okta, client_id, secret, "hello register"), 400, "invalid_scope")
+    # register is a scope of the server, but no rule of the client's policy grants it: what Okta says then
+    body = oauth_error(request_token(okta, client_id, secret, "register"), 400, "access_denied")
+    assert body["error_description"] == NO_MATCHING_POLICY
+    oauth_error(request_token(okta, client_id, secret, "hello register"), 400, "access_denied")
 
 
 def test_admin_gets_register_and_demo_does_not(okta: LocalOkta) -> None:
     admin = request_token(okta, okta.env["ADMIN_CLIENT_ID"], okta.env["ADMIN_CLIENT_SECRET"], "register")
     assert admin.status_code == 200 and verify(okta, admin.json()["access_token"])["scp"] == ["register"]
     oauth_error(
-        request_token(okta, okta.env["ADMIN_CLIENT_ID"], okta.env["ADMIN_CLIENT_SECRET"], "hello"), 400, "invalid_scope"
+        request_token(okta, okta.env["ADMIN_CLIENT_ID"], okta.env["ADMIN_CLIENT_SECRET"], "hello"), 400, "access_denied"
     )
-    oauth_error(request_token(okta, okta.env["CLIENT_ID"], okta.env["CLIENT_SECRET"], "register"), 400, "invalid_scope")
+    oauth_error(request_token(okta, okta.env["CLIENT_ID"], okta.env["CLIENT_SECRET"], "register"), 400, "access_denied")
     assert request_token(okta, okta.env["CLIENT_ID"], okta.env["CLIENT_SECRET"], "hello").status_code == 200
 
 
@@ -317,7 +319,7 @@ def test_inactive_policies_and_rules_do_not_count(okta: LocalOkta) -> None:
     requests.post(f"{policy_url}/lifecycle/activate", headers=ssws(okta), timeout=TIMEOUT)
     rule_id = get(okta, f"{policy_url}/rules").json()[0]["id"]
     requests.post(f"{policy_url}/rules/{rule_id}/lifecycle/deactivate", headers=ssws(okta), timeout=TIMEOUT)
-    oauth_error(request_token(okta, *demo), 400, "invalid_scope")  # in a policy, but no rule applies
+    oauth_error(request_token(okta, *demo), 400, "access_denied")  # in a policy, but no rule applies
     requests.post(f"{policy_url}/rules/{rule_id}/lifecycle/activate", headers=ssws(okta), timeout=TIMEOUT)
     assert request_token(okta, *demo).status_code == 200
 
@@ -331,7 +333,7 @@ def test_evaluation_falls_through_to_later_rules_and_policies(okta: LocalOkta) -
     # And a client in no policy of its own falls to ALL_CLIENTS too
     client_id, secret = new_client(okta, "anyone")
     assert request_token(okta, client_id, secret, "register").status_code == 200
-    oauth_error(request_token(okta, client_id, secret, "hello"), 400, "invalid_scope")
+    oauth_error(request_token(okta, client_id, secret, "hello"), 400, "access_denied")
 
 
 def test_star_scopes_and_rule_order(okta: LocalOkta) -> None:
@@ -363,7 +365,7 @@ def test_rules_that_need_a_user_never_match_client_credentials(okta: LocalOkta) 
             },
         ),
     )
-    oauth_error(request_token(okta, client_id, secret, "hello"), 400, "invalid_scope")
+    oauth_error(request_token(okta, client_id, secret, "hello"), 400, "access_denied")
 
 
 def test_rules_for_other_grant_types_do_not_match(okta: LocalOkta) -> None:
@@ -372,7 +374,7 @@ def test_rules_for_other_grant_types_do_not_match(okta: LocalOkta) -> None:
     body = rule_body("code only", ["hello"])
     body["conditions"]["grantTypes"]["include"] = ["authorization_code"]
     post(okta, policies_url(okta, f"/{policy['id']}/rules"), body)
-    oauth_error(request_token(okta, client_id, secret, "hello"), 400, "invalid_scope")
+    oauth_error(request_token(okta, client_id, secret, "hello"), 400, "access_denied")
 
 
 def test_enroll_helper_and_policies_survive_a_restart(tmp_path: Path) -> None:
