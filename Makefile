@@ -6,8 +6,12 @@ PY := $(BIN)/python
 # Okta's own Python SDKs (tests/integration/test_okta_sdks.py) live in a venv of their own, never in .venv.
 SDK_VENV := .venv-okta-sdks
 SDK_REQUIREMENTS := tests/okta_sdks/requirements.txt
-# python3.13 on PATH, else pyenv's; empty if neither.
-FIND_PY313 := command -v python3.13 || PYENV_VERSION=3.13.0 pyenv which python3.13 2>/dev/null || ls /root/.pyenv/versions/3.13.*/bin/python3.13 2>/dev/null | tail -n 1
+# A python3.13 that runs: the one on PATH (through pyenv's shim, .python-version's "3.13" is the newest 3.13.x
+# installed), else pyenv's newest 3.13, else the newest in pyenv's versions folder (a pyenv too old for version
+# prefixes); empty if none. Any 3.13.x will do: the Lambda runtime is python3.13.
+FIND_PY313 := python3.13 -c 'import sys; print(sys.executable)' 2>/dev/null \
+	|| PYENV_VERSION=3.13 pyenv which python3.13 2>/dev/null \
+	|| ls -d "$${PYENV_ROOT:-$$HOME/.pyenv}"/versions/3.13*/bin/python3.13 2>/dev/null | sort -V | tail -n 1
 NO_PY313 := echo "python3.13 is required (the Lambda runtime is python3.13): install it, e.g. 'pyenv install 3.13', and retry" >&2; exit 1
 export PATH := $(abspath $(BIN)):$(PATH)
 export SAM_CLI_TELEMETRY := 0
