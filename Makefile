@@ -21,12 +21,12 @@ export SAM_CLI_TELEMETRY := 0
 
 venv: $(VENV)/.installed $(SDK_VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml layers/core/requirements.txt
+$(VENV)/.installed: pyproject.toml layers/core/requirements.txt clients/python/pyproject.toml
 	@py=$$($(FIND_PY313)); \
 	if [ -z "$$py" ]; then $(NO_PY313); fi; \
 	[ -x $(PY) ] || "$$py" -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev]' -e clients/python
 	touch $@
 
 # The okta management SDK and okta-jwt-verifier, pinned in $(SDK_REQUIREMENTS), and their dependencies.
@@ -45,7 +45,7 @@ $(SDK_VENV)/.installed: $(SDK_REQUIREMENTS)
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	PYTHONPATH=layers/core:tools:. $(BIN)/lint-imports
+	PYTHONPATH=layers/core:tools:clients/python/src:. $(BIN)/lint-imports
 
 typecheck: venv
 	$(BIN)/mypy
