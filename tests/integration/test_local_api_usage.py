@@ -32,6 +32,7 @@ from local_api.usage_plans import KEY_STATE_TTL
 from okta_m2m.clients._okta_client import service_app_body
 from okta_m2m.tokens._authorization import usage_key
 from tests.integration.test_clients_api import Admin, fetch_token
+from tests.shipped_template import access_log_fields, gateway_body
 
 pytestmark = pytest.mark.integration
 
@@ -39,25 +40,11 @@ BURST = 4
 QUOTA = 30
 THROTTLED_LIMITS = {"ClientRateLimit": "0.001", "ClientBurstLimit": str(BURST)}
 METERED_LIMITS = {"ClientRateLimit": "1000", "ClientBurstLimit": "1000", "ClientDailyQuota": str(QUOTA)}
-# template.yaml's gateway responses
-SLOW_DOWN = {"message": "Too many requests for this client, slow down"}
-QUOTA_USED = {"message": "This client has used its daily quota"}
-NOT_ENROLLED = {"message": "This client is not enrolled for this API, or it has been revoked"}
-# template.yaml's AccessLogSetting.Format
-FIELDS = {
-    "requestId",
-    "time",
-    "epochMs",
-    "method",
-    "route",
-    "path",
-    "status",
-    "latencyMs",
-    "clientId",
-    "apiKeyId",
-    "error",
-    "sourceIp",
-}
+# template.yaml's gateway responses and its AccessLogSetting.Format, as it declares them
+SLOW_DOWN = gateway_body("THROTTLED")
+QUOTA_USED = gateway_body("QUOTA_EXCEEDED")
+NOT_ENROLLED = gateway_body("INVALID_API_KEY")
+FIELDS = access_log_fields()
 CLF = re.compile(r"\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} \+0000")
 
 

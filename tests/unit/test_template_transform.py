@@ -10,6 +10,8 @@ import pytest
 from samtranslator.translator.transform import transform
 from samtranslator.yaml_helper import yaml_parse
 
+from tests.shipped_template import api_events
+
 ROOT = Path(__file__).resolve().parents[2]
 PARAMS = {
     "Issuer": "https://example.okta.com/oauth2/default",
@@ -51,7 +53,7 @@ def test_every_method_needs_the_token_and_an_api_key_named_by_the_authorizer(res
     assert api["Properties"]["ApiKeySourceType"] == "AUTHORIZER"
     paths = api["Properties"]["Body"]["paths"]
     methods = [(path, verb, op) for path, ops in paths.items() for verb, op in ops.items()]
-    assert len(methods) == 9
+    assert {(verb.upper(), path) for path, verb, _ in methods} == api_events()  # each Api event, nothing else
     for path, verb, operation in methods:
         assert operation["security"] == [{"OktaTokenAuthorizer": []}, {"api_key": []}], (path, verb)
 
