@@ -16,6 +16,7 @@ import boto3
 import requests
 
 from devstack.processes import ManagedProcess, StackError, port_in_use, wait_until
+from devstack.scopes import grant_in_clients_policy, route_scopes
 from devstack.tables import create_tables
 from devstack.usage_plans import create_usage_plans
 from m2m_client import ClientConfig, ClientError, M2MClient, parse_env_file
@@ -27,6 +28,7 @@ SECRET_NAME = "okta-api-token"  # noqa: S105 - a name, not a value
 # moto accepts any credentials; these only keep boto3 from looking for real ones.
 DUMMY_AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
 START_TIMEOUT = 60.0
+HELLO_SCOPE, REGISTER_SCOPE = "hello", "register"  # the local Okta server's own scopes (okta.env says so too)
 DEFAULT_PORTS = {"api": 3000, "okta": 9000, "moto": 5050}
 
 
@@ -135,11 +137,14 @@ class LocalStack:
             raise
 
     def start_okta(self) -> None:
-        """Start the local Okta server and read the credentials it writes to okta.env."""
+        """Start the local Okta server with every scope of the template's route table, read the credentials it
+        writes to okta.env, and have its clients policy grant the route scopes (but the register scope)."""
         self.okta_dir.mkdir(parents=True, exist_ok=True)
         env_file = self.okta_dir / "okta.env"
+        scopes = route_scopes(self.template, self.scope_overrides())
         argv = [sys.executable, "-m", "okta_local", "serve", "--host", self.host, "--port", str(self.ports.okta)]
-        process = self._spawn("okta", [*argv, "--state-dir", str(self.okta_dir)])
+        argv += ["--state-dir", str(self.okta_dir), "--scopes", " ".join(scopes)]
+        process = self._spawn("okta", argv)
 
         def ready() -> bool:
             values = parse_env_file(env_file)
@@ -151,6 +156,12 @@ class LocalStack:
             return keys.status_code == 200
 
         wait_until(f"the local Okta server on {self.okta_url}", ready, timeout=START_TIMEOUT, process=process)
+        register_scope = self.scope_overrides()["RegisterScope"]
+        grant_in_clients_policy(self.okta, [scope for scope in scopes if scope != register_scope])
+
+    def scope_overrides(self) -> dict[str, str]:
+        """The scope parameters of the template as this stack sets them (the local Okta's hello and register)."""
+        return {"HelloScope": HELLO_SCOPE, "RegisterScope": REGISTER_SCOPE, **self.extra_overrides}
 
     def start_moto(self) -> None:
         """Start moto's server and store the local Okta API token as the secret the register function reads."""
@@ -225,8 +236,8 @@ class LocalStack:
             "Issuer": self.okta["ISSUER"],
             "OktaOrgUrl": self.okta["OKTA_ORG_URL"],
             "OktaApiTokenSecretArn": self.secret_arn or "arn:aws:secretsmanager:us-east-1:123456789012:secret:none",
-            "HelloScope": self.okta.get("HELLO_SCOPE", "hello"),
-            "RegisterScope": self.okta.get("REGISTER_SCOPE", "register"),
+            "HelloScope": self.okta.get("HELLO_SCOPE", HELLO_SCOPE),
+            "RegisterScope": self.okta.get("REGISTER_SCOPE", REGISTER_SCOPE),
             "OktaAuthMode": self.auth_mode,
             "OktaClientId": self.okta.get("OKTA_SERVICE_CLIENT_ID", "") if self.auth_mode == "oauth" else "",
             "OktaDpop": "true",

@@ -20,6 +20,7 @@ from okta_local.faults import APPS_FAULTS, DPOP_NONCE_FAULTS, KEYS_FAULTS, TOKEN
 from okta_local.keys import DEFAULT_GRACE_SECONDS, rotate_keys
 from okta_local.server import DB_FILE, FAULTS_PATH, build_server
 from okta_local.store import Store
+from okta_local.tokens import is_scope_token
 
 DEFAULT_STATE_DIR = ".local/okta"
 READY_PREFIX = "okta_local: listening on "
@@ -37,6 +38,14 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
     return value
+
+
+def _scopes(text: str) -> tuple[str, ...]:
+    scopes = tuple(text.split())
+    bad = [scope for scope in scopes if not is_scope_token(scope)]
+    if bad:
+        raise argparse.ArgumentTypeError(f"not a scope token: {bad[0]!r}")
+    return scopes
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -59,6 +68,13 @@ def _parser() -> argparse.ArgumentParser:
         help="requests per minute on /api/v1/apps* (env OKTA_LOCAL_APPS_RATE_LIMIT, default 100)",
     )
     serve.add_argument("--token-ttl", type=_positive_int, default=DEFAULT_TOKEN_TTL, help="access token lifetime (s)")
+    serve.add_argument(
+        "--scopes",
+        type=_scopes,
+        default=_scopes(os.environ.get("OKTA_LOCAL_SCOPES", "")),
+        help="space-separated custom scopes the authorization server has beyond hello and register, such as those "
+        "of an API's route table (env OKTA_LOCAL_SCOPES)",
+    )
     serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
     rotate = sub.add_parser("rotate-keys", parents=[state], help="add a signing key; a running server uses it at once")
@@ -89,7 +105,7 @@ def _serve(args: argparse.Namespace) -> int:
     log_format = "%(asctime)s %(levelname)s %(name)s %(message)s"
     logging.basicConfig(level=args.log_level, stream=sys.stderr, format=log_format)
     server, env, issued = build_server(
-        args.state_dir, args.host, args.port, args.public_url, args.apps_rate_limit, args.token_ttl
+        args.state_dir, args.host, args.port, args.public_url, args.apps_rate_limit, args.token_ttl, args.scopes
     )
     print("okta_local: a development tool, never a production authorization server.")
     if args.host not in ("127.0.0.1", "localhost", "::1"):

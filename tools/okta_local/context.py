@@ -16,7 +16,7 @@ AUTH_SERVER_ID = "default"
 AUDIENCE = "api://default"
 HELLO_SCOPE = "hello"
 REGISTER_SCOPE = "register"
-SCOPES = (HELLO_SCOPE, REGISTER_SCOPE)
+SCOPES = (HELLO_SCOPE, REGISTER_SCOPE)  # the custom scopes every start has; `serve --scopes` adds more
 # The default custom authorization server's default scope: what a token request without `scope` asks for.
 # Whether the client gets it is up to the access policies, as for any other scope.
 DEFAULT_SCOPES = (HELLO_SCOPE,)
@@ -83,6 +83,11 @@ class Context:
     keys_log: KeysLog = field(default_factory=KeysLog)
     nonces: Nonces = field(default_factory=Nonces)
     policies_limiter: RateLimiter = field(default_factory=RateLimiter)
+    scopes: tuple[str, ...] = SCOPES  # the default custom authorization server's scopes
+
+    def with_scopes(self, extra: tuple[str, ...]) -> None:
+        """Add scopes to the authorization server (those of an API's route table, say), each once."""
+        self.scopes = tuple(dict.fromkeys((*SCOPES, *extra)))
 
     @property
     def issuer(self) -> str:

@@ -27,7 +27,6 @@ from okta_local.context import (
     AUTH_SERVER_ID,
     AUTH_SERVERS_MANAGE,
     AUTH_SERVERS_READ,
-    SCOPES,
     Answer,
     Context,
     Request,
@@ -217,7 +216,7 @@ def _people(fields: _Fields, value: object) -> dict[str, Any]:
     return result
 
 
-def _rule_doc(body: dict[str, Any], default_priority: int | None) -> dict[str, Any]:
+def _rule_doc(body: dict[str, Any], default_priority: int | None, scopes: tuple[str, ...]) -> dict[str, Any]:
     fields = _Fields(body)
     conditions = _object(body.get("conditions"))
     token = _object(_object(body.get("actions")).get("token"))
@@ -239,7 +238,7 @@ def _rule_doc(body: dict[str, Any], default_priority: int | None) -> dict[str, A
             },
             "scopes": {
                 "include": fields.strings(
-                    _object(conditions.get("scopes")).get("include"), "conditions.scopes.include", (*SCOPES, ANY_SCOPE)
+                    _object(conditions.get("scopes")).get("include"), "conditions.scopes.include", (*scopes, ANY_SCOPE)
                 )
             },
         },
@@ -277,7 +276,7 @@ def create_policy(ctx: Context, body: dict[str, Any]) -> Document:
 
 def create_rule(ctx: Context, policy_id: str, body: dict[str, Any]) -> Document:
     """Validate and store a new rule of an existing policy."""
-    doc = _rule_doc(body, _next_priority(ctx.store.list_documents("rules", policy_id)))
+    doc = _rule_doc(body, _next_priority(ctx.store.list_documents("rules", policy_id)), ctx.scopes)
     now = time.time()
     item = Document(new_id("0pr"), doc, now, now, policy_id)
     if not ctx.store.insert_document("rules", item):
@@ -363,7 +362,7 @@ def _rules(ctx: Context, method: str, policy_id: str, rest: list[str], body: byt
     if method == "GET":
         item = ctx.store.get_document("rules", rule_id, policy_id)
     elif method == "PUT":
-        doc = _rule_doc(json_body(body), None)
+        doc = _rule_doc(json_body(body), None, ctx.scopes)
         item = ctx.store.replace_document("rules", rule_id, doc, time.time(), policy_id)
     elif method == "DELETE":
         if not ctx.store.delete_document("rules", rule_id, policy_id):

@@ -15,7 +15,6 @@ from okta_local.context import (
     AUTH_SERVER_ID,
     DEFAULT_APPS_RATE_LIMIT,
     DEFAULT_TOKEN_TTL,
-    SCOPES,
     Answer,
     Context,
     Request,
@@ -48,7 +47,7 @@ def discovery(ctx: Context) -> dict[str, Any]:
         "grant_types_supported": ["client_credentials"],
         "response_types_supported": ["token"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-        "scopes_supported": list(SCOPES),
+        "scopes_supported": list(ctx.scopes),
         "claims_supported": ["ver", "jti", "iss", "aud", "iat", "exp", "cid", "scp", "sub"],
         "subject_types_supported": ["public"],
     }
@@ -229,11 +228,14 @@ def build_server(
     public_url: str | None = None,
     apps_rate_limit: int = DEFAULT_APPS_RATE_LIMIT,
     token_ttl: int = DEFAULT_TOKEN_TTL,
+    scopes: tuple[str, ...] = (),
 ) -> tuple[OktaLocalServer, dict[str, str], list[str]]:
-    """Bind the server, bring state and okta.env up to date; return the server, env values and fresh secrets."""
+    """Bind the server, bring state and okta.env up to date; return the server, env values and fresh secrets.
+    `scopes` are custom scopes the authorization server has beyond hello and register."""
     state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     store = Store(state_dir / DB_FILE)
     ctx = Context(store, KeyRing(store), Faults(), RateLimiter(), apps_rate_limit, token_ttl)
+    ctx.with_scopes(scopes)
     server = OktaLocalServer((host, port), ctx)  # a failed bind closes the store through server_close()
     ctx.base_url = (public_url or f"http://{_url_host(host)}:{server.server_address[1]}").rstrip("/")
     env, issued = bootstrap.prepare(ctx, state_dir)

@@ -114,9 +114,11 @@ class LocalOkta:
         port: int = 0,
         apps_rate_limit: int = DEFAULT_APPS_RATE_LIMIT,
         token_ttl: int = DEFAULT_TOKEN_TTL,
+        scopes: tuple[str, ...] = (),
     ) -> None:
         self.state_dir = Path(state_dir)
         self._port, self._apps_rate_limit, self._token_ttl = port, apps_rate_limit, token_ttl
+        self._scopes = scopes
         self._server: OktaLocalServer | None = None
         self._thread: threading.Thread | None = None
         self.env: dict[str, str] = {}
@@ -124,7 +126,12 @@ class LocalOkta:
     def start(self) -> LocalOkta:
         """Bind 127.0.0.1 and serve in a daemon thread."""
         self._server, self.env, _ = build_server(
-            self.state_dir, "127.0.0.1", self._port, apps_rate_limit=self._apps_rate_limit, token_ttl=self._token_ttl
+            self.state_dir,
+            "127.0.0.1",
+            self._port,
+            apps_rate_limit=self._apps_rate_limit,
+            token_ttl=self._token_ttl,
+            scopes=self._scopes,
         )
         server = self._server
         # A short poll interval: stop() waits for it, and tests start and stop many servers.

@@ -19,13 +19,20 @@ from urllib.parse import parse_qs, unquote_plus
 import jwt
 
 from okta_local.client_secrets import secret_matches
-from okta_local.context import AUDIENCE, DEFAULT_SCOPES, SCOPES, Answer, Context
+from okta_local.context import AUDIENCE, DEFAULT_SCOPES, Answer, Context
 from okta_local.errors import OAuthError, OktaApiError
 from okta_local.faults import MAX_DELAY_SECONDS
 from okta_local.policies import SCOPE_NOT_CONFIGURED, evaluate
 
 _FORM = "application/x-www-form-urlencoded"
 _SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")  # RFC 6749 section 3.3
+
+
+def is_scope_token(text: str) -> bool:
+    """True if text is one scope token (RFC 6749 section 3.3)."""
+    return bool(_SCOPE_TOKEN.match(text))
+
+
 _BAD_CLIENT = "Client authentication failed. Either the client or the client credentials are invalid."
 TOKEN_RATE_LIMIT = 600  # what X-Rate-Limit-Limit says when the token: 429 fault answers
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -147,7 +154,7 @@ def issue_token(ctx: Context, authorization: str | None, content_type: str | Non
         raise _invalid_client()
     if params["grant_type"] != "client_credentials":
         raise unsupported_grant_type()
-    scopes = requested_scopes(params.get("scope"), SCOPES, DEFAULT_SCOPES)
+    scopes = requested_scopes(params.get("scope"), ctx.scopes, DEFAULT_SCOPES)
     rule = evaluate(ctx.store, client_id, scopes)
     minutes = rule.get("actions", {}).get("token", {}).get("accessTokenLifetimeMinutes", 60)
     ttl = min(ctx.token_ttl, int(minutes) * 60)  # the rule's lifetime, capped by the server's --token-ttl
