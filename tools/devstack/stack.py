@@ -17,7 +17,7 @@ import requests
 
 from devstack.processes import ManagedProcess, StackError, port_in_use, wait_until
 from devstack.scopes import grant_in_clients_policy, route_scopes
-from devstack.tables import create_tables
+from devstack.tables import create_tables, template_resources
 from devstack.usage_plans import create_usage_plans
 from m2m_client import ClientConfig, ClientError, M2MClient, parse_env_file
 
@@ -180,9 +180,17 @@ class LocalStack:
         self.enrol_seeded_clients()
 
     def enrol_seeded_clients(self) -> None:
-        """The template's usage plan and the admin client's API key in moto's API Gateway, as on AWS."""
-        plans = create_usage_plans(self.aws_client("apigateway"), self.template, self.parameter_overrides())
-        self.usage_plan_id = next(iter(plans.values()), "")
+        """The template's usage plans and API keys in moto's API Gateway, as on AWS (the admin client's key, or the
+        one shared key when PerClientApiKeys is false); remember moto's id of the plan the register function uses."""
+        overrides = self.parameter_overrides()
+        plans = create_usage_plans(self.aws_client("apigateway"), self.template, overrides)
+        functions = template_resources(self.template, "AWS::Serverless::Function", overrides)
+        named = {
+            str(((props.get("Environment") or {}).get("Variables") or {}).get("USAGE_PLAN_ID") or "")
+            for props in functions.values()
+        }
+        # `!Ref ClientUsagePlan` is the plan's logical id locally; empty when clients have no keys of their own.
+        self.usage_plan_id = next((plans[name] for name in sorted(named) if name in plans), "")
 
     def adopt_demo_client(self) -> None:
         """Bring the seeded demo client under the API's management as an operator would: PUT /clients/{clientId}
