@@ -19,6 +19,11 @@ from devstack.story import STORY_STEPS, run_story
 from local_api.usage import main as usage
 from m2m_client import ClientError
 
+FRESH_STATE = (
+    "Local state starts fresh at every start: Okta apps, registered clients and API keys of an earlier run are gone, "
+    "and the demo and admin clients get new credentials (the access log is kept)."
+)
+
 
 def _stop_on_signal(signum: int, frame: FrameType | None) -> None:
     # SIGTERM and SIGHUP take the same clean path as Ctrl-C: unwind, stop every child, exit.
@@ -52,13 +57,6 @@ def shown(path: Path) -> str:
     return os.path.relpath(path) if Path(os.path.abspath(path)).is_relative_to(Path.cwd()) else str(path)
 
 
-def _write_client_env(path: Path, values: dict[str, str]) -> None:
-    # Only the owner may read it: it holds a client secret.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.writelines(f"{key}={value}\n" for key, value in values.items())
-
-
 def print_welcome(stack: LocalStack) -> None:
     """The API URL, both clients' credentials, and commands to paste (dev mode prints secrets on purpose)."""
     okta, python = stack.okta, shlex.quote(shown(Path(sys.executable)))
@@ -71,15 +69,9 @@ def print_welcome(stack: LocalStack) -> None:
     print(f"AWS (moto)     {stack.moto_url}   (secret {stack.secret_arn}, tables, usage plan {stack.usage_plan_id})")
     print(f"Access log     {shown(stack.access_log)}   (make usage)")
     for name, (client_id, secret, scope) in clients.items():
-        env_file = stack.state_dir / f"{name}.env"
-        _write_client_env(
-            env_file,
-            {"ISSUER": okta["ISSUER"], "DEFAULT_SCOPE": scope, "CLIENT_ID": client_id, "CLIENT_SECRET": secret}
-            | {"API_URL": stack.api_url},
-        )
-        print(f"\n{name.capitalize()} client (scope {scope}), settings in {shown(env_file)}:")
+        print(f"\n{name.capitalize()} client (scope {scope}), settings in {shown(stack.client_env_file(name))}:")
         print(f"  CLIENT_ID={client_id}\n  CLIENT_SECRET={secret}")
-    demo_env, admin_env = (shlex.quote(shown(stack.state_dir / f"{n}.env")) for n in clients)
+    demo_env, admin_env = (shlex.quote(shown(stack.client_env_file(n))) for n in clients)
     print("\nTry:")
     print(f"  {python} -m m2m_client --env-file {demo_env} call /hello")
     print(f"  {python} -m m2m_client --env-file {admin_env} register my-service")
@@ -120,6 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"Starting the local Okta server (:{ports.okta}), moto (:{ports.moto}) and the local API (:{ports.api});"
             f" logs in {shown(stack.run_dir)}/"
         )
+        print(FRESH_STATE)
         stack.start()
         if args.command == "dev":
             print_welcome(stack)

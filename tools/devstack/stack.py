@@ -1,10 +1,15 @@
 """The local stack: local Okta server, moto (Secrets Manager, DynamoDB) and the local API, started and stopped
-together. The register function runs in OAuth 2.0 for Okta mode with DPoP (auth_mode="ssws" for the API token)."""
+together. The register function runs in OAuth 2.0 for Okta mode with DPoP (auth_mode="ssws" for the API token).
+
+Every start is fresh: moto keeps its state in memory only (moto 5 has no persistence), so the local Okta server's
+state is dropped too, and the Okta apps, the client registry and the API keys always agree. The seeded clients get
+new credentials, written to STATE_DIR/demo.env and admin.env at each start."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -120,21 +125,43 @@ class LocalStack:
         return process
 
     def start(self) -> None:
-        """Start everything, or stop what was started and raise StackError."""
+        """Start everything on fresh state (none of an earlier run is kept), or stop what was started and raise
+        StackError."""
         for name, port in (("API", self.ports.api), ("Okta", self.ports.okta), ("moto", self.ports.moto)):
             if port_in_use(self.host, port):
                 raise StackError(f"port {port} for the {name} server is already in use (choose another with a flag)")
         self.run_dir.mkdir(parents=True, exist_ok=True)
         for log in self.run_dir.glob("*.log"):
             log.unlink()
+        # moto starts empty: so does the local Okta server, or its apps would outlive their registry and keys.
+        shutil.rmtree(self.okta_dir, ignore_errors=True)
         try:
             self.start_okta()
             self.start_moto()
             self.start_api()
             self.adopt_demo_client()
+            self.write_client_envs()
         except BaseException:
             self.stop()
             raise
+
+    def client_env_file(self, name: str) -> Path:
+        """STATE_DIR/demo.env or admin.env: a seeded client's settings for m2m_client --env-file."""
+        return self.state_dir / f"{name}.env"
+
+    def write_client_envs(self) -> None:
+        """Write the demo and admin clients' settings (this run's credentials), readable by the owner only."""
+        okta = self.okta
+        clients = {
+            "demo": (okta["CLIENT_ID"], okta["CLIENT_SECRET"], okta["HELLO_SCOPE"]),
+            "admin": (okta["ADMIN_CLIENT_ID"], okta["ADMIN_CLIENT_SECRET"], okta["REGISTER_SCOPE"]),
+        }
+        for name, (client_id, secret, scope) in clients.items():
+            values = {"ISSUER": okta["ISSUER"], "DEFAULT_SCOPE": scope, "CLIENT_ID": client_id}
+            values |= {"CLIENT_SECRET": secret, "API_URL": self.api_url}
+            fd = os.open(self.client_env_file(name), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.writelines(f"{key}={value}\n" for key, value in values.items())
 
     def start_okta(self) -> None:
         """Start the local Okta server with every scope of the template's route table, read the credentials it
