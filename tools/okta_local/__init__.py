@@ -11,10 +11,10 @@ Custom authorization server `default` (issuer ORG/oauth2/default, audience api:/
 - POST /oauth2/default/v1/token    client_credentials, client_secret_basic or client_secret_post (every
   client may use either; Okta enforces the app's token_endpoint_auth_method) with any ACTIVE client secret
   of the ACTIVE app (an INACTIVE or deleted secret: 401 invalid_client); RFC 6749 errors. The scopes
-  (hello, register; hello is the default scope) are granted by the access policies, evaluated as Okta does:
-  ACTIVE policies by priority whose conditions.clients.include names the client or ALL_CLIENTS, in each
-  the ACTIVE rules by priority; the first rule with grantTypes client_credentials and scopes covering every
-  requested scope ("*" covers all) decides, otherwise evaluation goes on to the next rule and policy.
+  (hello, register and any `serve --scopes` adds; hello is the default scope) are granted by the access policies,
+  evaluated as Okta does: ACTIVE policies by priority whose conditions.clients.include names the client or
+  ALL_CLIENTS, in each the ACTIVE rules by priority; the first rule with grantTypes client_credentials and scopes
+  covering every requested scope ("*" covers all) decides, otherwise evaluation goes on to the next rule and policy.
   No policy and rule that grant the client every requested scope (the client in no policy, or its policies'
   rules grant other scopes): 400 access_denied "Policy evaluation failed for this request, please check the
   policy configurations."; a scope the server does not have: 400 invalid_scope "One or more scopes are not
