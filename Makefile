@@ -6,8 +6,12 @@ PY := $(BIN)/python
 # Okta's own Python SDKs (tests/integration/test_okta_sdks.py) live in a venv of their own, never in .venv.
 SDK_VENV := .venv-okta-sdks
 SDK_REQUIREMENTS := tests/okta_sdks/requirements.txt
-# python3.13 on PATH, else pyenv's; empty if neither.
-FIND_PY313 := command -v python3.13 || PYENV_VERSION=3.13.0 pyenv which python3.13 2>/dev/null || ls /root/.pyenv/versions/3.13.*/bin/python3.13 2>/dev/null | tail -n 1
+# A python3.13 that runs: the one on PATH (through pyenv's shim, .python-version's "3.13" is the newest 3.13.x
+# installed), else pyenv's newest 3.13, else the newest in pyenv's versions folder (a pyenv too old for version
+# prefixes); empty if none. Any 3.13.x will do: the Lambda runtime is python3.13.
+FIND_PY313 := python3.13 -c 'import sys; print(sys.executable)' 2>/dev/null \
+	|| PYENV_VERSION=3.13 pyenv which python3.13 2>/dev/null \
+	|| ls -d "$${PYENV_ROOT:-$$HOME/.pyenv}"/versions/3.13*/bin/python3.13 2>/dev/null | sort -V | tail -n 1
 NO_PY313 := echo "python3.13 is required (the Lambda runtime is python3.13): install it, e.g. 'pyenv install 3.13', and retry" >&2; exit 1
 export PATH := $(abspath $(BIN)):$(PATH)
 export SAM_CLI_TELEMETRY := 0
@@ -17,12 +21,12 @@ export SAM_CLI_TELEMETRY := 0
 
 venv: $(VENV)/.installed $(SDK_VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml layers/core/requirements.txt
+$(VENV)/.installed: pyproject.toml layers/core/requirements.txt clients/python/pyproject.toml
 	@py=$$($(FIND_PY313)); \
 	if [ -z "$$py" ]; then $(NO_PY313); fi; \
 	[ -x $(PY) ] || "$$py" -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev]' -e clients/python
 	touch $@
 
 # The okta management SDK and okta-jwt-verifier, pinned in $(SDK_REQUIREMENTS), and their dependencies.
@@ -41,7 +45,7 @@ $(SDK_VENV)/.installed: $(SDK_REQUIREMENTS)
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	PYTHONPATH=layers/core:tools:. $(BIN)/lint-imports
+	PYTHONPATH=layers/core:tools:clients/python/src:. $(BIN)/lint-imports
 
 typecheck: venv
 	$(BIN)/mypy

@@ -541,6 +541,26 @@ def test_an_allow_names_the_clients_api_key_and_a_deny_names_none(authorizer, jw
     assert "usageIdentifierKey" not in denied
 
 
+def test_with_a_shared_key_every_allow_names_it_whatever_the_client(authorizer, jwks, monkeypatch):
+    # PerClientApiKeys=false: the template gives the authorizer the one key of its open usage plan
+    monkeypatch.setenv("SHARED_API_KEY", "oktam2mallclients-my-stack")
+    one = authorizer(mint(KEY, access_claims(jwks.issuer)))
+    other = authorizer(mint(KEY, access_claims(jwks.issuer, cid="0oaanotherclient0000", sub="0oaanotherclient0000")))
+    denied = authorizer(mint(KEY, access_claims(jwks.issuer, scopes=("none",))))
+
+    assert one["usageIdentifierKey"] == other["usageIdentifierKey"] == "oktam2mallclients-my-stack"
+    assert other["context"]["clientId"] == "0oaanotherclient0000"
+    assert "usageIdentifierKey" not in denied
+
+
+def test_a_shared_key_api_gateway_would_refuse_is_a_config_error(authorizer, jwks, monkeypatch):
+    from okta_m2m.errors import ConfigError
+
+    monkeypatch.setenv("SHARED_API_KEY", "too-short")
+    with pytest.raises(ConfigError, match="SHARED_API_KEY"):
+        authorizer(mint(KEY, access_claims(jwks.issuer)))
+
+
 @contextmanager
 def authorizer_lines() -> Iterator[io.StringIO]:
     """Every line the authorizer's own logger writes while the block runs."""

@@ -291,8 +291,18 @@ def test_only_an_active_okta_service_app_can_be_adopted(admin):
 # --- concurrency and crashes ---
 
 
+def warm(admin: Admin, concurrency: int) -> None:
+    """Have the authorizer's Allow for the admin's token cached and the register function's workers started, so that
+    a burst measures the registry, not cold starts racing the authorizer's key fetch on a busy machine."""
+    assert admin.call("GET", "/clients", params={"limit": "1"}).status_code == 200
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        statuses = set(pool.map(lambda _: admin.call("GET", "/clients/0oanosuchclient00000").status_code, range(20)))
+    assert statuses == {404}
+
+
 def test_twenty_registrations_of_one_label_at_once_make_exactly_one_app(admin):
     name = label()
+    warm(admin, 20)
 
     with ThreadPoolExecutor(max_workers=20) as pool:
         answers = list(pool.map(lambda _: admin.call("POST", "/register", json={"label": name}), range(20)))
@@ -300,12 +310,14 @@ def test_twenty_registrations_of_one_label_at_once_make_exactly_one_app(admin):
     statuses = sorted(a.status_code for a in answers)
     assert statuses == [201] + [409] * 19, [a.text for a in answers]
     (winner,) = [a.json() for a in answers if a.status_code == 201]
-    for loser in (a for a in answers if a.status_code == 409):
-        assert loser.json() == {
-            "message": "A client with this label is already registered",
-            "client_id": winner["client_id"],
-        }
+    taken = {"message": "A client with this label is already registered", "client_id": winner["client_id"]}
+    # A registration that waited longer than it may (8 s) for the winner to finish says so instead: on a busy
+    # machine that is the product's answer too, and its retry then finds the label taken.
+    in_progress = {"message": "A registration of this label is in progress"}
+    assert all(a.json() in (taken, in_progress) for a in answers if a.status_code == 409), [a.text for a in answers]
     assert [app["id"] for app in admin.apps_labelled(name)] == [winner["app_id"]]
+    again = admin.call("POST", "/register", json={"label": name})
+    assert (again.status_code, again.json()) == (409, taken)
 
 
 def pending_claim(admin: Admin, name: str, owner: str, age_seconds: float) -> None:

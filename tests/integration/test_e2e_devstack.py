@@ -12,13 +12,15 @@ import time
 from pathlib import Path
 
 import pytest
+import requests
 
 from benchmarks.api import main as bench_api
 from devstack import LocalStack, Ports, free_port
+from devstack.__main__ import FRESH_STATE
 from devstack.events import METHOD_ARN, write_fresh_event
 from devstack.processes import port_in_use
 from devstack.story import STORY_STEPS, get
-from m2m_client import parse_env_file
+from m2m_client import ClientConfig, M2MClient, TokenRequestError, load_config, parse_env_file
 
 pytestmark = pytest.mark.integration
 
@@ -121,6 +123,71 @@ def test_dev_serves_paste_ready_commands_until_ctrl_c(tmp_path):
         dev.stdout.close()
     # Then it stopped everything it started
     assert returncode == 0
+    assert_all_stopped(state_dir, ports)
+
+
+def start_dev(state_dir: Path, ports: Ports) -> tuple[subprocess.Popen[str], str]:
+    """`python -m devstack dev` as a user starts it; returns it and what it printed until it serves."""
+    dev = subprocess.Popen(
+        devstack_argv("dev", state_dir, ports), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    assert dev.stdout is not None
+    output: list[str] = []
+    while not any("Ctrl-C stops everything" in line for line in output):
+        line = dev.stdout.readline()  # the end of its output (it exited) fails below, never a wait on the clock
+        assert line, "".join(output)
+        output.append(line)
+    return dev, "".join(output)
+
+
+def stop_dev(dev: subprocess.Popen[str]) -> None:
+    dev.send_signal(signal.SIGINT)
+    assert dev.wait(timeout=60) == 0
+    assert dev.stdout is not None
+    dev.stdout.close()
+
+
+def okta_apps_labelled(state_dir: Path, label: str) -> list[dict[str, object]]:
+    okta = parse_env_file(state_dir / "okta" / "okta.env")
+    headers = {"Authorization": f"SSWS {okta['OKTA_API_TOKEN']}", "Accept": "application/json"}
+    answer = requests.get(f"{okta['OKTA_ORG_URL']}/api/v1/apps", params={"q": label}, headers=headers, timeout=30)
+    return [app for app in answer.json() if app["label"] == label]
+
+
+def test_a_restart_starts_fresh_and_okta_the_registry_and_the_keys_agree(tmp_path):
+    state_dir, ports, label = tmp_path / "state", free_ports(), "restart survivor?"
+    # Given a client registered on a running stack
+    dev, _ = start_dev(state_dir, ports)
+    try:
+        admin = M2MClient(load_config(state_dir / "admin.env", {}, need_api=True))
+        before = admin.register(label)
+        old_demo = parse_env_file(state_dir / "demo.env")
+    finally:
+        stop_dev(dev)
+    # When the stack starts again on the same state folder
+    dev, printed = start_dev(state_dir, ports)
+    try:
+        # Then it said it starts fresh
+        assert FRESH_STATE in printed
+        # And none of the client is left anywhere: not in the registry, not in Okta, no API key
+        admin = M2MClient(load_config(state_dir / "admin.env", {}, need_api=True))
+        demo = parse_env_file(state_dir / "demo.env")
+        assert [c["client_id"] for c in admin.all_clients()] == [demo["CLIENT_ID"]]  # the demo client, adopted
+        assert okta_apps_labelled(state_dir, label) == []
+        apigateway = LocalStack(state_dir, ports=ports).aws_client("apigateway")
+        assert apigateway.get_api_keys(nameQuery=before["client_id"])["items"] == []
+        old_token = M2MClient(ClientConfig(demo["ISSUER"], before["client_id"], before["client_secret"], "hello"))
+        with pytest.raises(TokenRequestError, match="invalid_client"):
+            old_token.token()
+        # And the label registers again, as one app
+        again = admin.register(label)
+        assert [app["id"] for app in okta_apps_labelled(state_dir, label)] == [again["app_id"]]
+        # And the demo and admin settings files hold this run's credentials, which work
+        assert (demo["CLIENT_ID"], demo["CLIENT_SECRET"]) != (old_demo["CLIENT_ID"], old_demo["CLIENT_SECRET"])
+        hello = M2MClient(load_config(state_dir / "demo.env", {}, need_api=True)).call("GET", "/hello")
+        assert hello["clientId"] == demo["CLIENT_ID"]
+    finally:
+        stop_dev(dev)
     assert_all_stopped(state_dir, ports)
 
 

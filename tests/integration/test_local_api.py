@@ -21,6 +21,7 @@ TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 KEY = signing_key("local-api-key")
 AUTHORIZER = "AuthorizerFunction"
 UNAVAILABLE = {"message": "Authorization is temporarily unavailable"}
+# RFC 6750 section 3.1: a request with no authentication gets no error code; API Gateway answers every 401 alike.
 
 
 def overrides(issuer: str, **extra: str) -> dict[str, str]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import sys
 import textwrap
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -273,12 +272,18 @@ def test_without_gateway_responses_the_gateway_defaults_apply(api, token, status
     assert "WWW-Authenticate" not in response.headers
 
 
-def test_authorizer_result_expires_after_reauthorize_every(api):
+def test_authorizer_result_expires_after_reauthorize_every(api, monkeypatch):
+    # The cache's clock, moved by the test: however long a request takes here, the TTL is what decides.
+    now = [1000.0]
+    monkeypatch.setattr(api.service.authorizer_cache, "_clock", lambda: now[0])
+    api.service.authorizer_cache.clear()
     before = api.invocations["FakeAuthorizer"]
-    statuses: list[Any] = [call(api, "/fake", "allow").status_code, call(api, "/fake", "allow").status_code]
+    statuses: list[Any] = [call(api, "/fake", "allow").status_code]
+    now[0] += 0.9  # within ReauthorizeEvery (1 s): the cached result answers
+    statuses.append(call(api, "/fake", "allow").status_code)
     assert api.invocations["FakeAuthorizer"] == before + 1
 
-    time.sleep(1.1)
+    now[0] += 0.1  # the result is 1 s old: the authorizer is asked again
     statuses.append(call(api, "/fake", "allow").status_code)
 
     assert statuses == [200, 200, 200]

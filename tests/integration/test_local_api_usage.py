@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +32,7 @@ from local_api.usage_plans import KEY_STATE_TTL
 from okta_m2m.clients._okta_client import service_app_body
 from okta_m2m.tokens._authorization import usage_key
 from tests.integration.test_clients_api import Admin, fetch_token
+from tests.shipped_template import access_log_fields, gateway_body
 
 pytestmark = pytest.mark.integration
 
@@ -39,25 +40,11 @@ BURST = 4
 QUOTA = 30
 THROTTLED_LIMITS = {"ClientRateLimit": "0.001", "ClientBurstLimit": str(BURST)}
 METERED_LIMITS = {"ClientRateLimit": "1000", "ClientBurstLimit": "1000", "ClientDailyQuota": str(QUOTA)}
-# template.yaml's gateway responses
-SLOW_DOWN = {"message": "Too many requests for this client, slow down"}
-QUOTA_USED = {"message": "This client has used its daily quota"}
-NOT_ENROLLED = {"message": "This client is not enrolled for this API, or it has been revoked"}
-# template.yaml's AccessLogSetting.Format
-FIELDS = {
-    "requestId",
-    "time",
-    "epochMs",
-    "method",
-    "route",
-    "path",
-    "status",
-    "latencyMs",
-    "clientId",
-    "apiKeyId",
-    "error",
-    "sourceIp",
-}
+# template.yaml's gateway responses and its AccessLogSetting.Format, as it declares them
+SLOW_DOWN = gateway_body("THROTTLED")
+QUOTA_USED = gateway_body("QUOTA_EXCEEDED")
+NOT_ENROLLED = gateway_body("INVALID_API_KEY")
+FIELDS = access_log_fields()
 CLF = re.compile(r"\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} \+0000")
 
 
@@ -159,23 +146,30 @@ def test_a_client_that_used_its_quota_gets_quota_exceeded_while_another_does_not
     assert [line["error"] for line in log_lines(metered) if line["clientId"] == spender][-1] == "QUOTA_EXCEEDED"
 
 
-def test_a_revoked_client_is_refused_within_a_second_with_the_token_it_was_just_allowed_with(metered):
+def until_changed(changed: float, call: Callable[[], requests.Response], before: int) -> list[requests.Response]:
+    """Call until an answer is no longer `before`, or until a request sent KEY_STATE_TTL after `changed` has been
+    answered: the local API reads key state at most that old, so a request it receives later sees the change. What
+    counts is when a request was sent, never how long the answers took (which is the machine's)."""
+    answers = []
+    while True:
+        sent = time.monotonic()
+        answers.append(call())
+        if answers[-1].status_code != before or sent - changed >= KEY_STATE_TTL:
+            return answers
+        time.sleep(0.1)
+
+
+def test_a_revoked_client_is_refused_a_second_later_with_the_token_it_was_just_allowed_with(metered):
     client_id, token = registered(metered)
     (key_id,) = key_ids(metered, client_id)
     assert hello(metered, token).status_code == 200
 
     assert metered.call("DELETE", f"/clients/{client_id}").status_code == 200
-    revoked, statuses = time.monotonic(), []
-    while time.monotonic() - revoked < KEY_STATE_TTL + 1.0:  # the local API reads key state at most 1 s old
-        answer = hello(metered, token)
-        statuses.append(answer.status_code)
-        if answer.status_code != 200:
-            break
-        time.sleep(0.1)
-    refused_after = time.monotonic() - revoked
+    answers = until_changed(time.monotonic(), lambda: hello(metered, token), before=200)
 
+    statuses = [answer.status_code for answer in answers]
     assert statuses[-1] == 403 and set(statuses[:-1]) <= {200}, statuses
-    assert refused_after <= KEY_STATE_TTL + 0.5
+    answer = answers[-1]
     assert answer.json() == NOT_ENROLLED
     # The gateway still held the Allow for the token: the refusal is the key's (disabled), not the token's.
     last = [line for line in log_lines(metered) if line["clientId"] == client_id][-1]
@@ -202,18 +196,12 @@ def test_a_key_in_no_usage_plan_of_the_api_is_refused_until_it_joins_one(metered
 
     outside = hello(metered, token)
     apigateway.create_usage_plan_key(usagePlanId=metered.stack.usage_plan_id, keyId=key["id"], keyType="API_KEY")
-    joined, statuses = time.monotonic(), []
-    while time.monotonic() - joined < KEY_STATE_TTL + 1.0:
-        statuses.append(hello(metered, token).status_code)
-        if statuses[-1] != 403:
-            break
-        time.sleep(0.1)
-    took = time.monotonic() - joined
+    statuses = [a.status_code for a in until_changed(time.monotonic(), lambda: hello(metered, token), before=403)]
 
     assert (outside.status_code, outside.json()) == (403, NOT_ENROLLED)
     first = next(line for line in log_lines(metered) if line["clientId"] == client_id)
     assert (first["status"], first["error"], first["apiKeyId"]) == (403, "INVALID_API_KEY", key["id"])
-    assert statuses[-1] == 200 and took <= KEY_STATE_TTL + 0.5, statuses
+    assert statuses[-1] == 200 and set(statuses[:-1]) <= {403}, statuses
 
 
 # --- the access log and `make usage` ---

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import jwt
@@ -147,12 +148,18 @@ def test_emergency_rotation_drops_the_old_key_at_once(tmp_path: Path) -> None:
         assert verify(okta, okta.token())
 
 
-def test_grace_period_ends(tmp_path: Path) -> None:
+def test_grace_period_ends(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The key ring's clock, moved by the test: the grace period is what decides, not how long a request takes.
+    from okta_local import keys
+
+    now = [time.time()]
+    monkeypatch.setattr(keys, "time", SimpleNamespace(time=lambda: now[0]))
     with LocalOkta(tmp_path) as okta:
         old_kid = kids(okta)[0]
         okta.rotate_keys(grace_seconds=1)
+        now[0] += 0.9
         assert old_kid in kids(okta)
-        time.sleep(1.2)
+        now[0] += 0.2
         assert old_kid not in kids(okta)
 
 
@@ -181,16 +188,16 @@ def test_keys_fault_hang_holds_requests_until_cleared(clean_faults: LocalOkta) -
     # A client with a short timeout gives up
     with pytest.raises(requests.ReadTimeout):
         requests.get(clean_faults.jwks_uri, timeout=0.5)
-    # A patient client is released when the fault is cleared
+    # A patient client is held (the server has its request) and released when the fault is cleared
     results: list[int] = []
     waiter = threading.Thread(
-        target=lambda: results.append(requests.get(clean_faults.jwks_uri, timeout=20).status_code)
+        target=lambda: results.append(requests.get(clean_faults.jwks_uri, timeout=60).status_code)
     )
     waiter.start()
-    time.sleep(0.5)
+    assert clean_faults.wait_until_held(2)  # the impatient client's request is still held too
     assert results == []
     clean_faults.clear_faults()
-    waiter.join(10)
+    waiter.join(60)
     assert results == [200]
 
 
@@ -321,6 +328,31 @@ def test_cli_server_starts_an_empty_org_prints_its_token_once_and_binds_loopback
         assert read_env(tmp_path / "okta.env")["OKTA_API_TOKEN"] == env["OKTA_API_TOKEN"]
     finally:
         again.stop()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_stop_signal_the_moment_the_server_is_ready_stops_it_cleanly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sig: signal.Signals
+) -> None:
+    """Whoever waits for the ready line may signal at once: here the signal lands while that line is printed, before
+    serve_forever runs, which is the moment that used to escape as a KeyboardInterrupt (exit status -2)."""
+    from okta_local import cli
+
+    def print_then_signal(*args: Any, **kwargs: Any) -> None:
+        print(*args, **kwargs)
+        if str(args[0]).startswith(READY_PREFIX):
+            os.kill(os.getpid(), sig)  # the handler runs here, in this frame, before print returns
+
+    saved = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    monkeypatch.setattr(cli, "print", print_then_signal, raising=False)
+    try:
+        status = cli.main(["serve", "--port", "0", "--state-dir", str(tmp_path)])
+    except KeyboardInterrupt:
+        pytest.fail("the signal escaped as KeyboardInterrupt")
+    finally:
+        for number, handler in saved.items():
+            signal.signal(number, handler)
+    assert status == 0
 
 
 def test_cli_rotation_and_faults_reach_the_running_server(tmp_path: Path) -> None:

@@ -280,10 +280,10 @@ def test_enrolled_by_put_gets_hello_but_not_register(okta: LocalOkta) -> None:
     assert token.status_code == 200, token.text
     assert verify(okta, token.json()["access_token"])["scp"] == ["hello"]
     assert request_token(okta, client_id, secret, None).json()["scope"] == "hello"  # the default scope
-    # A scope the server has but no rule of the client's policies grants: the answer says so, naming it
-    body = oauth_error(request_token(okta, client_id, secret, "register"), 400, "invalid_scope")
-    assert body["error_description"] == "The access policies do not grant these scopes to this client: register."
-    oauth_error(request_token(okta, client_id, secret, "hello register"), 400, "invalid_scope")
+    # register is a scope of the server, but no rule of the client's policy grants it: what Okta says then
+    body = oauth_error(request_token(okta, client_id, secret, "register"), 400, "access_denied")
+    assert body["error_description"] == NO_POLICY
+    oauth_error(request_token(okta, client_id, secret, "hello register"), 400, "access_denied")
     # A scope the server does not have at all: "not configured"
     body = oauth_error(request_token(okta, client_id, secret, "orders:read"), 400, "invalid_scope")
     assert body["error_description"] == NOT_CONFIGURED
@@ -293,9 +293,9 @@ def test_admin_gets_register_and_demo_does_not(okta: LocalOkta) -> None:
     admin = request_token(okta, okta.env["ADMIN_CLIENT_ID"], okta.env["ADMIN_CLIENT_SECRET"], "register")
     assert admin.status_code == 200 and verify(okta, admin.json()["access_token"])["scp"] == ["register"]
     oauth_error(
-        request_token(okta, okta.env["ADMIN_CLIENT_ID"], okta.env["ADMIN_CLIENT_SECRET"], "hello"), 400, "invalid_scope"
+        request_token(okta, okta.env["ADMIN_CLIENT_ID"], okta.env["ADMIN_CLIENT_SECRET"], "hello"), 400, "access_denied"
     )
-    oauth_error(request_token(okta, okta.env["CLIENT_ID"], okta.env["CLIENT_SECRET"], "register"), 400, "invalid_scope")
+    oauth_error(request_token(okta, okta.env["CLIENT_ID"], okta.env["CLIENT_SECRET"], "register"), 400, "access_denied")
     assert request_token(okta, okta.env["CLIENT_ID"], okta.env["CLIENT_SECRET"], "hello").status_code == 200
 
 
@@ -322,7 +322,7 @@ def test_inactive_policies_and_rules_do_not_count(okta: LocalOkta) -> None:
     requests.post(f"{policy_url}/lifecycle/activate", headers=ssws(okta), timeout=TIMEOUT)
     rule_id = get(okta, f"{policy_url}/rules").json()[0]["id"]
     requests.post(f"{policy_url}/rules/{rule_id}/lifecycle/deactivate", headers=ssws(okta), timeout=TIMEOUT)
-    oauth_error(request_token(okta, *demo), 400, "invalid_scope")  # in a policy, but no rule applies
+    oauth_error(request_token(okta, *demo), 400, "access_denied")  # in a policy, but no rule applies
     requests.post(f"{policy_url}/rules/{rule_id}/lifecycle/activate", headers=ssws(okta), timeout=TIMEOUT)
     assert request_token(okta, *demo).status_code == 200
 
@@ -336,7 +336,7 @@ def test_evaluation_falls_through_to_later_rules_and_policies(okta: LocalOkta) -
     # And a client in no policy of its own falls to ALL_CLIENTS too
     client_id, secret = new_client(okta, "anyone")
     assert request_token(okta, client_id, secret, "register").status_code == 200
-    oauth_error(request_token(okta, client_id, secret, "hello"), 400, "invalid_scope")
+    oauth_error(request_token(okta, client_id, secret, "hello"), 400, "access_denied")
 
 
 def test_star_scopes_and_rule_order(okta: LocalOkta) -> None:
@@ -368,7 +368,7 @@ def test_rules_that_need_a_user_never_match_client_credentials(okta: LocalOkta) 
             },
         ),
     )
-    oauth_error(request_token(okta, client_id, secret, "hello"), 400, "invalid_scope")
+    oauth_error(request_token(okta, client_id, secret, "hello"), 400, "access_denied")
 
 
 def test_rules_for_other_grant_types_do_not_match(okta: LocalOkta) -> None:
@@ -377,7 +377,7 @@ def test_rules_for_other_grant_types_do_not_match(okta: LocalOkta) -> None:
     body = rule_body("code only", ["hello"])
     body["conditions"]["grantTypes"]["include"] = ["authorization_code"]
     post(okta, policies_url(okta, f"/{policy['id']}/rules"), body)
-    oauth_error(request_token(okta, client_id, secret, "hello"), 400, "invalid_scope")
+    oauth_error(request_token(okta, client_id, secret, "hello"), 400, "access_denied")
 
 
 def test_enroll_helper_and_policies_survive_a_restart(tmp_path: Path) -> None:
@@ -390,3 +390,26 @@ def test_enroll_helper_and_policies_survive_a_restart(tmp_path: Path) -> None:
         assert (second.admin_policy_id, second.clients_policy_id) == policy_ids
         assert len(get(second, policies_url(second)).json()) == 2  # nothing seeded twice
         assert request_token(second, client_id, secret).status_code == 200
+
+
+def test_scopes_given_at_start_are_the_servers_and_only_then(tmp_path: Path) -> None:
+    # Given a server started with an API's own scopes, a policy of a client's own granting one of them
+    with LocalOkta(tmp_path, scopes=("orders:read", "orders:admin")) as okta:
+        client_id, secret = new_client(okta, "orders")
+        policy = post(okta, policies_url(okta), policy_body("orders", [client_id]))
+        post(okta, policies_url(okta, f"/{policy['id']}/rules"), rule_body("read", ["orders:read"]))
+        discovery = requests.get(f"{okta.issuer}/.well-known/oauth-authorization-server", timeout=TIMEOUT).json()
+        # Then the server lists them, the client gets a token for the granted one only
+        assert discovery["scopes_supported"] == ["hello", "register", "orders:read", "orders:admin"]
+        token = request_token(okta, client_id, secret, "orders:read")
+        assert verify(okta, token.json()["access_token"])["scp"] == ["orders:read"]
+        oauth_error(request_token(okta, client_id, secret, "orders:admin"), 400, "access_denied")
+        body = oauth_error(request_token(okta, client_id, secret, "orders:write"), 400, "invalid_scope")
+        assert body["error_description"] == NOT_CONFIGURED
+    # And a start without them no longer has them: its rules may not name them
+    with LocalOkta(tmp_path) as okta:
+        rules_url = policies_url(okta, f"/{policy['id']}/rules")
+        again = rule_body("again", ["orders:read"])
+        refused = requests.post(rules_url, json=again, headers=ssws(okta), timeout=TIMEOUT)
+        okta_error(refused, 400, "E0000001")
+        oauth_error(request_token(okta, client_id, secret, "orders:read"), 400, "invalid_scope")

@@ -15,6 +15,7 @@ from typing import Any
 
 import boto3
 import pytest
+from requests.adapters import HTTPAdapter
 
 from okta_m2m.clients._okta_auth import SswsAuth
 from okta_m2m.clients._okta_client import MAX_SEARCH_PAGES, REGISTRATION_MARKER, OktaClient, service_app_body
@@ -189,16 +190,24 @@ def test_okta_5xx_on_create_is_a_502_without_okta_text_and_without_retry(stack):
     assert "E0000009" in logs.getvalue()
 
 
-def test_a_create_that_times_out_is_a_504_and_is_never_retried(stack):
+def test_a_create_that_times_out_is_a_504_and_is_never_retried(stack, monkeypatch):
     # 2.2 s left: 0.7 s for the read, well under the fault's delay.
     stack.okta.fail_next("POST", Fault(200, {}, {}, delay=2.0))
+    sent: list[tuple[str, Any]] = []
+    real_send = HTTPAdapter.send
 
-    started = time.monotonic()
+    def send(self: HTTPAdapter, request: Any, **kwargs: Any) -> Any:
+        sent.append((request.method, kwargs.get("timeout")))  # what the function gave the call, not the clock
+        return real_send(self, request, **kwargs)
+
+    monkeypatch.setattr(HTTPAdapter, "send", send)
     response = stack.register(remaining_ms=2_200)
 
     assert response["statusCode"] == 504
     assert message_of(response) == "Okta did not answer in time"
-    assert time.monotonic() - started < 1.8
+    (create_timeout,) = [timeout for method, timeout in sent if method == "POST"]
+    connect, read = create_timeout
+    assert read < 2.0 and connect + read <= 2.2  # gives up before Okta answers, and within the time the function has
     assert len(stack.okta.calls("POST")) == 1
 
 

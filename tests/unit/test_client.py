@@ -36,7 +36,7 @@ class ScriptedAdapter(BaseAdapter):
 
     def __init__(self) -> None:
         super().__init__()
-        self.script: dict[str, deque[tuple[int, object] | Exception]] = defaultdict(deque)
+        self.script: dict[str, deque[tuple[int, object] | tuple[int, object, dict] | Exception]] = defaultdict(deque)
         self.sent: list[requests.PreparedRequest] = []
 
     def send(self, request, **kwargs):
@@ -48,7 +48,7 @@ class ScriptedAdapter(BaseAdapter):
         response.status_code, response.request, response.url = outcome[0], request, request.url
         response._content = json.dumps(outcome[1]).encode()
         response.headers["Content-Type"] = "application/json"
-        response.headers.update(outcome[2] if len(outcome) > 2 else {})  # type: ignore[misc]
+        response.headers.update(outcome[2] if len(outcome) > 2 else {})
         return response
 
     def close(self) -> None:
@@ -145,10 +145,36 @@ def test_call_gives_up_after_the_second_401(client, adapter):
 
 def test_403_is_reported_without_retry(client, adapter):
     adapter.script[TOKEN_PATH].append(token_answer("a"))
-    adapter.script["/hello"].append((403, {"message": "Forbidden"}))
-    with pytest.raises(ApiError, match=r"^GET /hello answered 403: Forbidden \(the token lacks the scope"):
+    adapter.script["/hello"].append((403, {"message": "Forbidden"}, {"WWW-Authenticate": GATEWAY_403}))
+    with pytest.raises(ApiError) as raised:
         client.call("GET", "hello")
+    assert str(raised.value) == "GET /hello answered 403: Forbidden (the token has no scope that opens this route)"
     assert len(adapter.sent_to("/hello")) == 1
+
+
+GATEWAY_403 = 'Bearer error="insufficient_scope"'
+FUNCTION_403 = 'Bearer error="insufficient_scope", scope="orders:admin orders:read"'
+REVOKED = "This client is not enrolled for this API, or it has been revoked"
+
+
+@pytest.mark.parametrize(
+    ("answer", "line"),
+    [
+        (
+            (403, {"message": "Forbidden"}, {"WWW-Authenticate": FUNCTION_403}),
+            "answered 403: Forbidden (the token has no scope that opens this route; any of: orders:admin orders:read)",
+        ),
+        # A revoked client's token is valid: its answer says why, and no guess about scopes is added to it.
+        ((403, {"message": REVOKED}), f"answered 403: {REVOKED}"),
+        ((403, {"message": "Missing Authentication Token"}), "(the API has no such route or method)"),
+    ],
+)
+def test_a_403_is_explained_by_what_the_answer_says(client, adapter, answer, line):
+    adapter.script[TOKEN_PATH].append(token_answer("a"))
+    adapter.script["/orders/7"].append(answer)
+    with pytest.raises(ApiError) as raised:
+        client.call("GET", "/orders/7")
+    assert str(raised.value).endswith(line)
 
 
 def test_register_posts_the_label_and_returns_the_credentials(client, adapter):
@@ -164,6 +190,7 @@ def test_register_posts_the_label_and_returns_the_credentials(client, adapter):
     [
         ((401, {"error": "invalid_client", "error_description": "Client authentication failed."}), "credentials"),
         ((400, {"error": "invalid_scope", "error_description": "One or more scopes are not configured."}), "scope"),
+        ((400, {"error": "access_denied", "error_description": "Policy evaluation failed."}), "access policies"),
         ((500, "oops"), "answered 500"),
         ((200, {"access_token": "t", "token_type": "Bearer"}), "no usable access_token"),
         ((200, {"access_token": "t", "token_type": "DPoP", "expires_in": 60}), "not a Bearer token"),

@@ -104,8 +104,9 @@ def tree(tmp_path_factory) -> Path:
     ignore = shutil.ignore_patterns("__pycache__")
     shutil.copytree(ROOT / "layers/core/okta_m2m", root / "okta_m2m", ignore=ignore)
     shutil.copytree(ROOT / "functions", root / "functions", ignore=ignore)
-    for package in ("local_api", "devstack", "benchmarks", "okta_local", "m2m_client", "sam_local"):
+    for package in ("local_api", "devstack", "benchmarks", "okta_local", "sam_local"):
         shutil.copytree(ROOT / "tools" / package, root / package, ignore=ignore)
+    shutil.copytree(ROOT / "clients/python/src/m2m_client", root / "m2m_client", ignore=ignore)
     return root
 
 
@@ -134,6 +135,8 @@ def test_the_contracts_hold_on_the_copy(tree):
         ),
         ("functions/authorizer/app.py", "import requests", "The authorizer's cold path"),
         ("okta_m2m/errors.py", "from okta_m2m.tokens import Route", "The shared modules import neither side"),
+        ("m2m_client/client.py", "import boto3", "The client library (its own distribution) imports nothing"),
+        ("m2m_client/config.py", "from okta_local.envfile import read_env", "The client library"),
     ],
 )
 def test_a_deliberate_violation_breaks_its_contract(tree, module, line, contract):

@@ -21,6 +21,7 @@ from local_api.gateway import GatewaySettings
 from local_api.usage import main as usage_main
 from local_api.usage import read_log, since_seconds
 from local_api.usage_plans import QUOTA_EXCEEDED, THROTTLED, Limiter, Plan, Quota, period_start
+from tests.shipped_template import api_events
 
 MONDAY = datetime(2026, 11, 30, 15, 30, tzinfo=UTC)
 
@@ -288,17 +289,10 @@ def test_every_route_of_template_yaml_requires_a_key_of_the_client_usage_plan():
     stacks, _ = SamLocalStackProvider.get_stacks(str(ROOT / "template.yaml"), parameter_overrides=PARAMS)
     settings = GatewaySettings.from_stacks(stacks)
 
-    routes = {
-        ("/", "GET"),
-        ("/hello", "GET"),
-        ("/hello/dpop", "GET"),
-        ("/register", "POST"),
-        ("/clients", "GET"),
-        *(("/clients/{clientId}", method) for method in ("GET", "PUT", "DELETE")),
-        ("/clients/{clientId}/secrets", "POST"),
-        ("/clients/{clientId}/secrets/{secretId}", "DELETE"),
-    }
-    assert settings.keyed_routes == dict.fromkeys(routes, frozenset({"ClientUsagePlan"}))
+    routes = {(path, method) for method, path in api_events()}  # every Api event of the template
+    # Both plans that name the API's stage: the per-client one, and the shared one of PerClientApiKeys=false. Only
+    # the one its condition makes exists (in moto, as on AWS), and a key must be in a plan that exists.
+    assert settings.keyed_routes == dict.fromkeys(routes, frozenset({"ClientUsagePlan", "SharedUsagePlan"}))
     assert settings.access_log_format is not None
     assert AccessLogFormat.from_template(settings.access_log_format).text != DEFAULT_FORMAT  # the template's own
     assert settings.response("INVALID_API_KEY").status == 403

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.exceptions import BadRequestError, NotFoundError, ServiceError
 
 from okta_m2m.errors import (
     ClientConflictError,
@@ -51,7 +51,7 @@ LEAKY = "E0000011 Invalid token 00aSECRET provided at https://internal.example"
         (OktaAuthError(LEAKY), 500, "Internal server error"),
         (KeySetUnavailableError(LEAKY), 500, "Internal server error"),
         (RuntimeError(LEAKY), 500, "Internal server error"),
-        (NotFoundError(LEAKY), 404, "Not found"),
+        (NotFoundError(), 404, "Not found"),
         (UnknownRouteError(LEAKY), 404, "Not found"),
         (EnrolmentFailedError(LEAKY), 502, "Okta did not enrol the new client; nothing was registered"),
         (LeaseBusyError(LEAKY), 503, "Another registration is in progress, retry shortly"),
@@ -106,3 +106,33 @@ def test_only_rate_limit_answers_carry_retry_after():
 
 def test_a_busy_answer_says_when_to_retry():
     assert error_response(LeaseBusyError("held")).headers["Retry-After"] == "2"
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "body"),
+    [
+        (NotFoundError("Order 7 not found"), 404, {"message": "Order 7 not found"}),
+        (BadRequestError("quantity must be positive"), 400, {"message": "quantity must be positive"}),
+        (ServiceError(409, {"reason": "stock", "left": 0}), 409, {"message": {"reason": "stock", "left": 0}}),
+    ],
+)
+def test_a_functions_own_http_error_answers_with_its_own_status_and_message(error, status, body):
+    # Powertools' HTTP errors are what a function raises to answer its caller: nothing of ours replaces them.
+    response = error_response(error)
+
+    assert (response.status_code, json.loads(response.body)) == (status, body)
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_a_403_for_want_of_a_scope_names_the_scopes_that_would_open_the_route():
+    response = error_response(ForbiddenError(LEAKY, frozenset({"orders:read", "orders:admin"})))
+
+    assert json.loads(response.body) == {"message": "Forbidden"}
+    assert response.headers["WWW-Authenticate"] == 'Bearer error="insufficient_scope", scope="orders:admin orders:read"'
+
+
+@pytest.mark.parametrize("scopes", [frozenset(), frozenset({'say"hi'}), frozenset({"a\\b"})])
+def test_the_scope_attribute_is_left_out_when_it_cannot_be_written_as_rfc_6750_allows(scopes):
+    response = error_response(ForbiddenError(LEAKY, scopes))
+
+    assert response.headers["WWW-Authenticate"] == 'Bearer error="insufficient_scope"'

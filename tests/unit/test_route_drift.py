@@ -27,7 +27,7 @@ def test_template_yaml_has_a_line_for_every_api_event_and_an_event_for_every_lin
     assert drift(ROOT / "template.yaml") == []
 
 
-def test_the_tests_copy_of_the_route_table_is_the_templates():
+def test_the_tests_reading_of_the_route_table_is_what_sam_resolves():
     stacks, _ = SamLocalStackProvider.get_stacks(str(ROOT / "template.yaml"), parameter_overrides=PARAMS)
     tables = {
         resource["Properties"]["Environment"]["Variables"]["ROUTE_SCOPES"]

@@ -13,11 +13,16 @@ from pathlib import Path
 from types import FrameType
 
 from devstack.events import write_fresh_event
-from devstack.processes import StackError, write_client_env
+from devstack.processes import StackError
 from devstack.stack import REPO_ROOT, LocalStack, Ports
 from devstack.story import STORY_STEPS, run_story
 from local_api.usage import main as usage
 from m2m_client import ClientError
+
+FRESH_STATE = (
+    "Local state starts fresh at every start: Okta apps, registered clients and API keys of an earlier run are gone, "
+    "and the demo and admin clients get new credentials (the access log is kept)."
+)
 
 
 def _stop_on_signal(signum: int, frame: FrameType | None) -> None:
@@ -64,15 +69,9 @@ def print_welcome(stack: LocalStack) -> None:
     print(f"AWS (moto)     {stack.moto_url}   (secret {stack.secret_arn}, tables, usage plan {stack.usage_plan_id})")
     print(f"Access log     {shown(stack.access_log)}   (make usage)")
     for name, (client_id, secret, scope) in clients.items():
-        env_file = stack.state_dir / f"{name}.env"
-        write_client_env(
-            env_file,
-            {"ISSUER": okta["ISSUER"], "DEFAULT_SCOPE": scope, "CLIENT_ID": client_id, "CLIENT_SECRET": secret}
-            | {"API_URL": stack.api_url},
-        )
-        print(f"\n{name.capitalize()} client (scope {scope}), settings in {shown(env_file)}:")
+        print(f"\n{name.capitalize()} client (scope {scope}), settings in {shown(stack.client_env_file(name))}:")
         print(f"  CLIENT_ID={client_id}\n  CLIENT_SECRET={secret}")
-    demo_env, admin_env = (shlex.quote(shown(stack.state_dir / f"{n}.env")) for n in clients)
+    demo_env, admin_env = (shlex.quote(shown(stack.client_env_file(n))) for n in clients)
     print("\nTry:")
     print(f"  {python} -m m2m_client --env-file {demo_env} call /hello")
     print(f"  {python} -m m2m_client --env-file {admin_env} register my-service")
@@ -113,6 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"Starting the local Okta server (:{ports.okta}), moto (:{ports.moto}) and the local API (:{ports.api});"
             f" logs in {shown(stack.run_dir)}/"
         )
+        print(FRESH_STATE)
         stack.start()
         if args.command == "dev":
             print_welcome(stack)

@@ -5,13 +5,18 @@ The local Okta server starts as an empty org (its default authorization server a
 `python -m okta_setup apply` then makes everything else, as it does in a real org: the route table's scopes, the two
 access policies, the register function's service app (OAuth 2.0 for Okta with DPoP) and its key in moto's Secrets
 Manager, the admin client (STATE/admin.env) and the six parameter values (STATE/samconfig.toml, environment
-`local`). Once the API runs, the demo client is registered through it (POST /register) or, on a restart, adopted
-(PUT /clients/{clientId}), as an operator would; its credentials are in STATE/demo.env."""
+`local`). Once the API runs, the demo client is registered through it (POST /register), as an operator would; its
+credentials are in STATE/demo.env.
+
+Every start is fresh: moto keeps its state in memory only (moto 5 has no persistence), so the local Okta server's
+state is dropped too, and the Okta apps, the client registry and the API keys always agree. The admin and demo
+clients get new credentials at each start, written to STATE/admin.env and demo.env."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -26,9 +31,9 @@ import boto3
 import requests
 
 from devstack.processes import ManagedProcess, StackError, port_in_use, wait_until, write_client_env
-from devstack.tables import create_tables
+from devstack.tables import create_tables, template_resources
 from devstack.usage_plans import create_usage_plans
-from m2m_client import ApiError, ClientConfig, ClientError, M2MClient, parse_env_file
+from m2m_client import ClientConfig, ClientError, M2MClient, parse_env_file
 from okta_setup.config import parse_overrides, template_parameters, write_overrides
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -39,6 +44,7 @@ DEMO_LABEL = "local demo"
 # moto accepts any credentials; these only keep boto3 from looking for real ones.
 DUMMY_AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
 START_TIMEOUT = 60.0
+HELLO_SCOPE, REGISTER_SCOPE = "hello", "register"  # the local Okta server's own scopes (okta.env says so too)
 DEFAULT_PORTS = {"api": 3000, "okta": 9000, "moto": 5050}
 
 
@@ -133,25 +139,33 @@ class LocalStack:
         return process
 
     def start(self) -> None:
-        """Start everything, or stop what was started and raise StackError."""
+        """Start everything on fresh state (none of an earlier run is kept), or stop what was started and raise
+        StackError."""
         for name, port in (("API", self.ports.api), ("Okta", self.ports.okta), ("moto", self.ports.moto)):
             if port_in_use(self.host, port):
                 raise StackError(f"port {port} for the {name} server is already in use (choose another with a flag)")
         self.run_dir.mkdir(parents=True, exist_ok=True)
         for log in self.run_dir.glob("*.log"):
             log.unlink()
+        # moto starts empty: so does the local Okta server, or its apps would outlive their registry and keys.
+        shutil.rmtree(self.okta_dir, ignore_errors=True)
         try:
             self.start_okta()
             self.start_moto()
             self.setup_okta()
             self.start_api()
             self.demo_client()
+            self.write_client_envs()
         except BaseException:
             self.stop()
             raise
 
+    def client_env_file(self, name: str) -> Path:
+        """STATE_DIR/demo.env or admin.env: a seeded client's settings for m2m_client --env-file."""
+        return self.state_dir / f"{name}.env"
+
     def start_okta(self) -> None:
-        """Start the local Okta server and read the credentials it writes to okta.env."""
+        """Start the local Okta server (an empty org) and read the credentials it writes to okta.env."""
         self.okta_dir.mkdir(parents=True, exist_ok=True)
         env_file = self.okta_dir / "okta.env"
         argv = [sys.executable, "-m", "okta_local", "serve", "--host", self.host, "--port", str(self.ports.okta)]
@@ -240,13 +254,21 @@ class LocalStack:
             write_overrides(self.config_file, CONFIG_ENV, self.extra_overrides)
 
     def enrol_seeded_clients(self) -> None:
-        """The template's usage plan and the admin client's API key in moto's API Gateway, as on AWS."""
-        plans = create_usage_plans(self.aws_client("apigateway"), self.template, self.parameter_overrides())
-        self.usage_plan_id = next(iter(plans.values()), "")
+        """The template's usage plans and API keys in moto's API Gateway, as on AWS (the admin client's key, or the
+        one shared key when PerClientApiKeys is false); remember moto's id of the plan the register function uses."""
+        overrides = self.parameter_overrides()
+        plans = create_usage_plans(self.aws_client("apigateway"), self.template, overrides)
+        functions = template_resources(self.template, "AWS::Serverless::Function", overrides)
+        named = {
+            str(((props.get("Environment") or {}).get("Variables") or {}).get("USAGE_PLAN_ID") or "")
+            for props in functions.values()
+        }
+        # `!Ref ClientUsagePlan` is the plan's logical id locally; empty when clients have no keys of their own.
+        self.usage_plan_id = next((plans[name] for name in sorted(named) if name in plans), "")
 
     def demo_client(self) -> None:
-        """The demo client (the hello scope): adopted if demo.env names one Okta still has, else registered through
-        the API with the admin client's token, as an operator does (the register function enrols it)."""
+        """The demo client (the hello scope), registered through the API with the admin client's token, as an
+        operator does (the register function enrols it)."""
         okta = self.okta
         admin = M2MClient(
             ClientConfig(
@@ -258,31 +280,25 @@ class LocalStack:
             ),
             timeout=30,
         )
-        known = parse_env_file(self.demo_env) if self.demo_env.exists() else {}
         try:
-            if known.get("CLIENT_ID") and known.get("CLIENT_SECRET") and self._adopt(admin, known["CLIENT_ID"]):
-                client_id, secret = known["CLIENT_ID"], known["CLIENT_SECRET"]
-            else:
-                created = admin.register(f"{DEMO_LABEL} {uuid.uuid4().hex[:8]}")
-                client_id, secret = str(created["client_id"]), str(created["client_secret"])
+            created = admin.register(f"{DEMO_LABEL} {uuid.uuid4().hex[:8]}")
         except ClientError as exc:
             raise StackError(f"registering the demo client failed: {exc} (see {self.run_dir}/api.log)") from None
-        okta["CLIENT_ID"], okta["CLIENT_SECRET"] = client_id, secret
-        write_client_env(
-            self.demo_env,
-            {"ISSUER": okta["ISSUER"], "DEFAULT_SCOPE": okta["HELLO_SCOPE"], "CLIENT_ID": client_id}
-            | {"CLIENT_SECRET": secret, "API_URL": self.api_url},
-        )
+        okta["CLIENT_ID"], okta["CLIENT_SECRET"] = str(created["client_id"]), str(created["client_secret"])
 
-    def _adopt(self, admin: M2MClient, client_id: str) -> bool:
-        """PUT /clients/{clientId}: False if Okta no longer has that app (a fresh Okta state)."""
-        try:
-            admin.client_call("PUT", client_id)
-        except ApiError as exc:
-            if exc.status == 404:
-                return False
-            raise
-        return True
+    def write_client_envs(self) -> None:
+        """This run's demo and admin clients' settings, for m2m_client --env-file (readable by the owner only)."""
+        okta = self.okta
+        clients = {
+            self.demo_env: (okta["CLIENT_ID"], okta["CLIENT_SECRET"], okta["HELLO_SCOPE"]),
+            self.admin_env: (okta["ADMIN_CLIENT_ID"], okta["ADMIN_CLIENT_SECRET"], okta["REGISTER_SCOPE"]),
+        }
+        for env_file, (client_id, secret, scope) in clients.items():
+            write_client_env(
+                env_file,
+                {"ISSUER": okta["ISSUER"], "DEFAULT_SCOPE": scope, "CLIENT_ID": client_id, "CLIENT_SECRET": secret}
+                | {"API_URL": self.api_url},
+            )
 
     def aws_client(self, service: str) -> Any:
         """A boto3 client of moto's server."""

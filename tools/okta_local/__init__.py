@@ -11,14 +11,14 @@ Custom authorization server `default` (issuer ORG/oauth2/default, audience api:/
 - POST /oauth2/default/v1/token    client_credentials, client_secret_basic or client_secret_post (every
   client may use either; Okta enforces the app's token_endpoint_auth_method) with any ACTIVE client secret
   of the ACTIVE app (an INACTIVE or deleted secret: 401 invalid_client); RFC 6749 errors. The scopes
-  (hello, register; hello is the default scope) are granted by the access policies, evaluated as Okta does:
-  ACTIVE policies by priority whose conditions.clients.include names the client or ALL_CLIENTS, in each
-  the ACTIVE rules by priority; the first rule with grantTypes client_credentials and scopes covering every
-  requested scope ("*" covers all) decides, otherwise evaluation goes on to the next rule and policy.
-  Client in no policy: 400 access_denied "Policy evaluation failed for this request, please check the
-  policy configurations."; in a policy but no rule for the scopes, or a scope the server does not have:
-  400 invalid_scope "One or more scopes are not configured for the authorization server resource." for a scope the
-  server does not have, "The access policies do not grant these scopes to this client: ..." for one it has.
+  (those of the authorization server's scope objects; the default scope is the one marked default) are granted by
+  the access policies, evaluated as Okta does: ACTIVE policies by priority whose conditions.clients.include names
+  the client or ALL_CLIENTS, in each the ACTIVE rules by priority; the first rule with grantTypes
+  client_credentials and scopes covering every requested scope ("*" covers all) decides, otherwise evaluation goes
+  on to the next rule and policy. No policy and rule that grant the client every requested scope (the client in no
+  policy, or its policies' rules grant other scopes): 400 access_denied "Policy evaluation failed for this request,
+  please check the policy configurations."; a scope the server does not have: 400 invalid_scope "One or more
+  scopes are not configured for the authorization server resource."
   expires_in is the rule's accessTokenLifetimeMinutes, capped by --token-ttl.
 
 Org authorization server (issuer and access token audience ORG; tokens for Okta's own API):

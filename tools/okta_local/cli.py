@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 from pathlib import Path
 from types import FrameType
 
@@ -123,16 +124,18 @@ def _serve(args: argparse.Namespace) -> int:
             print(f"  {name}={env[name]}")
 
     def _stop(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
+        # No exception: one raised here could land anywhere (in a print, before serve_forever), and escape. The
+        # request is handled by serve_forever whenever it runs, even if it has not started yet; shutdown() waits
+        # for that, so it must run in a thread of its own.
+        threading.Thread(target=server.shutdown, name="okta_local-stop", daemon=True).start()
 
-    # Before the ready line: whoever waits for it may send SIGTERM at once.
+    # Before the ready line: whoever waits for it may send SIGTERM (or SIGINT) at once.
     signal.signal(signal.SIGTERM, _stop)
-    print(f"okta_local: settings in {args.state_dir / ENV_FILE}")
-    print(f"{READY_PREFIX}{env['OKTA_ORG_URL']} issuer {env['ISSUER']}", flush=True)
+    signal.signal(signal.SIGINT, _stop)
     try:
+        print(f"okta_local: settings in {args.state_dir / ENV_FILE}")
+        print(f"{READY_PREFIX}{env['OKTA_ORG_URL']} issuer {env['ISSUER']}", flush=True)
         server.serve_forever()
-    except KeyboardInterrupt:
-        pass
     finally:
         server.server_close()
     return 0

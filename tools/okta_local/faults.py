@@ -83,6 +83,8 @@ class Faults:
         self._spec = FaultSpec()
         self._changed = threading.Event()
         self._api_calls = 0  # management requests answered since api_500_after was set
+        self._held = 0  # requests hanging now (a test waits for them instead of guessing how long to sleep)
+        self._held_changed = threading.Condition(self._lock)
 
     @property
     def spec(self) -> FaultSpec:
@@ -119,9 +121,21 @@ class Faults:
         if interruptible:
             with self._lock:
                 changed = self._changed
-            changed.wait(seconds)
+                self._held += 1
+                self._held_changed.notify_all()
+            try:
+                changed.wait(seconds)
+            finally:
+                with self._lock:
+                    self._held -= 1
+                    self._held_changed.notify_all()
         else:
             time.sleep(seconds)
+
+    def wait_until_held(self, count: int, timeout: float) -> bool:
+        """Wait until `count` requests hang (a fault holds them); False if that did not happen within timeout."""
+        with self._lock:
+            return self._held_changed.wait_for(lambda: self._held >= count, timeout)
 
 
 class KeysLog:

@@ -14,8 +14,8 @@ conditions.clients.include names the client (or ALL_CLIENTS); within each, ACTIV
 order; the first rule whose grantTypes include client_credentials and whose scopes include every
 requested scope (or "*") decides, and a rule that does not match passes evaluation on to the next rule
 and policy. Rules that name users or groups other than EVERYONE never match (client credentials have no
-user). No policy for the client: access_denied; a policy but no rule for the scopes: invalid_scope, naming the
-scopes the policies do not grant (a scope the server does not have is refused before, as "not configured").
+user). No policy and rule that grant the client every requested scope: access_denied, "Policy evaluation failed"
+(as Okta answers; invalid_scope "not configured" is only for a scope the server does not have).
 """
 
 from __future__ import annotations
@@ -71,7 +71,6 @@ MAX_ITEMS = 1000
 MIN_TOKEN_MINUTES, MAX_TOKEN_MINUTES = 5, 1440  # Okta: an access token lives five minutes to one day
 NO_POLICY = "Policy evaluation failed for this request, please check the policy configurations."
 SCOPE_NOT_CONFIGURED = "One or more scopes are not configured for the authorization server resource."
-NOT_GRANTED = "The access policies do not grant these scopes to this client: {}."
 
 
 # --- JSON shapes ---------------------------------------------------------------------------------------
@@ -319,18 +318,15 @@ def _rule_allows(rule: dict[str, Any], scopes: list[str]) -> bool:
 
 def evaluate(store: Store, client_id: str, scopes: list[str]) -> dict[str, Any]:
     """Return the first matching rule's document for a client_credentials request, or raise the OAuth error."""
-    in_a_policy = False
     for policy in _ordered_active(store.list_documents("policies")):
         include = _object(_object(policy.doc.get("conditions")).get("clients")).get("include") or []
         if client_id not in include and ALL_CLIENTS not in include:
             continue
-        in_a_policy = True
         for rule in _ordered_active(store.list_documents("rules", policy.id)):
             if _rule_allows(rule.doc, scopes):
                 return rule.doc
-    if not in_a_policy:
-        raise OAuthError(400, "access_denied", NO_POLICY)
-    raise OAuthError(400, "invalid_scope", NOT_GRANTED.format(" ".join(scopes)))
+    # Whether the client is in no policy, or in one whose rules do not grant these scopes, Okta says the same.
+    raise OAuthError(400, "access_denied", NO_POLICY)
 
 
 # --- the API -------------------------------------------------------------------------------------------

@@ -291,6 +291,12 @@ class LocalOkta:
         response.raise_for_status()
         return str(response.json()["access_token"])
 
+    def wait_until_held(self, count: int = 1, timeout: float = 60) -> bool:
+        """Wait until a hang fault holds `count` requests (the server has them, and answers none)."""
+        if self._server is None:
+            raise RuntimeError("the server is not running")
+        return self._server.ctx.faults.wait_until_held(count, timeout)
+
     def set_faults(self, **spec: Any) -> dict[str, Any]:
         """Replace the faults through the control API, e.g. set_faults(keys="fail", apps=429)."""
         response = requests.post(self.org_url + FAULTS_PATH, json=spec, headers=self.ssws(), timeout=TIMEOUT)

@@ -33,6 +33,13 @@ from okta_local.policies import SCOPE_NOT_CONFIGURED, evaluate
 
 _FORM = "application/x-www-form-urlencoded"
 _SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")  # RFC 6749 section 3.3
+
+
+def is_scope_token(text: str) -> bool:
+    """True if text is one scope token (RFC 6749 section 3.3)."""
+    return bool(_SCOPE_TOKEN.match(text))
+
+
 _BAD_CLIENT = "Client authentication failed. Either the client or the client credentials are invalid."
 TOKEN_RATE_LIMIT = 600  # what X-Rate-Limit-Limit says when the token: 429 fault answers
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}

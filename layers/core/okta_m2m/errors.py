@@ -38,7 +38,12 @@ class UnknownRouteError(OktaM2MError):
 
 
 class ForbiddenError(OktaM2MError):
-    """The caller is authenticated but lacks the required scope (403)."""
+    """The caller is authenticated but lacks the required scope (403); `scopes`, when known, are the scopes any one
+    of which would open the route (the answer names them, RFC 6750 section 3)."""
+
+    def __init__(self, reason: str, scopes: frozenset[str] = frozenset()) -> None:
+        super().__init__(reason)
+        self.scopes = scopes
 
 
 class SecretUnavailableError(OktaM2MError):

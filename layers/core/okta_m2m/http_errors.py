@@ -6,10 +6,11 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from http import HTTPStatus
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
-from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError, ServiceError
 
 from okta_m2m.errors import (
     ApiKeysUnavailableError,
@@ -41,6 +42,8 @@ NO_STORE = {"Cache-Control": "no-store"}
 # a value with any other character reaches no route of the function, although API Gateway routed it there.
 _ROUTABLE = re.compile(r"[-._~()'!*:@,;=+&$%<> \[\]{}|^\w]+")
 RETRY_AFTER_BUSY_SECONDS = 2
+# RFC 6750 section 3: a scope-token is 1*NQCHAR (printable ASCII but for space, double quote and backslash).
+_SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
 
 
 @dataclass(frozen=True)
@@ -95,21 +98,48 @@ ANSWERS: tuple[tuple[type[OktaM2MError], ErrorAnswer], ...] = (
 SHOWN: tuple[type[OktaM2MError], ...] = (InvalidRequestError, ClientConflictError)
 
 
+def _service_answer(exc: ServiceError) -> ErrorAnswer:
+    # Powertools' own HTTP errors (NotFoundError("Order 7 not found"), BadRequestError(...)): a function raises them
+    # to answer its caller, so its status and message are the answer. An unknown route is NotFoundError() itself.
+    try:
+        outcome = HTTPStatus(exc.status_code).name.lower()
+    except ValueError:
+        outcome = f"http_{exc.status_code}"
+    message = exc.msg if isinstance(exc.msg, str) else json.dumps(exc.msg)
+    return ErrorAnswer(int(exc.status_code), message, outcome)
+
+
 def answer_for(exc: Exception) -> ErrorAnswer:
     """Return how exc is answered; anything unknown is a 500."""
-    if isinstance(exc, NotFoundError):
-        return NOT_FOUND
+    if isinstance(exc, ServiceError):
+        return _service_answer(exc)
     return next((answer for cls, answer in ANSWERS if isinstance(exc, cls)), INTERNAL_ERROR)
 
 
+def insufficient_scope(scopes: frozenset[str]) -> str:
+    """The WWW-Authenticate challenge of a 403 for want of a scope, naming the scopes that would do (RFC 6750)."""
+    challenge = 'Bearer error="insufficient_scope"'
+    if scopes and all(_SCOPE_TOKEN.fullmatch(scope) for scope in scopes):
+        challenge += f', scope="{" ".join(sorted(scopes))}"'
+    return challenge
+
+
 def error_response(exc: Exception) -> Response:
-    """Build the HTTP answer for exc: status, {"message": ...}, no-store, and Retry-After on 429."""
+    """Build the HTTP answer for exc: status, {"message": ...}, no-store, Retry-After on 429 and 503, and the
+    Bearer challenge on a 403 for want of a scope."""
     answer = answer_for(exc)
-    shown = isinstance(exc, SHOWN)
-    body = {"message": str(exc) if shown else answer.message}
+    body: dict[str, object]
+    if isinstance(exc, ServiceError):
+        body = {"message": exc.msg}  # the function's own answer, a text or a JSON object, as it raised it
+    else:
+        # These texts are written to be shown (errors.py); every other message is fixed here.
+        shown = isinstance(exc, SHOWN)
+        body = {"message": str(exc) if shown else answer.message}
     if isinstance(exc, ClientExistsError):
         body["client_id"] = exc.client_id
     headers = dict(NO_STORE)
+    if isinstance(exc, ForbiddenError):
+        headers["WWW-Authenticate"] = insufficient_scope(exc.scopes)
     if isinstance(exc, OktaRateLimitedError):
         headers["Retry-After"] = str(exc.retry_after)
     elif answer.status == 503 or isinstance(exc, RegistrationInProgressError):
@@ -149,12 +179,17 @@ def register_error_handlers(
 
     @app.not_found
     def handle_not_found(exc: NotFoundError) -> Response:
-        # Registered explicitly, or the catch-all below would turn unknown routes into 500. API Gateway routed the
+        # An unknown route (NotFoundError()), or the function's own 404 with its message. API Gateway routed the
         # request here, so a path parameter the resolver cannot match is a bad value (400), not a missing route.
         name = unroutable_parameter(app.current_event.path_parameters)
         if name is not None:
             return domain_error(InvalidRequestError(f"path parameter {name} is not valid"))
-        return answered(exc, NOT_FOUND)
+        return answered(exc, answer_for(exc))
+
+    @app.exception_handler(ServiceError)
+    def handle_service_error(exc: ServiceError) -> Response:
+        # Registered explicitly, or the catch-all below would turn a function's own 400 or 409 into a 500.
+        return answered(exc, answer_for(exc))
 
     @app.exception_handler(Exception)
     def handle_bug(exc: Exception) -> Response:

@@ -15,7 +15,13 @@ from okta_m2m.tokens._jwks import KeyCache
 from okta_m2m.tokens._log_format import CallSiteLog, EncodedFields, child_logger
 from okta_m2m.tokens._policy import api_prefix, policy_response, route_resources, statements
 from okta_m2m.tokens._routes import Route
-from okta_m2m.tokens._settings import AuthorizerSettings, DpopSettings, dpop_settings
+from okta_m2m.tokens._settings import (
+    MAX_KEY_CHARS,
+    MIN_KEY_CHARS,
+    AuthorizerSettings,
+    DpopSettings,
+    dpop_settings,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -23,8 +29,8 @@ if TYPE_CHECKING:
 
 # The per-client API key the Allow names (usageIdentifierKey); okta_m2m.clients creates it, and
 # template.yaml derives the admin client's key the same way: !Sub "oktam2mclient${AdminClientId}".
+# (With PerClientApiKeys=false the Allow names the one shared key of SHARED_API_KEY instead.)
 KEY_PREFIX = "oktam2mclient"
-MIN_KEY_CHARS, MAX_KEY_CHARS = 20, 128  # API Gateway's bounds on a key value
 
 
 def usage_key(client_id: str) -> str | None:
@@ -224,7 +230,7 @@ class TokenAuthorizer:
         policy = entry.policies.get(prefix)
         if policy is None:
             statement = self._statement(entry.routes, prefix)
-            key = usage_key(entry.token.client_id) if entry.routes else None
+            key = (self.settings.shared_api_key or usage_key(entry.token.client_id)) if entry.routes else None
             policy = entry.policies[prefix] = policy_response(entry.token.sub, statement, entry.context, key)
         return policy
 

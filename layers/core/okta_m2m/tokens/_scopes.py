@@ -20,7 +20,7 @@ def require_route_scope(granted_scopes: str | None, method: str, resource: str, 
     if route is None:
         raise UnknownRouteError(f"{method} {resource} is not in the route table")
     if route.scopes.isdisjoint((granted_scopes or "").split()):
-        raise ForbiddenError(f"no scope granted opens {route}")
+        raise ForbiddenError(f"no scope granted opens {route}", route.scopes)
 
 
 def check_route_scope(app: Any, next_middleware: Callable[[Any], Any]) -> Any:

@@ -27,6 +27,7 @@ class AuthorizerSettings(NamedTuple):
     allowed_client_ids: frozenset[str]
     leeway_seconds: int
     context_claims: tuple[str, ...]
+    shared_api_key: str | None = None  # the one key every Allow names (PerClientApiKeys=false); None: each client's
 
 
 def _leeway() -> int:
@@ -59,6 +60,17 @@ def _context_claims() -> tuple[str, ...]:
     return names
 
 
+# API Gateway's bounds on an API key's value.
+MIN_KEY_CHARS, MAX_KEY_CHARS = 20, 128
+
+
+def _shared_api_key() -> str | None:
+    value = os.environ.get("SHARED_API_KEY", "").strip()
+    if value and not MIN_KEY_CHARS <= len(value) <= MAX_KEY_CHARS:
+        raise ConfigError(f"setting SHARED_API_KEY must be {MIN_KEY_CHARS} to {MAX_KEY_CHARS} characters")
+    return value or None
+
+
 @lru_cache(maxsize=1)
 def route_table() -> RouteTable:
     """ROUTE_SCOPES, read and checked once per container (the authorizer and every proxy function use it)."""
@@ -75,6 +87,7 @@ def authorizer_settings() -> AuthorizerSettings:
         allowed_client_ids=frozenset(c.strip() for c in allowed.split(",") if c.strip()),
         leeway_seconds=_leeway(),
         context_claims=_context_claims(),
+        shared_api_key=_shared_api_key(),
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import threading
 import time
 import uuid
@@ -36,14 +37,17 @@ DEFAULT_TIMEOUT = 10.0
 MAX_REFRESH_MARGIN = 30.0
 MAX_DETAIL = 160
 
-# Hints for the statuses users meet most; the API's own message is added after them.
+# Hints for the statuses users meet most; the API's own message comes before them. A 403 has many causes (a
+# missing scope, a revoked client, a route API Gateway does not have), so its hint comes from what the answer says.
 STATUS_HINTS = {
     401: "the API refused the token (missing, invalid or expired)",
-    403: "the token lacks the scope this route needs, or the route does not exist",
     429: "too many requests, retry later",
     502: "the API could not reach Okta",
     503: "authorization is temporarily unavailable",
 }
+# API Gateway's answer for a method or resource it does not have.
+NO_SUCH_ROUTE = "Missing Authentication Token"
+_SCOPE_ATTRIBUTE = re.compile(r'\bscope="([^"]*)"')
 
 
 @dataclass(frozen=True)
@@ -190,6 +194,10 @@ class M2MClient:
             what = f"the issuer refused the client credentials of {self.config.client_id}"
         elif error == "invalid_scope":
             what = f"the issuer refused the scope {self.config.scope!r}"
+        elif error == "access_denied":
+            # Okta's answer when no access policy rule grants this client what it asked for.
+            asked = f"the scope {self.config.scope!r}" if self.config.scope else "its default scopes"
+            what = f"the issuer's access policies do not grant {self.config.client_id} {asked}"
         else:
             what = f"the issuer answered {status} to the token request"
         return f"{what} ({error or status}{': ' + detail if detail else ''})"
@@ -269,13 +277,25 @@ class M2MClient:
         return self.call(method, "/".join(["/clients", *(quote(part, safe="") for part in (client_id, *rest))]))
 
 
+def _hint(status: int, message: str, challenge: str) -> str | None:
+    if status != 403:
+        return STATUS_HINTS.get(status)
+    if "insufficient_scope" in challenge:
+        needed = _SCOPE_ATTRIBUTE.search(challenge)
+        return "the token has no scope that opens this route" + (f"; any of: {needed[1]}" if needed else "")
+    if message == NO_SUCH_ROUTE:
+        return "the API has no such route or method"
+    return None  # the API's message says what happened (a revoked client, say)
+
+
 def describe_failure(method: str, route: str, response: requests.Response) -> str:
-    """One line for an error answer: status, our hint, and the API's short message (never headers)."""
+    """One line for an error answer: status, the API's short message, and a hint from what it said (its
+    WWW-Authenticate challenge, never other headers)."""
     status = response.status_code
     message = _short(str(_json_or_empty(response).get("message") or response.reason or ""))
     line = f"{method} /{route.lstrip('/')} answered {status}"
     if message:
         line += f": {message}"
-    if hint := STATUS_HINTS.get(status):
+    if hint := _hint(status, message, _short(response.headers.get("WWW-Authenticate", ""))):
         line += f" ({hint})"
     return line
