@@ -74,9 +74,12 @@ def fetch_token(okta: dict[str, str], client_id: str, secret: str, scope: str) -
 @pytest.fixture(scope="module")
 def admin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Admin]:
     ports = Ports(api=free_port(), okta=free_port(), moto=free_port())
-    # Limits far above these tests' bursts (20 registrations at once): the limits have tests of their own.
+    # Limits far above these tests' bursts (20 registrations at once): the limits have tests of their own. Okta's
+    # too: okta_setup's calls at start and some hundred registrations here would pass the local Okta's 100 a minute
+    # on /api/v1/authorizationServers*, where a 429 refuses the enrolment (502, the app removed).
     limits = {"ClientRateLimit": "1000", "ClientBurstLimit": "1000"}
-    with LocalStack(tmp_path_factory.mktemp("clients") / "state", ports=ports, parameter_overrides=limits) as stack:
+    state = tmp_path_factory.mktemp("clients") / "state"
+    with LocalStack(state, ports=ports, parameter_overrides=limits, okta_apps_rate_limit=10_000) as stack:
         yield Admin(
             stack, fetch_token(stack.okta, stack.okta["ADMIN_CLIENT_ID"], stack.okta["ADMIN_CLIENT_SECRET"], "register")
         )

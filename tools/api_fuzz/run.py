@@ -116,10 +116,25 @@ def fuzz_stack(state_dir: Path, ports: Ports | None = None) -> LocalStack:
 
 
 def target_of(stack: LocalStack) -> FuzzTarget:
-    """What the hooks need to know of a running stack."""
+    """What the hooks need to know of a running stack: its settings (the local Okta server's, the clients okta_setup
+    and the stack made, the register function's private JWK from moto's Secrets Manager) in a file of the run's own,
+    readable by the owner only."""
+    private_jwk = stack.run_dir / "service-app.jwk.json"
+    secret = stack.aws_client("secretsmanager").get_secret_value(SecretId=stack.secret_arn)["SecretString"]
+    settings = stack.run_dir / "api_fuzz.env"
+    for path, text in (
+        (private_jwk, secret),
+        (
+            settings,
+            "".join(f"{k}={v}\n" for k, v in {**stack.okta, "OKTA_SERVICE_PRIVATE_JWK_FILE": private_jwk}.items()),
+        ),
+    ):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
     return FuzzTarget(
         api_url=stack.api_url,
-        okta_env=stack.okta_dir / "okta.env",
+        okta_env=settings,
         moto_url=stack.moto_url,
         usage_plan_id=stack.usage_plan_id,
     )

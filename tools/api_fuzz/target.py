@@ -15,7 +15,7 @@ from m2m_client import parse_env_file
 
 AUTH_MODES = ("scoped", "none", "wrong-scope", "malformed")
 ENV_API_URL = "API_FUZZ_API_URL"
-ENV_OKTA_ENV = "API_FUZZ_OKTA_ENV"  # the local Okta server's okta.env
+ENV_OKTA_ENV = "API_FUZZ_OKTA_ENV"  # the stack's settings: the local Okta server's and its clients'
 ENV_AUTH = "API_FUZZ_AUTH"
 ENV_MOTO_URL = "API_FUZZ_MOTO_URL"
 ENV_USAGE_PLAN_ID = "API_FUZZ_USAGE_PLAN_ID"
@@ -66,7 +66,7 @@ class FuzzTarget:
 
     @cached_property
     def okta(self) -> dict[str, str]:
-        """The local Okta server's settings and seeded clients (okta.env)."""
+        """The local Okta server's settings and the stack's clients (api_fuzz.run.target_of writes them)."""
         return parse_env_file(self.okta_env)
 
     @cached_property
