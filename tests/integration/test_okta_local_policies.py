@@ -390,26 +390,3 @@ def test_enroll_helper_and_policies_survive_a_restart(tmp_path: Path) -> None:
         assert (second.admin_policy_id, second.clients_policy_id) == policy_ids
         assert len(get(second, policies_url(second)).json()) == 2  # nothing seeded twice
         assert request_token(second, client_id, secret).status_code == 200
-
-
-def test_scopes_given_at_start_are_the_servers_and_only_then(tmp_path: Path) -> None:
-    # Given a server started with an API's own scopes, a policy of a client's own granting one of them
-    with LocalOkta(tmp_path, scopes=("orders:read", "orders:admin")) as okta:
-        client_id, secret = new_client(okta, "orders")
-        policy = post(okta, policies_url(okta), policy_body("orders", [client_id]))
-        post(okta, policies_url(okta, f"/{policy['id']}/rules"), rule_body("read", ["orders:read"]))
-        discovery = requests.get(f"{okta.issuer}/.well-known/oauth-authorization-server", timeout=TIMEOUT).json()
-        # Then the server lists them, the client gets a token for the granted one only
-        assert discovery["scopes_supported"] == ["hello", "register", "orders:read", "orders:admin"]
-        token = request_token(okta, client_id, secret, "orders:read")
-        assert verify(okta, token.json()["access_token"])["scp"] == ["orders:read"]
-        oauth_error(request_token(okta, client_id, secret, "orders:admin"), 400, "access_denied")
-        body = oauth_error(request_token(okta, client_id, secret, "orders:write"), 400, "invalid_scope")
-        assert body["error_description"] == NOT_CONFIGURED
-    # And a start without them no longer has them: its rules may not name them
-    with LocalOkta(tmp_path) as okta:
-        rules_url = policies_url(okta, f"/{policy['id']}/rules")
-        again = rule_body("again", ["orders:read"])
-        refused = requests.post(rules_url, json=again, headers=ssws(okta), timeout=TIMEOUT)
-        okta_error(refused, 400, "E0000001")
-        oauth_error(request_token(okta, client_id, secret, "orders:read"), 400, "invalid_scope")

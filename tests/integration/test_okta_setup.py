@@ -132,6 +132,12 @@ def test_apply_from_an_empty_org_then_check_passes_and_a_second_plan_changes_not
 
 
 def test_apply_writes_the_six_values_and_keeps_everything_else_in_samconfig(setup: Setup) -> None:
+    # Given values of the user's own in the default environment, as `sam deploy --guided` saves them
+    shipped = setup.config.read_text()
+    deploy = "[default.deploy.parameters]\n"
+    assert deploy in shipped and "parameter_overrides" not in shipped.split(deploy, 1)[1].split("\n[", 1)[0]
+    saved = 'parameter_overrides = ["HelloScope=hello", "StageName=dev", "LogLevel=DEBUG"]\n'
+    setup.config.write_text(shipped.replace(deploy, deploy + saved))
     original = setup.config.read_text()
     assert setup.run("apply")[0] == 0
     written = setup.config.read_text()
