@@ -4,6 +4,7 @@ answers and tools/api_contract/operations.yaml give, and a valid OpenAPI 3.1 doc
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from openapi_spec_validator import validate
 
 from api_contract import DOCUMENT, TEMPLATE, build, document_drift, dump, load_source, load_yaml
 from okta_m2m.http_errors import ANSWERS
-from tests.route_tables import TEMPLATE_ROUTES
+from tests.route_tables import TEMPLATE_ROUTES, UNAUTHORIZED_CHALLENGE
 
 
 @pytest.fixture(scope="module")
@@ -44,13 +45,61 @@ def test_openapi_yaml_is_a_valid_openapi_3_1_document(committed):
     validate(committed)
 
 
-def test_every_route_of_the_route_table_is_an_operation_with_its_scopes(committed):
+def table_lines() -> list[tuple[str, str, str, list[str]]]:
+    """(scheme, method, path, scopes) of each line of the template's route table."""
+    found = []
     for line in TEMPLATE_ROUTES.splitlines():
-        method, path, *scopes = line.split()
+        fields = line.split()
+        scheme = "oauth2Dpop" if fields[0] == "DPoP" else "oauth2"
+        method, path, *scopes = fields[1:] if scheme == "oauth2Dpop" else fields
+        found.append((scheme, method, path, scopes))
+    return found
+
+
+def test_every_route_of_the_route_table_is_an_operation_with_its_binding_and_scopes(committed):
+    for scheme, method, path, scopes in table_lines():
         op = operation(committed, f"{method} {path}")
-        assert op["security"] == [{"oauth2": [scope]} for scope in sorted(scopes)], line
-    granted = committed["components"]["securitySchemes"]["oauth2"]["flows"]["clientCredentials"]["scopes"]
-    assert set(granted) == {scope for line in TEMPLATE_ROUTES.splitlines() for scope in line.split()[2:]}
+        assert op["security"] == [{scheme: [scope]} for scope in sorted(scopes)], (method, path)
+        proof = {"$ref": "#/components/parameters/DPoP"}
+        assert (proof in op.get("parameters", [])) == (scheme == "oauth2Dpop"), (method, path)
+    schemes = committed["components"]["securitySchemes"]
+    for name in ("oauth2", "oauth2Dpop"):
+        granted = schemes[name]["flows"]["clientCredentials"]["scopes"]
+        assert set(granted) == {s for scheme, _, _, scopes in table_lines() if scheme == name for s in scopes}
+    assert any(scheme == "oauth2Dpop" for scheme, *_ in table_lines())
+
+
+def test_a_dpop_route_is_described_as_rfc_9449_says_a_caller_calls_it(committed):
+    dpop = committed["components"]["securitySchemes"]["oauth2Dpop"]
+    assert dpop["type"] == "oauth2"
+    assert "Authorization: DPoP <token>" in dpop["description"]
+    assert "`DPoP` header" in dpop["description"]
+    proof = committed["components"]["parameters"]["DPoP"]
+    assert (proof["name"], proof["in"], proof["required"]) == ("DPoP", "header", True)
+    assert re.fullmatch(proof["schema"]["pattern"], "eyJhbGciOiJFUzI1NiJ9.eyJqdGkiOiJ4In0.c2ln")
+    responses = operation(committed, "GET /hello/dpop")["responses"]
+    challenge = responses["401"]["headers"]["WWW-Authenticate"]["$ref"].rsplit("/", 1)[1]
+    pattern = committed["components"]["headers"][challenge]["schema"]["pattern"]
+    assert re.search(pattern, UNAUTHORIZED_CHALLENGE)  # the template's, as the gateway answers it
+    assert not re.search(pattern, 'Bearer error="invalid_token"')
+    assert not re.search(pattern, 'Bearer error="invalid_token", DPoP error="invalid_token"')  # no algs
+    assert "used before" in responses["401"]["description"]
+    assert "replay store" in responses["503"]["description"]
+    assert "Retry-After" in responses["503"]["headers"]
+
+
+def test_every_client_answer_and_the_register_request_have_the_dpop_field(committed):
+    schemas = committed["components"]["schemas"]
+    assert schemas["RegisterRequest"]["properties"]["dpop"]["type"] == "boolean"
+    assert "dpop" not in schemas["RegisterRequest"]["required"]
+    for name in ("Registration", "Client", "ClientDetail"):
+        assert schemas[name]["properties"]["dpop"] == {"$ref": "#/components/schemas/Dpop"}, name
+        assert "dpop" in schemas[name]["required"], name
+    assert schemas["ClientPage"]["properties"]["clients"]["items"] == {"$ref": "#/components/schemas/Client"}
+    for route in ("PUT /clients/{clientId}", "DELETE /clients/{clientId}"):
+        for status, answer in operation(committed, route)["responses"].items():
+            if status.startswith("2"):
+                assert answer["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Client"}
 
 
 def test_every_route_declares_the_gateways_answers_with_their_headers(committed):
