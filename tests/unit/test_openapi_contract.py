@@ -158,20 +158,25 @@ Resources:
         DefaultAuthorizer: Tokens
         Authorizers:
           Tokens: {{FunctionArn: arn:aws:lambda:us-east-1:123456789012:function:auth, FunctionPayloadType: TOKEN}}
+          Proofs:
+            FunctionArn: arn:aws:lambda:us-east-1:123456789012:function:auth
+            FunctionPayloadType: REQUEST
+            Identity: {{Headers: [Authorization, DPoP], ReauthorizeEvery: 0}}
       GatewayResponses:
         UNAUTHORIZED:
           StatusCode: 401
           ResponseParameters:
             Headers:
-              WWW-Authenticate: '''Bearer error="invalid_token"'''
+              WWW-Authenticate: '''{challenge}'''
 {extra_header}          ResponseTemplates:
             application/json: '{{"message": "Unauthorized"}}'
   Orders:
     Type: AWS::Serverless::Function
     Properties:
       Events:
-        Read: {{Type: Api, Properties: {{RestApiId: !Ref Api, Path: "/orders/{{id}}", Method: get}}}}
+        Read: {{Type: Api, Properties: {{RestApiId: !Ref Api, Path: "/orders/{{id}}", Method: get{auth}}}}}
 """
+BEARER_CHALLENGE = 'Bearer error="invalid_token"'
 
 SOURCE: dict[str, Any] = {
     "openapi": "3.1.0",
@@ -189,13 +194,28 @@ SOURCE: dict[str, Any] = {
 }
 
 
-def template(tmp_path: Path, *lines: str, no_store: bool = False) -> Path:
+def template(
+    tmp_path: Path, *lines: str, no_store: bool = False, dpop: bool = False, challenge: str = BEARER_CHALLENGE
+) -> Path:
+    """A template with the Orders.Read event, the route table `lines` and the 401 challenge; with `dpop`, the event
+    has the REQUEST authorizer a DPoP line asks for."""
     (tmp_path / "code").mkdir(exist_ok=True)
     path = tmp_path / "template.yaml"
     table = "\n".join(f"          {line}" for line in lines)
     extra = "              Cache-Control: \"'no-store'\"\n" if no_store else ""
-    path.write_text(TEMPLATE_TEXT.format(code=tmp_path / "code", table=table, extra_header=extra))
+    auth = ", Auth: {Authorizer: Proofs}" if dpop else ""
+    text = TEMPLATE_TEXT.format(
+        code=tmp_path / "code", table=table, extra_header=extra, auth=auth, challenge=challenge.replace("'", "''")
+    )
+    path.write_text(text)
     return path
+
+
+DPOP_SOURCE: dict[str, Any] = {
+    **SOURCE,
+    "dpop_token_description": "DPoP-bound tokens: `Authorization: DPoP <token>` and a `DPoP` proof per request.",
+    "dpop_proof": {"description": "A DPoP proof for this request", "schema": {"type": "string"}},
+}
 
 
 def test_a_template_in_step_with_its_source_builds_without_problems(tmp_path):
@@ -287,3 +307,117 @@ def test_an_unknown_error_outcome_and_an_error_listed_as_a_response_are_named(tm
 def test_the_real_source_and_template_are_the_defaults():
     assert load_source()["operations"]
     assert TEMPLATE.name == "template.yaml"
+
+
+# --- the binding: DPoP routes ---
+
+
+def test_a_dpop_route_is_described_by_its_binding_the_dpop_scheme_and_the_proof_header(tmp_path):
+    path = template(tmp_path, "DPoP GET /orders/{id} orders:read", dpop=True, challenge=UNAUTHORIZED_CHALLENGE)
+
+    result = build(path, DPOP_SOURCE)
+
+    assert result.problems == []
+    op = operation(result.document, "GET /orders/{id}")
+    assert op["security"] == [{"oauth2Dpop": ["orders:read"]}]
+    assert op["parameters"][-1] == {"$ref": "#/components/parameters/DPoP"}
+    components = result.document["components"]
+    assert components["parameters"]["DPoP"] == {
+        "name": "DPoP",
+        "in": "header",
+        "required": True,
+        "description": "A DPoP proof for this request",
+        "schema": {"type": "string"},
+    }
+    scheme = components["securitySchemes"]["oauth2Dpop"]
+    assert scheme["description"] == DPOP_SOURCE["dpop_token_description"]
+    assert set(scheme["flows"]["clientCredentials"]["scopes"]) == {"orders:read"}
+    assert "oauth2" not in components["securitySchemes"]  # no bearer route
+    assert op["responses"]["401"]["headers"]["WWW-Authenticate"] == {"$ref": "#/components/headers/WWWAuthenticateDpop"}
+    validate(result.document)
+
+
+def test_a_binding_change_in_the_route_table_is_named_against_the_committed_document(tmp_path):
+    before = build(template(tmp_path, "GET /orders/{id} orders:read", challenge=UNAUTHORIZED_CHALLENGE), DPOP_SOURCE)
+    path = template(tmp_path, "DPoP GET /orders/{id} orders:read", dpop=True, challenge=UNAUTHORIZED_CHALLENGE)
+    after = build(path, DPOP_SOURCE)
+    assert before.problems == after.problems == []
+
+    problems = [p for p in document_drift(before.document, after.document) if p.startswith("GET /orders/{id}")]
+
+    assert (
+        'GET /orders/{id}: security differs: openapi.yaml has [{"oauth2": ["orders:read"]}], its sources give '
+        '[{"oauth2Dpop": ["orders:read"]}]'
+    ) in problems
+    assert (
+        'GET /orders/{id}: parameters differs: openapi.yaml has [{"in": "path", "name": "id", "required": true, '
+        '"schema": {"type": "string"}}], its sources give [{"in": "path", "name": "id", "required": true, "schema": '
+        '{"type": "string"}}, {"$ref": "#/components/parameters/DPoP"}]'
+    ) in problems
+    assert any(p.startswith("GET /orders/{id}: the 401 answer differs in headers") for p in problems)
+
+
+def test_the_committed_dpop_route_with_bearer_security_is_named(committed, built):
+    altered = copy.deepcopy(committed)
+    operation(altered, "GET /hello/dpop")  # it is there
+    altered["paths"]["/hello/dpop"]["get"]["security"] = [{"oauth2": ["hello"]}]
+
+    assert document_drift(altered, built.document) == [
+        'GET /hello/dpop: security differs: openapi.yaml has [{"oauth2": ["hello"]}], its sources give '
+        '[{"oauth2Dpop": ["hello"]}]'
+    ]
+
+
+def test_a_dpop_route_whose_401_does_not_challenge_dpop_with_its_algorithms_is_named(tmp_path):
+    for challenge in (BEARER_CHALLENGE, 'Bearer error="invalid_token", DPoP error="invalid_token"'):
+        path = template(tmp_path, "DPoP GET /orders/{id} orders:read", dpop=True, challenge=challenge)
+
+        problems = build(path, DPOP_SOURCE).problems
+
+        assert problems == [
+            "GET /orders/{id}: a DPoP route, but its 401 (gateway UNAUTHORIZED) does not challenge DPoP with the "
+            f"proof algorithms (WWW-Authenticate: {challenge}; RFC 9449 section 7.1)"
+        ]
+
+
+def test_a_dpop_route_without_its_proof_header_in_operations_yaml_is_named(tmp_path):
+    path = template(tmp_path, "DPoP GET /orders/{id} orders:read", dpop=True, challenge=UNAUTHORIZED_CHALLENGE)
+
+    problems = build(path, SOURCE).problems
+
+    assert problems == [
+        "GET /orders/{id}: a DPoP route, but operations.yaml has no dpop_proof to describe its DPoP header"
+    ]
+
+
+def test_security_or_a_dpop_header_written_in_operations_yaml_is_named(tmp_path):
+    source = copy.deepcopy(DPOP_SOURCE)
+    spec = source["operations"]["GET /orders/{id}"]
+    spec["security"] = [{"oauth2": ["orders:read"]}]
+    spec["parameters"] = [{"name": "DPoP", "in": "header", "required": True, "schema": {"type": "string"}}]
+
+    bearer = build(template(tmp_path, "GET /orders/{id} orders:read"), source).problems
+    dpop = build(
+        template(tmp_path, "DPoP GET /orders/{id} orders:read", dpop=True, challenge=UNAUTHORIZED_CHALLENGE), source
+    ).problems
+
+    assert bearer == [
+        "GET /orders/{id}: operations.yaml gives it security; it comes from ROUTE_SCOPES, by its binding",
+        "GET /orders/{id}: operations.yaml gives it a DPoP header, but ROUTE_SCOPES makes it a bearer route "
+        "(mark its line DPoP)",
+    ]
+    assert dpop == [
+        "GET /orders/{id}: operations.yaml gives it security; it comes from ROUTE_SCOPES, by its binding",
+        "GET /orders/{id}: operations.yaml gives it a DPoP header; a DPoP route gets it from dpop_proof",
+    ]
+
+
+def test_a_dpop_line_whose_event_has_the_token_authorizer_is_named(tmp_path):
+    path = template(tmp_path, "DPoP GET /orders/{id} orders:read", challenge=UNAUTHORIZED_CHALLENGE)
+
+    problems = build(path, DPOP_SOURCE).problems
+
+    assert problems == [
+        "ROUTE_SCOPES line 1: DPoP GET /orders/{id} (Orders.Read) is a DPoP route, but its authorizer Tokens is not "
+        "a REQUEST authorizer"
+    ]
