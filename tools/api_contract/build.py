@@ -283,16 +283,14 @@ def _headers(group: list[Answer], *, dpop_challenge: bool = False) -> dict[str, 
     headers = {}
     for lower, name in sorted(names.items()):
         values = sorted({v for a in group for n, v in a.headers.items() if n.lower() == lower})
+        dpop = dpop_challenge and lower == "www-authenticate"
         header: dict[str, Any] = {}
-        if dpop_challenge and lower == "www-authenticate":
-            header["description"] = DPOP_CHALLENGE_HEADER["description"]
-        elif lower in HEADER_DESCRIPTIONS:
-            header["description"] = HEADER_DESCRIPTIONS[lower]
+        description = DPOP_CHALLENGE_HEADER["description"] if dpop else HEADER_DESCRIPTIONS.get(lower)
+        if description:
+            header["description"] = description
         header["required"] = all(lower in {n.lower() for n in a.headers} for a in group)
-        if dpop_challenge and lower == "www-authenticate":
-            header["schema"] = copy.deepcopy(DPOP_CHALLENGE_HEADER["schema"])
-        else:
-            header["schema"] = copy.deepcopy(HEADER_SCHEMAS.get(lower)) or {"type": "string", "enum": values}
+        schema = DPOP_CHALLENGE_HEADER["schema"] if dpop else HEADER_SCHEMAS.get(lower)
+        header["schema"] = copy.deepcopy(schema) or {"type": "string", "enum": values}
         headers[name] = header
     return headers
 

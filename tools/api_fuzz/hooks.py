@@ -28,7 +28,7 @@ from typing import Any
 import requests
 import schemathesis
 from hypothesis import strategies as st
-from schemathesis.generation.meta import negated_parameters
+from schemathesis.generation.meta import negated_parameters  # what Schemathesis's own auth consults (pinned)
 
 from api_fuzz.consistency import registry_drift
 from api_fuzz.target import AUTH_MODES, FuzzTarget
@@ -50,7 +50,7 @@ _SECRET_FIELDS = frozenset({"client_secret", "access_token", "refresh_token", "i
 # Operations whose 201 hands out a secret, once, in this field.
 SECRET_ANSWERS = {("registerClient", 201), ("rotateSecret", 201)}
 # Malformed Authorization headers, tried in turn: no scheme, another scheme, not a JWT, a JWT with a bad signature,
-# a token split by a space, an empty token.
+# a token split by a space, an empty token; then the same in the DPoP scheme (a bound-looking token among them).
 MALFORMED = (
     "Bearer",
     "Bearer ",
