@@ -104,11 +104,12 @@ def _serve(args: argparse.Namespace) -> int:
     def _stop(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
-    # Before the ready line: whoever waits for it may send SIGTERM at once.
+    # Before the ready line, and inside the try: whoever waits for it may send SIGTERM at once (a KeyboardInterrupt
+    # raised between the line and the try ended the process with -2).
     signal.signal(signal.SIGTERM, _stop)
-    print(f"okta_local: settings in {args.state_dir / ENV_FILE}")
-    print(f"{READY_PREFIX}{env['OKTA_ORG_URL']} issuer {env['ISSUER']}", flush=True)
     try:
+        print(f"okta_local: settings in {args.state_dir / ENV_FILE}")
+        print(f"{READY_PREFIX}{env['OKTA_ORG_URL']} issuer {env['ISSUER']}", flush=True)
         server.serve_forever()
     except KeyboardInterrupt:
         pass
