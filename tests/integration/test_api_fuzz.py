@@ -2,14 +2,18 @@
 openapi.yaml: the bounded `ci` profile, fixed seed (`make fuzz-api` runs the deep one with a new seed).
 
 Every run goes through the Schemathesis CLI with api_fuzz.hooks, as `make fuzz-api` does: real tokens for each
-operation's scopes, then no token, a token without the scopes, and malformed Authorization headers. What it found
-is fixed; each finding has a regression test of its own (test_clients_api.py, test_local_api.py and the unit tests
+operation's scopes (DPoP-bound ones, with a fresh proof per request, on the DPoP route), then no token, a token
+without the scopes, malformed Authorization headers, and a real bearer token on the DPoP route. What it found is
+fixed; each finding has a regression test of its own (test_clients_api.py, test_local_api.py and the unit tests
 they name)."""
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import importlib
+import json
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,8 +25,19 @@ import yaml
 
 from api_contract import load_yaml
 from api_fuzz.consistency import api_keys, aws_client, registry_drift
-from api_fuzz.run import CI_SEED, DOCUMENT, PROFILES, fuzz_stack, run_one, run_schemathesis, target_of
+from api_fuzz.run import (
+    CI_SEED,
+    DOCUMENT,
+    PROFILES,
+    dpop_operations,
+    fuzz_stack,
+    run_one,
+    run_schemathesis,
+    target_of,
+)
 from api_fuzz.target import FuzzTarget
+from devstack import LocalStack
+from m2m_client import M2MClient
 
 pytestmark = pytest.mark.integration
 
@@ -30,21 +45,41 @@ TIMEOUT = 30
 
 
 @pytest.fixture(scope="module")
-def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzTarget]:
-    with fuzz_stack(tmp_path_factory.mktemp("fuzz") / "state") as stack:
-        yield target_of(stack)
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    with fuzz_stack(tmp_path_factory.mktemp("fuzz") / "state") as started:
+        yield started
 
 
-def test_schemathesis_finds_nothing_against_the_live_stack(target, tmp_path):
+@pytest.fixture(scope="module")
+def target(stack: LocalStack) -> FuzzTarget:
+    return target_of(stack)
+
+
+def dpop_answers(stack: LocalStack) -> Counter[tuple[int, str]]:
+    """(status, client id) of each answer GET /hello/dpop gave, from the stack's access log."""
+    records = [json.loads(line) for line in stack.access_log.read_text(encoding="utf-8").splitlines() if line]
+    return Counter((r["status"], r["clientId"]) for r in records if (r["method"], r["path"]) == ("GET", "/hello/dpop"))
+
+
+def test_schemathesis_finds_nothing_against_the_live_stack(stack, target, tmp_path):
     runs = run_schemathesis(target, PROFILES["ci"], CI_SEED, tmp_path / "reports")
 
     failed = [f"--- {run.auth} ---\n{run.output}" for run in runs if not run.passed]
     assert not failed, "\n".join(failed)
-    assert [run.auth for run in runs] == ["none", "wrong-scope", "malformed", "scoped"]
+    assert [run.auth for run in runs] == ["none", "wrong-scope", "malformed", "bearer", "scoped"]
     scoped = runs[-1].output
     for phase in ("Examples", "Coverage", "Fuzzing", "Stateful"):
         assert f"✅ {phase}" in scoped, phase
-    assert "9 selected / 9 total" in scoped
+    assert "10 selected / 10 total" in scoped
+    assert "1 selected / 10 total" in runs[3].output  # the bearer run: the DPoP route only
+    assert dpop_operations() == ("getHelloDpop",)
+    # The DPoP route was called with the registered DPoP client's bound tokens and proofs (200), their replays
+    # and everything the refused runs sent were 401, and the admin client's bound token (wrong scope) 403.
+    answers = dpop_answers(stack)
+    assert target.dpop_client is not None
+    assert answers[200, target.dpop_client.client_id] >= 3, answers
+    assert answers[401, ""] >= 10, answers
+    assert answers[403, target.clients[target.admin_scope][0]] >= 1, answers
     assert registry_drift(target) == []
 
 
@@ -158,3 +193,47 @@ def test_our_checks_catch_a_secret_in_another_answer_and_an_admin_answer_that_ma
     )
     with pytest.raises(AssertionError, match="Cache-Control"):
         hooks.admin_answers_are_not_stored(None, schemathesis.Response.from_requests(hello, verify=True), listing)
+
+
+def test_a_dpop_route_the_document_said_took_bearer_tokens_fails_the_run(target, tmp_path):
+    def bearer_route(document: dict[str, Any]) -> None:
+        operation = document["paths"]["/hello/dpop"]["get"]
+        operation["security"] = [{"oauth2": ["hello"]}]
+        del operation["parameters"]
+
+    document = altered_document(tmp_path, bearer_route)
+
+    run = run_one(target, PROFILES["ci"], CI_SEED, "scoped", tmp_path / "reports", document, ("getHelloDpop",))
+
+    assert not run.passed
+    assert "Authentication failed: 1 operation returned only 401/403 responses" in run.output
+    assert "  - GET /hello/dpop" in run.output
+
+
+def test_our_dpop_checks_catch_a_proof_accepted_twice_and_a_bearer_token_let_through(target, monkeypatch):
+    # Real answers of the stack: a DPoP call of the registered DPoP client passes every check; a bearer route's
+    # 200 judged as the DPoP route's is a proof (there: none) accepted twice, and in the bearer run a 200 at all.
+    for name, value in target.environment("scoped").items():
+        monkeypatch.setenv(name, value)
+    hooks = importlib.import_module("api_fuzz.hooks")
+    dpop_case = schemathesis.openapi.from_path(str(DOCUMENT))["/hello/dpop"]["GET"].Case()
+    assert target.dpop_client is not None
+    called = M2MClient(target.dpop_client).request("GET", "/hello/dpop")
+    assert called.status_code == 200, called.text
+    answer = schemathesis.Response.from_requests(called, verify=True)
+
+    assert hooks.dpop_proofs_are_used_once(None, answer, dpop_case) is None
+    assert hooks.dpop_tokens_are_bound().after_response(None, answer, dpop_case) is None
+    demo_id, demo_secret = target.clients[target.hello_scope]
+    hello = requests.get(
+        f"{target.api_url}/hello",
+        headers={"Authorization": f"Bearer {hooks.fetch_token(demo_id, demo_secret, target.hello_scope)}"},
+        timeout=TIMEOUT,
+    )
+    assert hello.status_code == 200
+    replayable = schemathesis.Response.from_requests(hello, verify=True)
+    with pytest.raises(AssertionError, match="used a second time was answered 200"):
+        hooks.dpop_proofs_are_used_once(None, replayable, dpop_case)
+    monkeypatch.setattr(hooks, "TARGET", dataclasses.replace(hooks.TARGET, auth="bearer"))
+    with pytest.raises(AssertionError, match="without a valid token was answered 200"):
+        hooks.refused_without_a_valid_token(None, answer, dpop_case)

@@ -4,6 +4,7 @@ answers and tools/api_contract/operations.yaml give, and a valid OpenAPI 3.1 doc
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from openapi_spec_validator import validate
 
 from api_contract import DOCUMENT, TEMPLATE, build, document_drift, dump, load_source, load_yaml
 from okta_m2m.http_errors import ANSWERS
-from tests.route_tables import TEMPLATE_ROUTES
+from tests.route_tables import TEMPLATE_ROUTES, UNAUTHORIZED_CHALLENGE
 
 
 @pytest.fixture(scope="module")
@@ -44,13 +45,61 @@ def test_openapi_yaml_is_a_valid_openapi_3_1_document(committed):
     validate(committed)
 
 
-def test_every_route_of_the_route_table_is_an_operation_with_its_scopes(committed):
+def table_lines() -> list[tuple[str, str, str, list[str]]]:
+    """(scheme, method, path, scopes) of each line of the template's route table."""
+    found = []
     for line in TEMPLATE_ROUTES.splitlines():
-        method, path, *scopes = line.split()
+        fields = line.split()
+        scheme = "oauth2Dpop" if fields[0] == "DPoP" else "oauth2"
+        method, path, *scopes = fields[1:] if scheme == "oauth2Dpop" else fields
+        found.append((scheme, method, path, scopes))
+    return found
+
+
+def test_every_route_of_the_route_table_is_an_operation_with_its_binding_and_scopes(committed):
+    for scheme, method, path, scopes in table_lines():
         op = operation(committed, f"{method} {path}")
-        assert op["security"] == [{"oauth2": [scope]} for scope in sorted(scopes)], line
-    granted = committed["components"]["securitySchemes"]["oauth2"]["flows"]["clientCredentials"]["scopes"]
-    assert set(granted) == {scope for line in TEMPLATE_ROUTES.splitlines() for scope in line.split()[2:]}
+        assert op["security"] == [{scheme: [scope]} for scope in sorted(scopes)], (method, path)
+        proof = {"$ref": "#/components/parameters/DPoP"}
+        assert (proof in op.get("parameters", [])) == (scheme == "oauth2Dpop"), (method, path)
+    schemes = committed["components"]["securitySchemes"]
+    for name in ("oauth2", "oauth2Dpop"):
+        granted = schemes[name]["flows"]["clientCredentials"]["scopes"]
+        assert set(granted) == {s for scheme, _, _, scopes in table_lines() if scheme == name for s in scopes}
+    assert any(scheme == "oauth2Dpop" for scheme, *_ in table_lines())
+
+
+def test_a_dpop_route_is_described_as_rfc_9449_says_a_caller_calls_it(committed):
+    dpop = committed["components"]["securitySchemes"]["oauth2Dpop"]
+    assert dpop["type"] == "oauth2"
+    assert "Authorization: DPoP <token>" in dpop["description"]
+    assert "`DPoP` header" in dpop["description"]
+    proof = committed["components"]["parameters"]["DPoP"]
+    assert (proof["name"], proof["in"], proof["required"]) == ("DPoP", "header", True)
+    assert re.fullmatch(proof["schema"]["pattern"], "eyJhbGciOiJFUzI1NiJ9.eyJqdGkiOiJ4In0.c2ln")
+    responses = operation(committed, "GET /hello/dpop")["responses"]
+    challenge = responses["401"]["headers"]["WWW-Authenticate"]["$ref"].rsplit("/", 1)[1]
+    pattern = committed["components"]["headers"][challenge]["schema"]["pattern"]
+    assert re.search(pattern, UNAUTHORIZED_CHALLENGE)  # the template's, as the gateway answers it
+    assert not re.search(pattern, 'Bearer error="invalid_token"')
+    assert not re.search(pattern, 'Bearer error="invalid_token", DPoP error="invalid_token"')  # no algs
+    assert "used before" in responses["401"]["description"]
+    assert "replay store" in responses["503"]["description"]
+    assert "Retry-After" in responses["503"]["headers"]
+
+
+def test_every_client_answer_and_the_register_request_have_the_dpop_field(committed):
+    schemas = committed["components"]["schemas"]
+    assert schemas["RegisterRequest"]["properties"]["dpop"]["type"] == "boolean"
+    assert "dpop" not in schemas["RegisterRequest"]["required"]
+    for name in ("Registration", "Client", "ClientDetail"):
+        assert schemas[name]["properties"]["dpop"] == {"$ref": "#/components/schemas/Dpop"}, name
+        assert "dpop" in schemas[name]["required"], name
+    assert schemas["ClientPage"]["properties"]["clients"]["items"] == {"$ref": "#/components/schemas/Client"}
+    for route in ("PUT /clients/{clientId}", "DELETE /clients/{clientId}"):
+        for status, answer in operation(committed, route)["responses"].items():
+            if status.startswith("2"):
+                assert answer["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Client"}
 
 
 def test_every_route_declares_the_gateways_answers_with_their_headers(committed):
@@ -109,20 +158,25 @@ Resources:
         DefaultAuthorizer: Tokens
         Authorizers:
           Tokens: {{FunctionArn: arn:aws:lambda:us-east-1:123456789012:function:auth, FunctionPayloadType: TOKEN}}
+          Proofs:
+            FunctionArn: arn:aws:lambda:us-east-1:123456789012:function:auth
+            FunctionPayloadType: REQUEST
+            Identity: {{Headers: [Authorization, DPoP], ReauthorizeEvery: 0}}
       GatewayResponses:
         UNAUTHORIZED:
           StatusCode: 401
           ResponseParameters:
             Headers:
-              WWW-Authenticate: '''Bearer error="invalid_token"'''
+              WWW-Authenticate: '''{challenge}'''
 {extra_header}          ResponseTemplates:
             application/json: '{{"message": "Unauthorized"}}'
   Orders:
     Type: AWS::Serverless::Function
     Properties:
       Events:
-        Read: {{Type: Api, Properties: {{RestApiId: !Ref Api, Path: "/orders/{{id}}", Method: get}}}}
+        Read: {{Type: Api, Properties: {{RestApiId: !Ref Api, Path: "/orders/{{id}}", Method: get{auth}}}}}
 """
+BEARER_CHALLENGE = 'Bearer error="invalid_token"'
 
 SOURCE: dict[str, Any] = {
     "openapi": "3.1.0",
@@ -140,13 +194,28 @@ SOURCE: dict[str, Any] = {
 }
 
 
-def template(tmp_path: Path, *lines: str, no_store: bool = False) -> Path:
+def template(
+    tmp_path: Path, *lines: str, no_store: bool = False, dpop: bool = False, challenge: str = BEARER_CHALLENGE
+) -> Path:
+    """A template with the Orders.Read event, the route table `lines` and the 401 challenge; with `dpop`, the event
+    has the REQUEST authorizer a DPoP line asks for."""
     (tmp_path / "code").mkdir(exist_ok=True)
     path = tmp_path / "template.yaml"
     table = "\n".join(f"          {line}" for line in lines)
     extra = "              Cache-Control: \"'no-store'\"\n" if no_store else ""
-    path.write_text(TEMPLATE_TEXT.format(code=tmp_path / "code", table=table, extra_header=extra))
+    auth = ", Auth: {Authorizer: Proofs}" if dpop else ""
+    text = TEMPLATE_TEXT.format(
+        code=tmp_path / "code", table=table, extra_header=extra, auth=auth, challenge=challenge.replace("'", "''")
+    )
+    path.write_text(text)
     return path
+
+
+DPOP_SOURCE: dict[str, Any] = {
+    **SOURCE,
+    "dpop_token_description": "DPoP-bound tokens: `Authorization: DPoP <token>` and a `DPoP` proof per request.",
+    "dpop_proof": {"description": "A DPoP proof for this request", "schema": {"type": "string"}},
+}
 
 
 def test_a_template_in_step_with_its_source_builds_without_problems(tmp_path):
@@ -238,3 +307,117 @@ def test_an_unknown_error_outcome_and_an_error_listed_as_a_response_are_named(tm
 def test_the_real_source_and_template_are_the_defaults():
     assert load_source()["operations"]
     assert TEMPLATE.name == "template.yaml"
+
+
+# --- the binding: DPoP routes ---
+
+
+def test_a_dpop_route_is_described_by_its_binding_the_dpop_scheme_and_the_proof_header(tmp_path):
+    path = template(tmp_path, "DPoP GET /orders/{id} orders:read", dpop=True, challenge=UNAUTHORIZED_CHALLENGE)
+
+    result = build(path, DPOP_SOURCE)
+
+    assert result.problems == []
+    op = operation(result.document, "GET /orders/{id}")
+    assert op["security"] == [{"oauth2Dpop": ["orders:read"]}]
+    assert op["parameters"][-1] == {"$ref": "#/components/parameters/DPoP"}
+    components = result.document["components"]
+    assert components["parameters"]["DPoP"] == {
+        "name": "DPoP",
+        "in": "header",
+        "required": True,
+        "description": "A DPoP proof for this request",
+        "schema": {"type": "string"},
+    }
+    scheme = components["securitySchemes"]["oauth2Dpop"]
+    assert scheme["description"] == DPOP_SOURCE["dpop_token_description"]
+    assert set(scheme["flows"]["clientCredentials"]["scopes"]) == {"orders:read"}
+    assert "oauth2" not in components["securitySchemes"]  # no bearer route
+    assert op["responses"]["401"]["headers"]["WWW-Authenticate"] == {"$ref": "#/components/headers/WWWAuthenticateDpop"}
+    validate(result.document)
+
+
+def test_a_binding_change_in_the_route_table_is_named_against_the_committed_document(tmp_path):
+    before = build(template(tmp_path, "GET /orders/{id} orders:read", challenge=UNAUTHORIZED_CHALLENGE), DPOP_SOURCE)
+    path = template(tmp_path, "DPoP GET /orders/{id} orders:read", dpop=True, challenge=UNAUTHORIZED_CHALLENGE)
+    after = build(path, DPOP_SOURCE)
+    assert before.problems == after.problems == []
+
+    problems = [p for p in document_drift(before.document, after.document) if p.startswith("GET /orders/{id}")]
+
+    assert (
+        'GET /orders/{id}: security differs: openapi.yaml has [{"oauth2": ["orders:read"]}], its sources give '
+        '[{"oauth2Dpop": ["orders:read"]}]'
+    ) in problems
+    assert (
+        'GET /orders/{id}: parameters differs: openapi.yaml has [{"in": "path", "name": "id", "required": true, '
+        '"schema": {"type": "string"}}], its sources give [{"in": "path", "name": "id", "required": true, "schema": '
+        '{"type": "string"}}, {"$ref": "#/components/parameters/DPoP"}]'
+    ) in problems
+    assert any(p.startswith("GET /orders/{id}: the 401 answer differs in headers") for p in problems)
+
+
+def test_the_committed_dpop_route_with_bearer_security_is_named(committed, built):
+    altered = copy.deepcopy(committed)
+    operation(altered, "GET /hello/dpop")  # it is there
+    altered["paths"]["/hello/dpop"]["get"]["security"] = [{"oauth2": ["hello"]}]
+
+    assert document_drift(altered, built.document) == [
+        'GET /hello/dpop: security differs: openapi.yaml has [{"oauth2": ["hello"]}], its sources give '
+        '[{"oauth2Dpop": ["hello"]}]'
+    ]
+
+
+def test_a_dpop_route_whose_401_does_not_challenge_dpop_with_its_algorithms_is_named(tmp_path):
+    for challenge in (BEARER_CHALLENGE, 'Bearer error="invalid_token", DPoP error="invalid_token"'):
+        path = template(tmp_path, "DPoP GET /orders/{id} orders:read", dpop=True, challenge=challenge)
+
+        problems = build(path, DPOP_SOURCE).problems
+
+        assert problems == [
+            "GET /orders/{id}: a DPoP route, but its 401 (gateway UNAUTHORIZED) does not challenge DPoP with the "
+            f"proof algorithms (WWW-Authenticate: {challenge}; RFC 9449 section 7.1)"
+        ]
+
+
+def test_a_dpop_route_without_its_proof_header_in_operations_yaml_is_named(tmp_path):
+    path = template(tmp_path, "DPoP GET /orders/{id} orders:read", dpop=True, challenge=UNAUTHORIZED_CHALLENGE)
+
+    problems = build(path, SOURCE).problems
+
+    assert problems == [
+        "GET /orders/{id}: a DPoP route, but operations.yaml has no dpop_proof to describe its DPoP header"
+    ]
+
+
+def test_security_or_a_dpop_header_written_in_operations_yaml_is_named(tmp_path):
+    source = copy.deepcopy(DPOP_SOURCE)
+    spec = source["operations"]["GET /orders/{id}"]
+    spec["security"] = [{"oauth2": ["orders:read"]}]
+    spec["parameters"] = [{"name": "DPoP", "in": "header", "required": True, "schema": {"type": "string"}}]
+
+    bearer = build(template(tmp_path, "GET /orders/{id} orders:read"), source).problems
+    dpop = build(
+        template(tmp_path, "DPoP GET /orders/{id} orders:read", dpop=True, challenge=UNAUTHORIZED_CHALLENGE), source
+    ).problems
+
+    assert bearer == [
+        "GET /orders/{id}: operations.yaml gives it security; it comes from ROUTE_SCOPES, by its binding",
+        "GET /orders/{id}: operations.yaml gives it a DPoP header, but ROUTE_SCOPES makes it a bearer route "
+        "(mark its line DPoP)",
+    ]
+    assert dpop == [
+        "GET /orders/{id}: operations.yaml gives it security; it comes from ROUTE_SCOPES, by its binding",
+        "GET /orders/{id}: operations.yaml gives it a DPoP header; a DPoP route gets it from dpop_proof",
+    ]
+
+
+def test_a_dpop_line_whose_event_has_the_token_authorizer_is_named(tmp_path):
+    path = template(tmp_path, "DPoP GET /orders/{id} orders:read", challenge=UNAUTHORIZED_CHALLENGE)
+
+    problems = build(path, DPOP_SOURCE).problems
+
+    assert problems == [
+        "ROUTE_SCOPES line 1: DPoP GET /orders/{id} (Orders.Read) is a DPoP route, but its authorizer Tokens is not "
+        "a REQUEST authorizer"
+    ]

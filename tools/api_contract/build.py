@@ -4,11 +4,14 @@ answers) and what cannot (operations.yaml: summaries, bodies, success answers, l
 Generated, per route of the template (its `Api` events):
 - the operation itself (a route without an operation in operations.yaml is a problem, and the reverse);
 - its path parameters, from the path (schemas from `path_parameters`);
-- its security: the oauth2 scheme with each scope ROUTE_SCOPES lists for it (any one opens the route);
+- its security: by the route table's binding, the oauth2 scheme (bearer tokens) or the oauth2Dpop scheme (DPoP-bound
+  tokens, RFC 9449), with each scope ROUTE_SCOPES lists for it (any one opens the route); a DPoP route also takes
+  the DPoP proof header (components.parameters.DPoP, from operations.yaml's `dpop_proof`);
 - its error answers: the gateway's (the template's GatewayResponses for routes behind the authorizer, and the
   usage plan's for routes that require an API key) merged, status by status, with those of the outcomes its
-  function may answer (okta_m2m.http_errors.ANSWERS, built by the layer's own error_response);
-- the security scheme (the scopes every route uses) and the error body's schema.
+  function may answer (okta_m2m.http_errors.ANSWERS, built by the layer's own error_response); on a DPoP route the
+  401 must challenge DPoP with its algorithms (RFC 9449 section 7.1), and says so;
+- the security schemes (the scopes the routes of each binding use) and the error body's schema.
 """
 
 from __future__ import annotations
@@ -40,7 +43,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO_ROOT / "template.yaml"
 SOURCE = Path(__file__).with_name("operations.yaml")
 DOCUMENT = REPO_ROOT / "openapi.yaml"
-SCHEME = "oauth2"
+SCHEME = "oauth2"  # bearer tokens
+DPOP_SCHEME = "oauth2Dpop"  # DPoP-bound tokens, with a proof of their key on every request (RFC 9449)
+DPOP_HEADER = "DPoP"  # the proof's header, and its components.parameters entry
 METHOD_ORDER = ("GET", "PUT", "POST", "DELETE", "PATCH", "HEAD", "OPTIONS", "ANY")
 # Parameters template.yaml requires without a default; they shape no route, scope or answer.
 PLACEHOLDERS = {
@@ -54,12 +59,33 @@ API_KEY_RESPONSES = (INVALID_API_KEY, THROTTLED, QUOTA_EXCEEDED)
 # Header schemas by name; any other header is described by the values it is given.
 HEADER_SCHEMAS: dict[str, dict[str, Any]] = {
     "retry-after": {"type": "string", "pattern": "^[0-9]+$"},
-    "www-authenticate": {"type": "string", "pattern": "^Bearer( |$)"},
+    "www-authenticate": {
+        "type": "string",
+        "pattern": "^Bearer(,| |$)",
+    },  # a Bearer challenge first (RFC 6750), maybe others
 }
 HEADER_DESCRIPTIONS = {
     "cache-control": "Never cache this answer",
     "retry-after": "Seconds to wait before retrying",
     "www-authenticate": "An RFC 6750 Bearer challenge",
+}
+# A DPoP route's 401: its WWW-Authenticate must hold a DPoP challenge naming the proof algorithms (RFC 9449 7.1).
+DPOP_CHALLENGE = r'(^|, )DPoP ([A-Za-z0-9_]+="[^"]*", )*algs="[A-Z0-9]+( [A-Z0-9]+)*"'
+DPOP_CHALLENGE_HEADER: dict[str, Any] = {
+    "description": (
+        "The RFC 6750 Bearer and RFC 9449 DPoP challenges (one answer for the whole API); the DPoP one's algs are "
+        "the proof algorithms the API accepts"
+    ),
+    "schema": {"type": "string", "pattern": DPOP_CHALLENGE},
+}
+# What a DPoP route's gateway answers mean, besides what they mean on any route (added to their descriptions).
+DPOP_NOTES = {
+    401: (
+        "On this DPoP route: the token is missing, invalid, expired or not DPoP-bound (a Bearer token, or a DPoP "
+        "token sent as Bearer), or the DPoP proof is missing, invalid, signed by another key than the token's, "
+        "made for another method, URL or token, too old, or used before."
+    ),
+    503: "On this DPoP route also when the DPoP replay store cannot be reached.",
 }
 ERROR_SCHEMA = "Error"
 GENERATED_NOTE = (
@@ -98,6 +124,12 @@ class TemplateRoute:
     where: str  # Function.Event
     scopes: frozenset[str] | None  # None: the route table has no line for it
     answers: tuple[Answer, ...]  # the gateway's error answers on it
+    dpop: bool = False  # the route table marks it DPoP: DPoP-bound tokens and a proof per request
+
+    @property
+    def scheme(self) -> str:
+        """The security scheme its callers' tokens are described by."""
+        return DPOP_SCHEME if self.dpop else SCHEME
 
     @property
     def key(self) -> str:
@@ -144,7 +176,8 @@ def template_routes(
         keyed = gateway.plan_names(path, method) is not None
         kinds = (AUTHORIZER_RESPONSES if authorized else ()) + (API_KEY_RESPONSES if keyed else ())
         answers = tuple(_gateway_answer(gateway, kind) for kind in kinds)
-        routes.append(TemplateRoute(method, path, where, found.scopes if found else None, answers))
+        scopes = found.scopes if found else None
+        routes.append(TemplateRoute(method, path, where, scopes, answers, dpop=bool(found and found.dpop)))
     routes.sort(key=lambda r: (r.path, METHOD_ORDER.index(r.method) if r.method in METHOD_ORDER else 99))
     return routes, problems
 
@@ -214,10 +247,11 @@ def _example(cls: type[Exception]) -> Exception:
     return cls(*examples.get(cls, ("example",)))
 
 
-def error_responses(answers: list[Answer], shared_headers: dict[str, Any]) -> dict[str, Any]:
+def error_responses(answers: list[Answer], shared_headers: dict[str, Any], *, dpop: bool = False) -> dict[str, Any]:
     """One response object per status: every way of answering it, its headers (required where every way sends
     them; each a reference into shared_headers, which gains those it lacks), the error body, and x-messages (the
-    fixed messages) unless some way's message is its own."""
+    fixed messages) unless some way's message is its own. On a DPoP route, the 401's challenge is described as the
+    DPoP one, and the 401 and 503 say what they mean there (DPOP_NOTES)."""
     by_status: dict[int, list[Answer]] = {}
     for answer in answers:
         by_status.setdefault(answer.status, []).append(answer)
@@ -227,8 +261,14 @@ def error_responses(answers: list[Answer], shared_headers: dict[str, Any]) -> di
         causes = "; ".join(
             f"{a.message if a.message is not None else 'a message saying what is wrong'} ({a.source})" for a in group
         )
-        response: dict[str, Any] = {"description": f"{HTTPStatus(status).phrase}: {causes}"}
-        headers = {name: _shared(name, header, shared_headers) for name, header in _headers(group).items()}
+        note = DPOP_NOTES.get(status) if dpop else None
+        description = f"{HTTPStatus(status).phrase}: {causes}" + (f". {note}" if note else "")
+        response: dict[str, Any] = {"description": description}
+        challenge = dpop and status == HTTPStatus.UNAUTHORIZED
+        headers = {}
+        for name, header in _headers(group, dpop_challenge=challenge).items():
+            variant = "Dpop" if challenge and name.lower() == "www-authenticate" else ""
+            headers[name] = _shared(name, header, shared_headers, variant)
         if headers:
             response["headers"] = headers
         response["content"] = {"application/json": {"schema": {"$ref": f"#/components/schemas/{ERROR_SCHEMA}"}}}
@@ -238,7 +278,7 @@ def error_responses(answers: list[Answer], shared_headers: dict[str, Any]) -> di
     return responses
 
 
-def _headers(group: list[Answer]) -> dict[str, Any]:
+def _headers(group: list[Answer], *, dpop_challenge: bool = False) -> dict[str, Any]:
     names: dict[str, str] = {}
     for answer in group:
         for name in answer.headers:
@@ -246,18 +286,21 @@ def _headers(group: list[Answer]) -> dict[str, Any]:
     headers = {}
     for lower, name in sorted(names.items()):
         values = sorted({v for a in group for n, v in a.headers.items() if n.lower() == lower})
+        dpop = dpop_challenge and lower == "www-authenticate"
         header: dict[str, Any] = {}
-        if lower in HEADER_DESCRIPTIONS:
-            header["description"] = HEADER_DESCRIPTIONS[lower]
+        description = DPOP_CHALLENGE_HEADER["description"] if dpop else HEADER_DESCRIPTIONS.get(lower)
+        if description:
+            header["description"] = description
         header["required"] = all(lower in {n.lower() for n in a.headers} for a in group)
-        header["schema"] = copy.deepcopy(HEADER_SCHEMAS.get(lower)) or {"type": "string", "enum": values}
+        schema = DPOP_CHALLENGE_HEADER["schema"] if dpop else HEADER_SCHEMAS.get(lower)
+        header["schema"] = copy.deepcopy(schema) or {"type": "string", "enum": values}
         headers[name] = header
     return headers
 
 
-def _shared(name: str, header: dict[str, Any], shared: dict[str, Any]) -> dict[str, str]:
+def _shared(name: str, header: dict[str, Any], shared: dict[str, Any], variant: str = "") -> dict[str, str]:
     """A reference to this header object in components.headers, added there under a name of its own if new."""
-    base = name.replace("-", "") + ("" if header.get("required") else "Optional")
+    base = name.replace("-", "") + variant + ("" if header.get("required") else "Optional")
     key, n = base, 1
     while key in shared and shared[key] != header:
         n += 1
@@ -291,7 +334,7 @@ def build(
     by_outcome = function_answers()
     groups = source.get("error_groups") or {}
     scope_text: Mapping[str, str] = source.get("scopes") or {}
-    used_scopes: set[str] = set()
+    used_scopes: dict[str, set[str]] = {}  # by security scheme
     paths: dict[str, Any] = {}
     headers: dict[str, Any] = copy.deepcopy(dict((source.get("components") or {}).get("headers") or {}))
     for route in routes:
@@ -300,13 +343,16 @@ def build(
             problems.append(f"{route.key} ({route.where}) has no operation in tools/api_contract/operations.yaml")
             continue
         operation = {k: v for k, v in spec.items() if k not in ("errors", "responses", "parameters")}
+        problems += _binding_problems(route, spec, source)
         params = _path_parameters(route, source.get("path_parameters") or {}, problems)
+        if route.dpop:
+            params.append({"$ref": f"#/components/parameters/{DPOP_HEADER}"})
         operation["parameters"] = params + list(spec.get("parameters") or [])
         if not operation["parameters"]:
             del operation["parameters"]
         if route.scopes is not None:
-            operation["security"] = [{SCHEME: [scope]} for scope in sorted(route.scopes)]
-            used_scopes |= route.scopes
+            operation["security"] = [{route.scheme: [scope]} for scope in sorted(route.scopes)]
+            used_scopes.setdefault(route.scheme, set()).update(route.scopes)
             for scope in sorted(route.scopes - set(scope_text)):
                 problems.append(f"{route.key}: scope {scope} (ROUTE_SCOPES) has no description in operations.yaml")
         success = dict(spec.get("responses") or {})
@@ -321,35 +367,78 @@ def build(
                 problems.append(f"{route.key}: error outcome {outcome} is not in okta_m2m.http_errors.ANSWERS")
             else:
                 answers.append(by_outcome[outcome])
-        operation["responses"] = {**success, **error_responses(answers, headers)}
+        operation["responses"] = {**success, **error_responses(answers, headers, dpop=route.dpop)}
         paths.setdefault(route.path, {})[route.method.lower()] = operation
     known = {route.key for route in routes}
     for key in operations:
         if key not in known:
             problems.append(f"{key}: an operation of operations.yaml that is not an Api event of the template")
-    source.setdefault("components", {})["headers"] = dict(sorted(headers.items()))
+    components = source.setdefault("components", {})
+    components["headers"] = dict(sorted(headers.items()))
+    if DPOP_SCHEME in used_scopes and source.get("dpop_proof"):
+        proof = {"name": DPOP_HEADER, "in": "header", "required": True, **copy.deepcopy(source["dpop_proof"])}
+        components.setdefault("parameters", {})[DPOP_HEADER] = proof
     return Built(_document(source, paths, used_scopes, scope_text, by_outcome), problems)
+
+
+def _binding_problems(route: TemplateRoute, spec: Mapping[str, Any], source: Mapping[str, Any]) -> list[str]:
+    """Where operations.yaml or the gateway's 401 disagree with the route's binding (ROUTE_SCOPES): the security
+    and the DPoP header come from the binding, and a DPoP route's 401 must challenge DPoP with its algorithms."""
+    problems = []
+    if "security" in spec:
+        problems.append(f"{route.key}: operations.yaml gives it security; it comes from ROUTE_SCOPES, by its binding")
+    declared = [p for p in spec.get("parameters") or [] if str(p.get("name", "")).lower() == DPOP_HEADER.lower()]
+    if declared and not route.dpop:
+        problems.append(
+            f"{route.key}: operations.yaml gives it a DPoP header, but ROUTE_SCOPES makes it a bearer route "
+            "(mark its line DPoP)"
+        )
+    elif declared:
+        problems.append(f"{route.key}: operations.yaml gives it a DPoP header; a DPoP route gets it from dpop_proof")
+    if not route.dpop:
+        return problems
+    if not source.get("dpop_proof"):
+        problems.append(f"{route.key}: a DPoP route, but operations.yaml has no dpop_proof to describe its DPoP header")
+    for answer in route.answers:
+        if answer.status == HTTPStatus.UNAUTHORIZED:
+            values = [v for n, v in answer.headers.items() if n.lower() == "www-authenticate"]
+            if not values or not re.search(DPOP_CHALLENGE, values[0]):
+                problems.append(
+                    f"{route.key}: a DPoP route, but its 401 ({answer.source}) does not challenge DPoP with the "
+                    f"proof algorithms (WWW-Authenticate: {values[0] if values else 'none'}; RFC 9449 section 7.1)"
+                )
+    return problems
+
+
+def _scheme(description: str, token_url: Any, scopes: set[str], scope_text: Mapping[str, str]) -> dict[str, Any]:
+    return {
+        "type": "oauth2",
+        "description": description.strip(),
+        "flows": {
+            "clientCredentials": {
+                "tokenUrl": token_url,
+                "scopes": {scope: scope_text.get(scope, "") for scope in sorted(scopes)},
+            }
+        },
+    }
 
 
 def _document(
     source: Mapping[str, Any],
     paths: dict[str, Any],
-    scopes: set[str],
+    scopes: Mapping[str, set[str]],
     scope_text: Mapping[str, str],
     by_outcome: Mapping[str, Answer],
 ) -> dict[str, Any]:
     components = copy.deepcopy(dict(source.get("components") or {}))
+    descriptions = {
+        SCHEME: str(source.get("token_url_description", "")),
+        DPOP_SCHEME: str(source.get("dpop_token_description", "")),
+    }
     components["securitySchemes"] = {
-        SCHEME: {
-            "type": "oauth2",
-            "description": str(source.get("token_url_description", "")).strip(),
-            "flows": {
-                "clientCredentials": {
-                    "tokenUrl": source.get("token_url"),
-                    "scopes": {scope: scope_text.get(scope, "") for scope in sorted(scopes)},
-                }
-            },
-        }
+        scheme: _scheme(descriptions[scheme], source.get("token_url"), scopes.get(scheme, set()), scope_text)
+        for scheme in (SCHEME, DPOP_SCHEME)
+        if scheme in scopes or (scheme == SCHEME and not scopes)
     }
     fields = sorted({name for answer in by_outcome.values() for name in answer.fields} - {"message"})
     error = {

@@ -1,7 +1,9 @@
 """Run Schemathesis (its CLI, with api_fuzz.hooks) against a running stack: once with real tokens for each
 operation's scopes (every phase: examples, coverage, fuzzing, and stateful sequences through the document's
-links), then once each with no token, a token without the operation's scopes, and a malformed Authorization
-header. A profile bounds it: `ci` (fixed seed, minutes at most on a loaded 2-core machine) or `deep`."""
+links; DPoP-bound tokens and a fresh proof per request where the operation's security is the DPoP scheme), then
+once each with no token, a token without the operation's scopes, a malformed Authorization header, and a real
+bearer token on the operations that take DPoP-bound ones. A profile bounds it: `ci` (fixed seed, minutes at most
+on a loaded 2-core machine) or `deep`."""
 
 from __future__ import annotations
 
@@ -12,7 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from api_fuzz.target import FuzzTarget
+import yaml
+
+from api_fuzz.target import FuzzTarget, register_dpop_client
 from devstack import LocalStack, Ports, free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -21,6 +25,10 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 STACK_LIMITS = {"ClientRateLimit": "1000", "ClientBurstLimit": "1000"}
 OKTA_APPS_RATE_LIMIT = 100_000
 DOCUMENT = REPO_ROOT / "openapi.yaml"
+DPOP_SCHEME = "oauth2Dpop"  # the document's security scheme of DPoP-bound tokens
+# The refused-token runs, in order, before the one with real tokens ("scoped"); "bearer" runs on the operations
+# that take DPoP-bound tokens only.
+REFUSED_RUNS = ("none", "wrong-scope", "malformed", "bearer")
 CI_SEED = 22  # issue 22; fixed, so that a CI failure replays
 # Schemathesis's warnings shown: all but base_url_mismatch (operations with a clientId find clients only through
 # links, so their fuzzed calls are 404s: not the sign of a wrong base URL it takes them for).
@@ -118,7 +126,8 @@ def fuzz_stack(state_dir: Path, ports: Ports | None = None) -> LocalStack:
 def target_of(stack: LocalStack) -> FuzzTarget:
     """What the hooks need to know of a running stack: its settings (the local Okta server's, the clients okta_setup
     and the stack made, the register function's private JWK from moto's Secrets Manager) in a file of the run's own,
-    readable by the owner only."""
+    readable by the owner only; and a client that must use DPoP, registered on it (through POST /register, as a user
+    would) for the DPoP routes."""
     private_jwk = stack.run_dir / "service-app.jwk.json"
     secret = stack.aws_client("secretsmanager").get_secret_value(SecretId=stack.secret_arn)["SecretString"]
     settings = stack.run_dir / "api_fuzz.env"
@@ -132,11 +141,24 @@ def target_of(stack: LocalStack) -> FuzzTarget:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
-    return FuzzTarget(
+    target = FuzzTarget(
         api_url=stack.api_url,
         okta_env=settings,
         moto_url=stack.moto_url,
         usage_plan_id=stack.usage_plan_id,
+    )
+    return register_dpop_client(target, stack.state_dir / "dpop-client.env")
+
+
+def dpop_operations(document: Path = DOCUMENT) -> tuple[str, ...]:
+    """The operationIds of the document's operations whose security is the DPoP scheme."""
+    paths = (yaml.safe_load(document.read_text(encoding="utf-8")) or {}).get("paths") or {}
+    return tuple(
+        str(operation["operationId"])
+        for item in paths.values()
+        for operation in (item or {}).values()
+        if isinstance(operation, dict)
+        and any(DPOP_SCHEME in requirement for requirement in operation.get("security") or [])
     )
 
 
@@ -209,8 +231,12 @@ def run_schemathesis(
     target: FuzzTarget, profile: Profile, seed: int, report_dir: Path, echo: TextIO | None = None
 ) -> list[Run]:
     """Every run of the profile against the target: the refused-token runs first (they need the seeded clients as
-    the stack made them), then the one with real tokens; each one's exit code and output."""
-    return [
-        run_one(target, profile, seed, auth, report_dir, echo=echo)
-        for auth in ("none", "wrong-scope", "malformed", "scoped")
+    the stack made them; the bearer run only if some operation takes DPoP-bound tokens), then the one with real
+    tokens; each one's exit code and output."""
+    dpop = dpop_operations()
+    runs = [
+        run_one(target, profile, seed, auth, report_dir, operations=dpop if auth == "bearer" else (), echo=echo)
+        for auth in REFUSED_RUNS
+        if dpop or auth != "bearer"
     ]
+    return [*runs, run_one(target, profile, seed, "scoped", report_dir, echo=echo)]
