@@ -59,10 +59,8 @@ API_KEY_RESPONSES = (INVALID_API_KEY, THROTTLED, QUOTA_EXCEEDED)
 # Header schemas by name; any other header is described by the values it is given.
 HEADER_SCHEMAS: dict[str, dict[str, Any]] = {
     "retry-after": {"type": "string", "pattern": "^[0-9]+$"},
-    "www-authenticate": {
-        "type": "string",
-        "pattern": "^Bearer(,| |$)",
-    },  # a Bearer challenge first (RFC 6750), maybe others
+    # A Bearer challenge first (RFC 6750), maybe others after it (the DPoP one, RFC 9449).
+    "www-authenticate": {"type": "string", "pattern": "^Bearer(,| |$)"},
 }
 HEADER_DESCRIPTIONS = {
     "cache-control": "Never cache this answer",
