@@ -29,6 +29,7 @@ from devstack.processes import ManagedProcess, StackError, free_port, wait_until
 from devstack.stack import DUMMY_AWS, REGION, REPO_ROOT, LocalStack, Ports
 from devstack.story import Step, client_for, tamper
 from m2m_client import ClientError
+from m2m_client.client import CachedToken, DpopKey
 from sam_local.expectations import (
     BodyCheck,
     Expectation,
@@ -74,12 +75,13 @@ def sam_env(template: Path) -> dict[str, str]:
     return {**env, **DUMMY_AWS, "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION, "SAM_CLI_TELEMETRY": "0"}
 
 
-def write_env_vars(path: Path, host: str, moto_url: str, usage_plan_id: str) -> None:
+def write_env_vars(path: Path, host: str, moto_url: str, usage_plan_id: str, api_url: str) -> None:
     """The `--env-vars` file: the local-only settings, which the template declares fixed empty."""
     # Plain http to the bridge address is allowed only because SAM CLI sets AWS_SAM_LOCAL=true in its containers.
     local = {"SAM_LOCAL_HTTP_ISSUER_HOSTS": host}
     document = {
-        "AuthorizerFunction": local,
+        # A DPoP route's proofs name start-api's URL (the stage URL's stand-in), and are claimed in moto's table.
+        "AuthorizerFunction": {**local, "AWS_ENDPOINT_URL_DYNAMODB": moto_url, "API_BASE_URLS": api_url},
         "HelloFunction": local,
         "RegisterFunction": {
             **local,
@@ -179,9 +181,37 @@ def api_matrix(api_url: str, okta: dict[str, str], api_log: Path) -> list[Step]:
 
     refusals = {"before": 0}
 
-    def tampered() -> requests.Response:
-        refusals["before"] = refusals_logged(api_log)
-        return call(api_url, "GET", "/hello", tamper(token))
+    def refused_later(send: Callable[[], requests.Response]) -> Callable[[], requests.Response]:
+        def counted() -> requests.Response:
+            refusals["before"] = refusals_logged(api_log)
+            return send()
+
+        return counted
+
+    tampered = refused_later(lambda: call(api_url, "GET", "/hello", tamper(token)))
+    dpop_url = f"{api_url}/hello/dpop"
+    bound: dict[str, Any] = {}
+
+    def dpop_register() -> requests.Response:
+        body = {"label": f"sam-local-dpop-{uuid.uuid4().hex[:8]}", "dpop": True}
+        answer = call(api_url, "POST", "/register", admin_token, json.dumps(body))
+        if answer.status_code == 201:
+            created_dpop = answer.json()
+            client = client_for(
+                okta, api_url, created_dpop["client_id"], created_dpop["client_secret"], hello_scope, dpop=True
+            )
+            cached = CachedToken(client.token(), 0, "DPoP")
+            bound.update(id=created_dpop["client_id"], captured=client.headers("GET", dpop_url, cached))
+            bound["unproved"] = {"Authorization": bound["captured"]["Authorization"]}
+            # A bearer token (the hello client's) with a proof of a key of its own: the scheme is refused.
+            bound["bearer"] = {
+                "Authorization": f"Bearer {token}",
+                "DPoP": DpopKey().proof("GET", dpop_url, access_token=token),
+            }
+        return answer
+
+    def dpop_get(headers: str) -> Callable[[], requests.Response]:
+        return lambda: requests.get(dpop_url, headers=bound[headers], timeout=HTTP_TIMEOUT)
 
     def refused_by_authorizer(body: Any) -> bool:
         # SAM CLI also answers 502 when the authorizer crashes: only its own refusal line tells the two apart.
@@ -211,6 +241,28 @@ def api_matrix(api_url: str, okta: dict[str, str], api_log: Path) -> list[Step]:
         ("GET /hello, the new client's token", newcomer_hello, 200, lambda b: greeting(created["client_id"])(b)),
         ("POST /register, same label again", register(admin_token, label), 409, names_the_holder),
         ("POST /register, bad JSON", register(admin_token, "{"), 400, has_message),
+        ("POST /register, a client that must use DPoP", dpop_register, 201, lambda b: b.get("dpop") is True),
+        (
+            "GET /hello/dpop, bound token and a fresh proof",
+            dpop_get("captured"),
+            200,
+            lambda b: greeting(bound["id"])(b),
+        ),
+        # API Gateway: 401. The replay store (moto's DynamoDB) refuses the proof's second use.
+        (
+            "GET /hello/dpop, the same proof again (API Gateway: 401)",
+            refused_later(dpop_get("captured")),
+            502,
+            refused_by_authorizer,
+        ),
+        # A missing identity source: SAM CLI answers 401 without invoking the authorizer, as API Gateway does.
+        ("GET /hello/dpop, no DPoP header", dpop_get("unproved"), 401, message_is("Unauthorized")),
+        (
+            "GET /hello/dpop, a bearer token (API Gateway: 401)",
+            refused_later(dpop_get("bearer")),
+            502,
+            refused_by_authorizer,
+        ),
     ]
     steps = []
     for name, send, status, check in rows:
@@ -221,11 +273,12 @@ def api_matrix(api_url: str, okta: dict[str, str], api_log: Path) -> list[Step]:
     return steps
 
 
-def start_api(sam_args: list[str], env: dict[str, str], log_dir: Path, processes: list[ManagedProcess]) -> str:
-    """Start `sam local start-api` on 127.0.0.1 with warm containers; return its URL once it answers."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    argv = [SAM, "local", "start-api", "--host", "127.0.0.1", "--port", str(port), "--warm-containers", "EAGER"]
+def start_api(
+    url: str, sam_args: list[str], env: dict[str, str], log_dir: Path, processes: list[ManagedProcess]
+) -> None:
+    """Start `sam local start-api` at url (http://127.0.0.1:PORT) with warm containers; return once it answers."""
+    port = url.rsplit(":", 1)[1]
+    argv = [SAM, "local", "start-api", "--host", "127.0.0.1", "--port", port, "--warm-containers", "EAGER"]
     process = ManagedProcess("sam local start-api", [*argv, *sam_args], log_path=log_dir / "start-api.log", env=env)
     processes.append(process)
     wait_until(
@@ -234,7 +287,6 @@ def start_api(sam_args: list[str], env: dict[str, str], log_dir: Path, processes
         timeout=API_START_TIMEOUT,
         process=process,
     )
-    return url
 
 
 def run(args: argparse.Namespace, processes: list[ManagedProcess], steps: list[Step]) -> None:
@@ -250,7 +302,8 @@ def run(args: argparse.Namespace, processes: list[ManagedProcess], steps: list[S
     stack.setup_okta()  # python -m okta_setup apply, from the empty org, as `make dev` does
     okta = stack.okta
     env_vars = work / "env-vars.json"
-    write_env_vars(env_vars, args.host, stack.moto_url, stack.usage_plan_id)
+    api_url = f"http://127.0.0.1:{free_port()}"
+    write_env_vars(env_vars, args.host, stack.moto_url, stack.usage_plan_id, api_url)
     env = sam_env(args.template)
     sam_args = ["--template", str(args.template), "--skip-pull-image", "--env-vars", str(env_vars)]
     overrides = " ".join(f"{key}={value}" for key, value in stack.parameter_overrides().items())
@@ -262,7 +315,7 @@ def run(args: argparse.Namespace, processes: list[ManagedProcess], steps: list[S
         steps.append(invoke(event, expectation, sam_args, env, logs))
         print(steps[-1].line(), flush=True)
 
-    api_url = start_api(sam_args, env, logs, processes)
+    start_api(api_url, sam_args, env, logs, processes)
     for step in api_matrix(api_url, okta, logs / "start-api.log"):
         steps.append(step)
         print(step.line(), flush=True)
