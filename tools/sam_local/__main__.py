@@ -218,10 +218,12 @@ def api_matrix(api_url: str, okta: dict[str, str], api_log: Path) -> list[Step]:
         deadline = time.monotonic() + 5
         while refusals_logged(api_log) <= refusals["before"] and time.monotonic() < deadline:
             time.sleep(0.2)
-        return message_is(SAM_AUTHORIZER_ERROR)(body) and refusals_logged(api_log) > refusals["before"]
+        return bool(message_is(SAM_AUTHORIZER_ERROR)(body)) and refusals_logged(api_log) > refusals["before"]
 
     def names_the_holder(body: Any) -> bool:
-        return body == {"message": "A client with this label is already registered", "client_id": created["client_id"]}
+        return bool(
+            body == {"message": "A client with this label is already registered", "client_id": created["client_id"]}
+        )
 
     def newcomer_hello() -> requests.Response:
         client = client_for(okta, api_url, created["client_id"], created["client_secret"], hello_scope)
