@@ -1,9 +1,11 @@
 """The sample events in events/ give what their names say, through the real handlers (offline)."""
 
+import io
 import json
 
 import pytest
 
+from okta_m2m.tokens._log_format import LeanJsonFormatter
 from tests.conftest import load_event
 from tests.route_tables import TEMPLATE_ROUTES
 
@@ -20,12 +22,30 @@ def env(monkeypatch):
         monkeypatch.setenv(name, value)
 
 
-@pytest.mark.parametrize("name", ["authorizer-missing-token", "authorizer-malformed-token", "authorizer-wrong-scheme"])
-def test_authorizer_sample_events_are_unauthorized(env, lambda_context, name):
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("authorizer-missing-token", "missing bearer token"),
+        ("authorizer-malformed-token", "malformed token"),
+        ("authorizer-wrong-scheme", "missing bearer token"),
+        # REQUEST events of the DPoP route GET /hello/dpop, refused before any key or replay store is needed
+        ("authorizer-dpop-bearer-scheme", "bearer token on a DPoP route"),
+        ("authorizer-dpop-missing-proof", "no dpop header"),
+    ],
+)
+def test_authorizer_sample_events_are_unauthorized(env, lambda_context, name, reason):
     from functions.authorizer import app
 
-    with pytest.raises(Exception, match="^Unauthorized$"):
-        app.lambda_handler(load_event(name), lambda_context)
+    (handler,) = [h for h in app.logger.handlers if isinstance(h.formatter, LeanJsonFormatter)]
+    lines = io.StringIO()
+    previous = handler.setStream(lines)
+    try:
+        with pytest.raises(Exception, match="^Unauthorized$"):
+            app.lambda_handler(load_event(name), lambda_context)
+    finally:
+        handler.setStream(previous)
+    (line,) = lines.getvalue().splitlines()
+    assert json.loads(line)["reason"] == reason
 
 
 @pytest.mark.parametrize("name", ["hello", "hello-root"])

@@ -64,7 +64,7 @@ def print_welcome(stack: LocalStack) -> None:
         "demo": (okta["CLIENT_ID"], okta["CLIENT_SECRET"], okta["HELLO_SCOPE"]),
         "admin": (okta["ADMIN_CLIENT_ID"], okta["ADMIN_CLIENT_SECRET"], okta["REGISTER_SCOPE"]),
     }
-    print(f"\nLocal API      {stack.api_url}   (GET /hello, POST /register, /clients)")
+    print(f"\nLocal API      {stack.api_url}   (GET /hello, GET /hello/dpop, POST /register, /clients)")
     print(f"Okta issuer    {okta['ISSUER']}")
     print(f"AWS (moto)     {stack.moto_url}   (secret {stack.secret_arn}, tables, usage plan {stack.usage_plan_id})")
     print(f"Access log     {shown(stack.access_log)}   (make usage)")
@@ -75,6 +75,8 @@ def print_welcome(stack: LocalStack) -> None:
     print("\nTry:")
     print(f"  {python} -m m2m_client --env-file {demo_env} call /hello")
     print(f"  {python} -m m2m_client --env-file {admin_env} register my-service")
+    print(f"  {python} -m m2m_client --env-file {admin_env} register my-dpop-service --require-dpop")
+    print("    (then, with its CLIENT_ID and CLIENT_SECRET: m2m_client --dpop call /hello/dpop; see docs/dpop.md)")
     print(f"  {python} -m m2m_client --env-file {admin_env} clients list")
     print(f"  {python} -m m2m_client --env-file {demo_env} token")
     print(f"  curl -i {stack.api_url}/hello")
