@@ -13,7 +13,7 @@ from openapi_spec_validator import validate
 
 from api_contract import DOCUMENT, TEMPLATE, build, document_drift, dump, load_source, load_yaml
 from okta_m2m.http_errors import ANSWERS
-from tests.route_tables import TEMPLATE_ROUTES, UNAUTHORIZED_CHALLENGE
+from tests.route_tables import SAM_TEMPLATE_HEAD, TEMPLATE_ROUTES, UNAUTHORIZED_CHALLENGE
 
 
 @pytest.fixture(scope="module")
@@ -138,16 +138,9 @@ def test_only_the_two_answers_that_hand_out_a_secret_have_one_in_their_schema(co
 
 # --- drift is named by route ---
 
-TEMPLATE_TEXT = """\
-Transform: AWS::Serverless-2016-10-31
-Globals:
-  Function:
-    Runtime: python3.13
-    Handler: app.handler
-    CodeUri: {code}
-    Environment:
-      Variables:
-        ROUTE_SCOPES: |
+TEMPLATE_TEXT = (
+    SAM_TEMPLATE_HEAD
+    + """\
 {table}
 Resources:
   Api:
@@ -176,6 +169,7 @@ Resources:
       Events:
         Read: {{Type: Api, Properties: {{RestApiId: !Ref Api, Path: "/orders/{{id}}", Method: get{auth}}}}}
 """
+)
 BEARER_CHALLENGE = 'Bearer error="invalid_token"'
 
 SOURCE: dict[str, Any] = {

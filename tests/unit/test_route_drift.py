@@ -8,7 +8,7 @@ import pytest
 from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider
 
 from local_api.drift import route_drift
-from tests.route_tables import TEMPLATE_ROUTES
+from tests.route_tables import SAM_TEMPLATE_HEAD, TEMPLATE_ROUTES
 
 ROOT = Path(__file__).resolve().parents[2]
 PARAMS = {
@@ -42,16 +42,9 @@ def test_template_yaml_stays_in_step_when_its_scope_parameters_change():
     assert drift(ROOT / "template.yaml", PARAMS | {"HelloScope": "greet", "RegisterScope": "admin"}) == []
 
 
-TEMPLATE = """\
-Transform: AWS::Serverless-2016-10-31
-Globals:
-  Function:
-    Runtime: python3.13
-    Handler: app.handler
-    CodeUri: {code}
-    Environment:
-      Variables:
-        ROUTE_SCOPES: |
+TEMPLATE = (
+    SAM_TEMPLATE_HEAD
+    + """\
 {table}
 Resources:
   Api:
@@ -64,6 +57,7 @@ Resources:
         Read: {{Type: Api, Properties: {{RestApiId: !Ref Api, Path: "/orders/{{id}}", Method: get}}}}
         Files: {{Type: Api, Properties: {{RestApiId: !Ref Api, Path: "/files/{{proxy+}}", Method: any}}}}
 """
+)
 
 
 def write(tmp_path: Path, *lines: str) -> Path:
@@ -96,16 +90,9 @@ def test_a_malformed_table_is_drift_too(tmp_path, table):
     assert "ROUTE_SCOPES line 1" in problem
 
 
-AUTH_TEMPLATE = """\
-Transform: AWS::Serverless-2016-10-31
-Globals:
-  Function:
-    Runtime: python3.13
-    Handler: app.handler
-    CodeUri: {code}
-    Environment:
-      Variables:
-        ROUTE_SCOPES: |
+AUTH_TEMPLATE = (
+    SAM_TEMPLATE_HEAD
+    + """\
           GET /hello hello
           {binding} GET /hello/dpop hello
 Resources:
@@ -130,6 +117,7 @@ Resources:
         Hello: {{Type: Api, Properties: {{RestApiId: !Ref Api, Path: /hello, Method: get}}}}
         Dpop: {{Type: Api, Properties: {{RestApiId: !Ref Api, Path: /hello/dpop, Method: get{auth}}}}}
 """
+)
 
 
 def auth_template(

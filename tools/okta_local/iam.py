@@ -124,6 +124,16 @@ def _permissions(value: object, causes: list[str]) -> list[str]:
     return list(dict.fromkeys(value))
 
 
+def _created(ctx: Context, kind: str, id_prefix: str, doc: dict[str, Any], causes: list[str]) -> Document:
+    """A new object of this kind from a validated request body (E0000001 with every cause if it was not)."""
+    if causes:
+        raise validation_failed(*causes)
+    now = time.time()
+    item = Document(new_id(id_prefix), doc, now, now)
+    ctx.store.insert_object(kind, item)
+    return item
+
+
 def _roles(ctx: Context, method: str, rest: list[str], body: bytes) -> Answer:
     if not rest:
         if method == "GET":
@@ -136,13 +146,8 @@ def _roles(ctx: Context, method: str, rest: list[str], body: bytes) -> Answer:
         if not isinstance(description, str) or not description.strip():
             causes.append("description: The field cannot be left blank")
         permissions = _permissions(data.get("permissions"), causes)
-        if causes:
-            raise validation_failed(*causes)
-        now = time.time()
         doc = {"label": label, "description": description, "permissions": permissions}
-        item = Document(new_id("cr0"), doc, now, now)
-        ctx.store.insert_object(ROLE, item)
-        return Answer(200, _role_json(ctx, item))
+        return Answer(200, _role_json(ctx, _created(ctx, ROLE, "cr0", doc, causes)))
     item = _find(ctx, ROLE, unquote(rest[0]), "CustomRole")
     if len(rest) == 1:
         if method != "GET":
@@ -246,13 +251,8 @@ def _resource_sets(ctx: Context, method: str, rest: list[str], body: bytes) -> A
         if not isinstance(description, str):
             causes.append("description: must be a string")
         resources = _resources(ctx, data.get("resources"), causes)
-        if causes:
-            raise validation_failed(*causes)
-        now = time.time()
         doc = {"label": label, "description": description, "resources": resources}
-        item = Document(new_id("iam"), doc, now, now)
-        ctx.store.insert_object(RESOURCE_SET, item)
-        return Answer(200, _set_json(ctx, item))
+        return Answer(200, _set_json(ctx, _created(ctx, RESOURCE_SET, "iam", doc, causes)))
     item = _find(ctx, RESOURCE_SET, unquote(rest[0]), "ResourceSet")
     if len(rest) == 1:
         if method != "GET":
