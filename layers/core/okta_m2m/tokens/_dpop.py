@@ -48,7 +48,21 @@ P256_COORDINATE_BYTES = 32
 _REFUSED_HEADERS = frozenset({"jku", "x5u", "x5c", "crit", "b64", "zip", "enc", "cty"})
 # RFC 7638 section 3.2: the required members of each key type, in lexicographic order.
 _THUMBPRINT_MEMBERS = {"EC": ("crv", "kty", "x", "y"), "RSA": ("e", "kty", "n")}
-_ECDSA_SHA256 = ECDSA(SHA256())
+
+
+def _ecdsa_verifier() -> ECDSA:
+    """ECDSA with SHA-256, made without ECDSA.__init__: that imports cryptography's OpenSSL backend module (its
+    cipher classes, the decrepit ones too: about 3.5 ms of a cold DPoP request) only to ask whether deterministic
+    signing is supported, which verifying never needs. The two attributes set here are all __init__ sets and all
+    that verify reads; tests/unit/tokens/test_dpop.py holds verification to them and the cold path to not loading
+    the backend (tests/unit/test_layer_packages.py)."""
+    verifier = ECDSA.__new__(ECDSA)
+    verifier._algorithm = SHA256()
+    verifier._deterministic_signing = False
+    return verifier
+
+
+_ECDSA_SHA256 = _ecdsa_verifier()
 _PKCS1 = PKCS1v15()
 _SHA256 = SHA256()
 # A client signs its proofs with one key, so its proofs share one header segment (typ, alg, jwk): each accepted one
