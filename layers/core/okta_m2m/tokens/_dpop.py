@@ -7,7 +7,6 @@ Imported on the first DPoP request only: a bearer-only container never loads it 
 
 from __future__ import annotations
 
-import hashlib
 import json
 from binascii import b2a_base64
 from collections.abc import Collection, Mapping
@@ -27,6 +26,7 @@ from cryptography.hazmat.primitives.hashes import SHA256
 
 from okta_m2m.errors import TokenError
 from okta_m2m.tokens._access_token import numeric_date
+from okta_m2m.tokens._digest import sha256
 from okta_m2m.tokens._jws import (
     KeyRejectedError,
     b64url_decode,
@@ -102,14 +102,14 @@ _TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
 
 def access_token_hash(token: str) -> str:
     """The `ath` of an access token: base64url(SHA-256(its ASCII text)) (RFC 9449 section 4.2)."""
-    return b64url(hashlib.sha256(token.encode("ascii")).digest())
+    return b64url(sha256(token.encode("ascii")))
 
 
 def jwk_thumbprint(jwk: Mapping[str, Any]) -> str:
     """The RFC 7638 SHA-256 thumbprint of an EC or RSA public JWK whose members have been checked."""
     members = _THUMBPRINT_MEMBERS[jwk["kty"]]
     canonical = json.dumps({m: jwk[m] for m in members}, separators=(",", ":"), sort_keys=True)
-    return b64url(hashlib.sha256(canonical.encode("ascii")).digest())
+    return b64url(sha256(canonical.encode("ascii")))
 
 
 def _coordinate(value: object, name: str) -> int:
