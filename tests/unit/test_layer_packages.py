@@ -4,6 +4,7 @@ apart (.importlinter, run by `make lint`), shown to fail on a deliberate violati
 from __future__ import annotations
 
 import ast
+import json
 import os
 import shutil
 import subprocess
@@ -55,12 +56,12 @@ def test_every_public_client_name_is_there(name):
     assert getattr(okta_m2m.clients, name) is not None
 
 
-def _loaded_after(statement: str) -> set[str]:
-    """The modules a fresh interpreter has loaded after running statement."""
-    code = f"import sys; {statement}; print(' '.join(sorted(sys.modules)))"
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "layers/core")}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
-    return set(out.split())
+def _loaded_after(statement: str, *args: str, env: dict[str, str] | None = None) -> set[str]:
+    """The modules a fresh interpreter has loaded after running statement (with args as sys.argv[1:])."""
+    code = f"import sys\n{statement}\nprint(' '.join(sorted(sys.modules)))"
+    env = {**os.environ, **(env or {}), "PYTHONPATH": str(ROOT / "layers/core")}
+    run = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, check=True)
+    return set(run.stdout.split())
 
 
 def test_the_authorizers_first_imports_load_no_crypto_and_no_client_side():
@@ -75,6 +76,47 @@ def test_the_authorizers_first_imports_load_no_crypto_and_no_client_side():
         "okta_m2m.tokens._issuers",
     }
     assert not {"cryptography", "typing", "json"} & loaded
+
+
+# A DPoP route's first request, in a fresh interpreter: the bound token verified (its keys given), the proof checked,
+# and its claim signed and sent to a store that is not there: the claim fails closed, and anything else (a refused
+# token or proof) fails the child.
+REQUEST_COLD_START = """
+import json
+from okta_m2m.errors import ReplayStoreUnavailableError
+from okta_m2m.tokens import KeyCache, TokenAuthorizer, authorizer_settings
+jwks, event = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+settings = authorizer_settings()
+keys = {i.issuer: KeyCache(i.issuer, i.jwks_uri, fetch=lambda uri, timeout: jwks) for i in settings.issuers}
+try:
+    TokenAuthorizer(settings, keys).authorize_request(event)
+except ReplayStoreUnavailableError:
+    pass
+else:
+    sys.exit("the claim went through: no store was there to take it")
+"""
+
+
+def test_a_dpop_requests_cold_path_loads_neither_cryptographys_openssl_backend_module_nor_hashlib():
+    # Each costs milliseconds of a DPoP route's cold start (make bench): cryptography's backend module, which
+    # ECDSA() imports for a signing option (_dpop makes its verifier without it), and hashlib and hmac, which load a
+    # second OpenSSL, the system's libcrypto (SHA-256 and HMAC come from cryptography's: tokens._digest).
+    from tests.dpop_factory import ec_key
+    from tests.jwt_factory import access_claims, mint, signing_key
+
+    issuer, key, client = "https://issuer.example/oauth2/default", signing_key("cold-dpop"), ec_key("cold-dpop")
+    token = mint(key, access_claims(issuer, ("hello",), cnf={"jkt": client.jkt}))
+    url = "https://abcdef1234.execute-api.us-east-1.amazonaws.com/v1/hello/dpop"
+    headers = {"Authorization": [f"DPoP {token}"], "DPoP": [client.proof("GET", url, token)]}
+    event = {"type": "REQUEST", "methodArn": "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/v1/GET/hello/dpop"}
+    event |= {"multiValueHeaders": headers, "headers": {name: values[0] for name, values in headers.items()}}
+    env = {"ISSUER": issuer, "AUDIENCE": "api://default", "ROUTE_SCOPES": "DPoP GET /hello/dpop hello"}
+    env |= {"DPOP_REPLAY_TABLE": "replay", "AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:9"}
+    env |= {"AWS_ACCESS_KEY_ID": "cold", "AWS_SECRET_ACCESS_KEY": "cold"}
+    jwks = json.dumps({"keys": [key.jwk()]})
+    loaded = _loaded_after(REQUEST_COLD_START, jwks, json.dumps(event), env=env)
+    assert {"okta_m2m.tokens._dpop", "okta_m2m.tokens._replay", "okta_m2m.tokens._sigv4"} <= loaded
+    assert not {"cryptography.hazmat.backends.openssl.backend", "hashlib", "_hashlib", "hmac"} & loaded
 
 
 def test_the_whole_token_side_loads_without_the_client_side_or_its_libraries():

@@ -297,6 +297,25 @@ def test_an_es256_signature_in_der_rather_than_raw_r_s_is_refused():
     refused(f"{signing_input}.{b64url(der)}", "bad proof signature")
 
 
+def test_the_es256_verifier_made_without_ecdsa_init_is_what_init_would_make_and_verifies():
+    # _dpop._ecdsa_verifier sets cryptography's private attributes itself (to keep the OpenSSL backend module off
+    # the cold path): a cryptography that set others, or read others to verify, must fail here.
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.hashes import SHA256
+
+    from okta_m2m.tokens._dpop import _ECDSA_SHA256
+
+    made = ec.ECDSA(SHA256())
+    assert type(_ECDSA_SHA256) is ec.ECDSA
+    assert vars(_ECDSA_SHA256).keys() == vars(made).keys()
+    assert isinstance(_ECDSA_SHA256.algorithm, SHA256) and not _ECDSA_SHA256.deterministic_signing
+    signature = KEY.private.sign(b"signing input", made)
+    KEY.private.public_key().verify(signature, b"signing input", _ECDSA_SHA256)
+    with pytest.raises(InvalidSignature):
+        KEY.private.public_key().verify(signature, b"signing inpuT", _ECDSA_SHA256)
+
+
 # --- URLs -----------------------------------------------------------------------------------------------------------
 
 

@@ -7,7 +7,6 @@ Imported on the first DPoP request only: a bearer-only container never loads it 
 
 from __future__ import annotations
 
-import hashlib
 import json
 from binascii import b2a_base64
 from collections.abc import Collection, Mapping
@@ -27,6 +26,7 @@ from cryptography.hazmat.primitives.hashes import SHA256
 
 from okta_m2m.errors import TokenError
 from okta_m2m.tokens._access_token import numeric_date
+from okta_m2m.tokens._digest import sha256
 from okta_m2m.tokens._jws import (
     KeyRejectedError,
     b64url_decode,
@@ -48,7 +48,21 @@ P256_COORDINATE_BYTES = 32
 _REFUSED_HEADERS = frozenset({"jku", "x5u", "x5c", "crit", "b64", "zip", "enc", "cty"})
 # RFC 7638 section 3.2: the required members of each key type, in lexicographic order.
 _THUMBPRINT_MEMBERS = {"EC": ("crv", "kty", "x", "y"), "RSA": ("e", "kty", "n")}
-_ECDSA_SHA256 = ECDSA(SHA256())
+
+
+def _ecdsa_verifier() -> ECDSA:
+    """ECDSA with SHA-256, made without ECDSA.__init__: that imports cryptography's OpenSSL backend module (its
+    cipher classes, the decrepit ones too: about 3.5 ms of a cold DPoP request) only to ask whether deterministic
+    signing is supported, which verifying never needs. The two attributes set here are all __init__ sets and all
+    that verify reads; tests/unit/tokens/test_dpop.py holds verification to them and the cold path to not loading
+    the backend (tests/unit/test_layer_packages.py)."""
+    verifier = ECDSA.__new__(ECDSA)
+    verifier._algorithm = SHA256()
+    verifier._deterministic_signing = False
+    return verifier
+
+
+_ECDSA_SHA256 = _ecdsa_verifier()
 _PKCS1 = PKCS1v15()
 _SHA256 = SHA256()
 # A client signs its proofs with one key, so its proofs share one header segment (typ, alg, jwk): each accepted one
@@ -88,14 +102,14 @@ _TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
 
 def access_token_hash(token: str) -> str:
     """The `ath` of an access token: base64url(SHA-256(its ASCII text)) (RFC 9449 section 4.2)."""
-    return b64url(hashlib.sha256(token.encode("ascii")).digest())
+    return b64url(sha256(token.encode("ascii")))
 
 
 def jwk_thumbprint(jwk: Mapping[str, Any]) -> str:
     """The RFC 7638 SHA-256 thumbprint of an EC or RSA public JWK whose members have been checked."""
     members = _THUMBPRINT_MEMBERS[jwk["kty"]]
     canonical = json.dumps({m: jwk[m] for m in members}, separators=(",", ":"), sort_keys=True)
-    return b64url(hashlib.sha256(canonical.encode("ascii")).digest())
+    return b64url(sha256(canonical.encode("ascii")))
 
 
 def _coordinate(value: object, name: str) -> int:

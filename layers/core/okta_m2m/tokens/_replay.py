@@ -13,7 +13,6 @@ the authorizer answers 503), unless DPOP_REPLAY_FAIL_OPEN lets the container's o
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -23,6 +22,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from okta_m2m.errors import ReplayStoreUnavailableError, TokenError
+from okta_m2m.tokens._digest import sha256
 from okta_m2m.tokens._dpop import Proof, b64url
 from okta_m2m.tokens._fetch import HttpError, KeepAlive
 from okta_m2m.tokens._log_format import child_logger
@@ -45,7 +45,7 @@ class ReplayStore(Protocol):
 
 def replay_key(proof: Proof) -> str:
     """The store's key of a proof: base64url(SHA-256(jkt "." jti)), 43 characters whatever the jti."""
-    return b64url(hashlib.sha256(f"{proof.jkt}.{proof.jti}".encode()).digest())
+    return b64url(sha256(f"{proof.jkt}.{proof.jti}".encode()))
 
 
 class SeenProofs:

@@ -9,11 +9,11 @@ with signature checks on.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import time
 from collections.abc import Sequence
 from typing import NamedTuple
+
+from okta_m2m.tokens._digest import hmac_sha256, sha256
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 _PATH_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~/")
@@ -49,7 +49,7 @@ class Signer:
         if key is None:
             key = ("AWS4" + self.credentials.secret_key).encode("utf-8")
             for part in (day, self.region, self.service, "aws4_request"):
-                key = hmac.digest(key, part.encode("utf-8"), "sha256")
+                key = hmac_sha256(key, part.encode("utf-8"))
             self._keys = {day: key}
         return key
 
@@ -79,12 +79,12 @@ class Signer:
                 "",  # no query string
                 "".join(f"{name}:{canonical[name]}\n" for name in names),
                 signed_headers,
-                hashlib.sha256(body).hexdigest(),
+                sha256(body).hex(),
             )
         )
         scope = f"{day}/{self.region}/{self.service}/aws4_request"
-        to_sign = f"{ALGORITHM}\n{when}\n{scope}\n{hashlib.sha256(request.encode('utf-8')).hexdigest()}"
-        signature = hmac.new(self._signing_key(day), to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+        to_sign = f"{ALGORITHM}\n{when}\n{scope}\n{sha256(request.encode('utf-8')).hex()}"
+        signature = hmac_sha256(self._signing_key(day), to_sign.encode("utf-8")).hex()
         authorization = (
             f"{ALGORITHM} Credential={self.credentials.access_key}/{scope}, "
             f"SignedHeaders={signed_headers}, Signature={signature}"
