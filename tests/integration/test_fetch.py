@@ -15,12 +15,13 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from okta_local.tls import make_tls_files
 from okta_m2m.tokens import _fetch as fetch
-from okta_m2m.tokens._fetch import MAX_RESPONSE_BYTES, HttpError, Prefetched, fetch_json, tls_context
+from okta_m2m.tokens._fetch import MAX_RESPONSE_BYTES, HttpError, Prefetched, fetch_json
 
 pytestmark = pytest.mark.integration
 
@@ -322,11 +323,21 @@ def test_https_refuses_a_certificate_for_another_host(tmp_path, monkeypatch):
         scripted.close()
 
 
-def test_an_https_prefetch_makes_the_tls_context_before_its_thread_starts_and_takes_the_keys(tls_server, monkeypatch):
+def test_https_prefetches_started_together_make_one_tls_context_and_take_the_keys(tls_server, monkeypatch):
+    # Each prefetch thread loads the CAs (without the GIL) rather than the thread that starts it: several issuers'
+    # threads asking at once must not each load them again.
     server, ca = tls_server
     monkeypatch.setenv("SSL_CERT_FILE", str(ca))
-    server.parts = [0.3, answer()]  # the answer leaves the server well after the prefetch has started
-    prefetch = Prefetched(server.url, 3.0)
-    assert tls_context.cache_info().currsize == 1 and not prefetch._done.is_set()
-    assert prefetch(server.url, 3.0) == DOCUMENT
-    assert len(server.requests) == 1
+    made: list[ssl.SSLContext] = []
+    real = ssl.create_default_context
+
+    def counted(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        made.append(real(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(ssl, "create_default_context", counted)
+    server.parts = [0.3, answer()]  # the answers leave the server well after the prefetches have started
+    prefetches = [Prefetched(server.url, 3.0) for _ in range(3)]
+    assert not any(prefetch._done.is_set() for prefetch in prefetches)  # starting waited on nothing
+    assert [prefetch(server.url, 3.0) for prefetch in prefetches] == [DOCUMENT] * 3
+    assert len(made) == 1 and len(server.requests) == 3

@@ -81,10 +81,20 @@ def split_url(url: str) -> Url | None:
     return Url(scheme, host, number, path) if 0 < number < 65536 else None
 
 
-@lru_cache(maxsize=1)
+_TLS_LOCK = threading.Lock()
+
+
 def tls_context() -> ssl.SSLContext:
     """The TLS context of every https fetch, made once: certificates verified against the system's CAs, host name
-    checked, TLS 1.2 at least. Loading the CAs is most of its cost (about 20 ms)."""
+    checked, TLS 1.2 at least. Loading the CAs is most of its cost (about 20 ms): the first thread to ask makes it,
+    and any other asking meanwhile (each issuer's prefetch has a thread) waits for that one rather than load them
+    again."""
+    with _TLS_LOCK:
+        return _tls_context()
+
+
+@lru_cache(maxsize=1)
+def _tls_context() -> ssl.SSLContext:
     import ssl  # https only, and on first use: see the module's docstring
 
     return ssl.create_default_context()
@@ -264,7 +274,8 @@ class Prefetched:
     call's own timeout: a prefetch still under way is that call's fetch, and its failure the call's failure. If the
     prefetch had already failed, or its answer is older than `max_age` (INIT long before the first call, as with
     provisioned concurrency), the call fetches as it would have without it. Every other call goes to the network as
-    usual. Starting never raises and never waits on the network: for https it loads ssl and the CAs at once.
+    usual. Starting never raises and never waits on the network: for https it loads ssl at once, and the thread the
+    CAs (see __init__).
     """
 
     def __init__(
@@ -281,11 +292,14 @@ class Prefetched:
         self._fetched_at = float("-inf")
         target = split_url(url)
         if target is not None and target.scheme == "https":
-            # ssl and its CAs load here, first, rather than in the thread: that is CPU work the GIL would share with
-            # the imports that follow, and the request could only leave once it was done.
+            # ssl loads here, before the thread starts: an import holds the GIL wherever it runs, and here it holds
+            # up no request. The CAs (about 20 ms) load in the thread, where OpenSSL parses them without the GIL
+            # while the imports that follow run: cold over TLS 72 -> 55 ms with the keys answered at once, and no
+            # later with them 120 ms late (make bench; the CAs loaded here as well, or ssl in the thread too, were
+            # each slower in one of the two).
             try:
-                tls_context()
-            except Exception:  # noqa: S110  (the fetch will meet it again, and fail as it would have)
+                import ssl  # noqa: F401
+            except ImportError:  # a Python without ssl: the fetch fails on it as it would have
                 pass
         try:
             threading.Thread(target=self._run, name="okta-m2m-prefetch", daemon=True).start()
