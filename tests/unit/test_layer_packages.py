@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -97,26 +98,73 @@ else:
 """
 
 
-def test_a_dpop_requests_cold_path_loads_neither_cryptographys_openssl_backend_module_nor_hashlib():
-    # Each costs milliseconds of a DPoP route's cold start (make bench): cryptography's backend module, which
-    # ECDSA() imports for a signing option (_dpop makes its verifier without it), and hashlib and hmac, which load a
-    # second OpenSSL, the system's libcrypto (SHA-256 and HMAC come from cryptography's: tokens._digest).
+def _dpop_cold_start(name: str) -> tuple[dict[str, Any], str, dict[str, Any], dict[str, str]]:
+    """Keys, a bearer token, a DPoP route's REQUEST event (a bound token and its proof) and the settings for both."""
     from tests.dpop_factory import ec_key
     from tests.jwt_factory import access_claims, mint, signing_key
 
-    issuer, key, client = "https://issuer.example/oauth2/default", signing_key("cold-dpop"), ec_key("cold-dpop")
+    issuer, key, client = "https://issuer.example/oauth2/default", signing_key(name), ec_key(name)
     token = mint(key, access_claims(issuer, ("hello",), cnf={"jkt": client.jkt}))
     url = "https://abcdef1234.execute-api.us-east-1.amazonaws.com/v1/hello/dpop"
     headers = {"Authorization": [f"DPoP {token}"], "DPoP": [client.proof("GET", url, token)]}
     event = {"type": "REQUEST", "methodArn": "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/v1/GET/hello/dpop"}
     event |= {"multiValueHeaders": headers, "headers": {name: values[0] for name, values in headers.items()}}
-    env = {"ISSUER": issuer, "AUDIENCE": "api://default", "ROUTE_SCOPES": "DPoP GET /hello/dpop hello"}
+    env = {
+        "ISSUER": issuer,
+        "AUDIENCE": "api://default",
+        "ROUTE_SCOPES": "GET /hello hello\nDPoP GET /hello/dpop hello",
+    }
     env |= {"DPOP_REPLAY_TABLE": "replay", "AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:9"}
     env |= {"AWS_ACCESS_KEY_ID": "cold", "AWS_SECRET_ACCESS_KEY": "cold"}
-    jwks = json.dumps({"keys": [key.jwk()]})
-    loaded = _loaded_after(REQUEST_COLD_START, jwks, json.dumps(event), env=env)
+    return {"keys": [key.jwk()]}, mint(key, access_claims(issuer, ("hello",))), event, env
+
+
+def test_a_dpop_requests_cold_path_loads_neither_cryptographys_openssl_backend_module_nor_hashlib():
+    # Each costs milliseconds of a DPoP route's cold start (make bench): cryptography's backend module, which
+    # ECDSA() imports for a signing option (_dpop makes its verifier without it), and hashlib and hmac, which load a
+    # second OpenSSL, the system's libcrypto (SHA-256 and HMAC come from cryptography's: tokens._digest).
+    jwks, _, event, env = _dpop_cold_start("cold-dpop")
+    loaded = _loaded_after(REQUEST_COLD_START, json.dumps(jwks), json.dumps(event), env=env)
     assert {"okta_m2m.tokens._dpop", "okta_m2m.tokens._replay", "okta_m2m.tokens._sigv4"} <= loaded
     assert not {"cryptography.hazmat.backends.openssl.backend", "hashlib", "_hashlib", "hmac"} & loaded
+
+
+# Both cold paths in a fresh interpreter, a bearer token then a DPoP route's first request (as REQUEST_COLD_START),
+# every compile() counted but a module's own (a test child compiles the sources it loads). typing compiles string
+# annotations, and a process's first compile() costs about 1.3 ms (okta_m2m/tokens/__init__.py).
+BOTH_COLD_PATHS_COUNTING_COMPILES = """
+import builtins, json, sys
+_compile, compiled = builtins.compile, []
+def _spy(source, *args, **kwargs):
+    if not sys._getframe(1).f_code.co_filename.startswith("<frozen importlib"):
+        compiled.append(str(source)[:80])
+    return _compile(source, *args, **kwargs)
+builtins.compile = _spy
+from okta_m2m.errors import ReplayStoreUnavailableError
+from okta_m2m.tokens import CallSiteLog, FieldLogger, KeyCache, TokenAuthorizer, authorizer_settings, service_logger
+jwks, bearer, event = json.loads(sys.argv[1]), sys.argv[2], json.loads(sys.argv[3])
+settings = authorizer_settings()
+keys = {i.issuer: KeyCache(i.issuer, i.jwks_uri, fetch=lambda uri, timeout: jwks) for i in settings.issuers}
+authorizer = TokenAuthorizer(settings, keys)
+assert authorizer.authorize("Bearer " + bearer, event["methodArn"].removesuffix("/dpop"))["principalId"]
+try:
+    authorizer.authorize_request(event)
+except ReplayStoreUnavailableError:
+    pass
+print(json.dumps(compiled))
+"""
+
+
+def test_neither_cold_path_compiles_anything():
+    jwks, bearer, event, env = _dpop_cold_start("cold-compile")
+    run = subprocess.run(
+        [sys.executable, "-c", BOTH_COLD_PATHS_COUNTING_COMPILES, json.dumps(jwks), bearer, json.dumps(event)],
+        env={**os.environ, **env, "PYTHONPATH": str(ROOT / "layers/core")},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(run.stdout.splitlines()[-1]) == []
 
 
 def test_the_whole_token_side_loads_without_the_client_side_or_its_libraries():

@@ -64,6 +64,12 @@ def test_ordinary_modulus_has_no_roca_fingerprint():
     assert not has_roca_fingerprint(KEY.private.public_key().public_numbers().n)
 
 
+def test_a_modulus_that_is_a_power_of_65537_has_the_roca_fingerprint_and_the_residues_are_every_power():
+    assert has_roca_fingerprint(65537**129)  # 2,065 bits, a power of 65537 modulo every prime
+    for p, residues in jws._ROCA:
+        assert residues == {pow(65537, k, p) for k in range(p)}
+
+
 def test_checked_headers_are_cached_read_only_and_bounded():
     token = mint(KEY, access_claims("https://issuer.example"))
     first, again = parse_compact(token), parse_compact(mint(KEY, access_claims("https://issuer.example")))

@@ -1,6 +1,6 @@
 """Okta access tokens: signature, then claims (RFC 8725, RFC 9068 where Okta follows it)."""
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: see okta_m2m/tokens/__init__.py (NamedTuples, cold start).
 
 import math
 from collections.abc import Callable, Mapping

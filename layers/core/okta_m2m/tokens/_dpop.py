@@ -5,7 +5,7 @@ question (okta_m2m.tokens._replay), asked after every check here has passed.
 Imported on the first DPoP request only: a bearer-only container never loads it (make bench, cold start).
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: see okta_m2m/tokens/__init__.py (NamedTuples, cold start).
 
 import json
 from binascii import b2a_base64
@@ -67,7 +67,7 @@ _PKCS1 = PKCS1v15()
 _SHA256 = SHA256()
 # A client signs its proofs with one key, so its proofs share one header segment (typ, alg, jwk): each accepted one
 # is parsed, its key imported and its thumbprint computed once. Bounded: a flood of keys costs a parse each.
-_KEYS: dict[bytes, ProofKey] = {}
+_KEYS: "dict[bytes, ProofKey]" = {}
 _MAX_CACHED_KEYS = 1024
 _SCHEMES = {"http": "80", "https": "443"}
 _HEX = "0123456789ABCDEFabcdef"

@@ -1,6 +1,6 @@
 """IAM policies for API Gateway TOKEN authorizers, from the routes a verified token's scopes open."""
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: see okta_m2m/tokens/__init__.py (NamedTuples, cold start).
 
 from collections.abc import Sequence
 from functools import lru_cache
@@ -195,7 +195,7 @@ def _deny_candidates(allow: str, route: Route, verb: str) -> tuple[str, ...]:
 
 
 def _deny_for(
-    allow: str, route: Route, verb: str, table: RouteTable, opened: frozenset[Route], reaches: _Reaches
+    allow: str, route: Route, verb: str, table: RouteTable, opened: frozenset[Route], reaches: "_Reaches"
 ) -> tuple[str, ...]:
     """The Deny that closes what `allow` opens of `route` for `verb`, shadowing no opened route if one does."""
     own, *narrower = _deny_candidates(allow, route, verb)

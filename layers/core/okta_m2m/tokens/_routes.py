@@ -7,7 +7,7 @@ called either, so the first field tells them apart. Light to import (no cryptogr
 authorizer and every proxy function can use it.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: see okta_m2m/tokens/__init__.py (NamedTuples, cold start).
 
 import re
 from collections.abc import Iterable

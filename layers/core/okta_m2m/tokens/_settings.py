@@ -3,7 +3,7 @@
 With okta_m2m.tokens._issuers (the trusted issuers) and okta_m2m.clients._settings (the register function's
 settings), the only modules that read os.environ."""
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: see okta_m2m/tokens/__init__.py (NamedTuples, cold start).
 
 import os
 from functools import lru_cache

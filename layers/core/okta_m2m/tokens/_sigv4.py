@@ -7,7 +7,7 @@ holds it to botocore's signer (Hypothesis) and to AWS's published example; the i
 with signature checks on.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: see okta_m2m/tokens/__init__.py (NamedTuples, cold start).
 
 import time
 from collections.abc import Sequence
