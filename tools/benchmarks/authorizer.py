@@ -368,19 +368,26 @@ def run_child(
 def cold_seconds(child: Child) -> float:
     """Seconds from starting a fresh process running child to its first Allow on stdout. Its exit is not timed: a
     Lambda container lives on after its first answer, so an interpreter's teardown is no part of a cold start."""
+    return cold_run(child)[0]
+
+
+def cold_run(child: Child) -> tuple[float, str]:
+    """cold_seconds, and what the child printed after its first Allow (not timed)."""
     started = time.perf_counter()
     elapsed = None
     with subprocess.Popen(
         child.command(), env=child.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     ) as run:
-        for line in run.stdout or ():
+        lines = run.stdout or iter(())
+        for line in lines:
             if line.rstrip("\n") == "Allow":
                 elapsed = time.perf_counter() - started
                 break
-        rest, errors = run.communicate()
+        rest = "".join(lines)  # what the iteration had read ahead, then the rest
+        errors = run.communicate()[1]
     if elapsed is None or run.returncode:
         raise RuntimeError(f"cold run did not allow (exit {run.returncode}): {rest[-300:]}{errors[-600:]}")
-    return elapsed
+    return elapsed, rest
 
 
 def peak_rss_mb(child: Child, tokens: Sequence[str]) -> float:

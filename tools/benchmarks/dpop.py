@@ -42,6 +42,7 @@ from benchmarks.authorizer import (
     KeyServer,
     Row,
     b64url,
+    cold_run,
     cold_seconds,
     environment,
     interleaved,
@@ -69,14 +70,26 @@ BOTO_CREDENTIALS = {
 CODE_PATH = [str(ROOT / "functions" / "authorizer"), str(ROOT / "layers" / "core")]
 
 # The cold child: the authorizer's app, one event (TOKEN or REQUEST, as JSON in argv[1]), its first decision (timed
-# to that line, as benchmarks.authorizer times its cold starts).
+# to that line, as benchmarks.authorizer times its cold starts), then, untimed, the seconds its calls to the replay
+# store took from sending to answer (the connection included): the store's own share of a REQUEST cold start.
 COLD = """
-import json, sys
+import json, sys, time
 from app import lambda_handler
+from okta_m2m.tokens._fetch import KeepAlive
 class Context:
     function_name = "authorizer"; memory_limit_in_mb = 512; aws_request_id = "bench"
     invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:authorizer"
+store_seconds, _post = 0.0, KeepAlive.post
+def _timed_post(self, *args, **kwargs):
+    global store_seconds
+    started = time.perf_counter()
+    try:
+        return _post(self, *args, **kwargs)
+    finally:
+        store_seconds += time.perf_counter() - started
+KeepAlive.post = _timed_post
 print(lambda_handler(json.loads(sys.argv[1]), Context())["policyDocument"]["Statement"][0]["Effect"], flush=True)
+print("store_seconds", store_seconds)
 """
 
 
@@ -257,17 +270,22 @@ def cold_rows(bench: Bench, moto_endpoint: str) -> list[Row]:
         built, python = Built.create(Path(scratch)), runtime_python(Path(scratch) / "runtime")
         env = bench.env(moto_endpoint) | {"PYTHONPATH": os.pathsep.join(built.shipped)}
         env.pop("PYTHONDONTWRITEBYTECODE", None)  # any value would leave the children compiling from source
-        token_times, request_times = [], []
+        token_times, request_times, store_times = [], [], []
         for _ in range(COLD_RUNS):
             token_times.append(cold_seconds(Child(COLD, [json.dumps(token_event)], env, python=python)))
             dpop_token = bench.token()
             event = request_event(dpop_token, bench.client.proof(dpop_token))
-            request_times.append(cold_seconds(Child(COLD, [json.dumps(event)], env, python=python)))
+            seconds, after = cold_run(Child(COLD, [json.dumps(event)], env, python=python))
+            request_times.append(seconds)
+            store_times.append(float(after.split()[-1]))
     token, request = statistics.median(token_times), statistics.median(request_times)
+    apart = statistics.median(r - s for r, s in zip(request_times, store_times, strict=True))
     return [
         Row("cold start, REQUEST (DPoP) / TOKEN authorizer", request / token, COLD_TARGET),
+        Row("cold start, REQUEST (DPoP) less its store round trip / TOKEN", apart / token),
         Row("cold start, TOKEN authorizer, ms", token * 1000),
         Row("cold start, REQUEST (DPoP) authorizer, ms", request * 1000),
+        Row("cold start, REQUEST: its store round trip (connect, PutItem), ms", statistics.median(store_times) * 1000),
     ]
 
 
