@@ -22,6 +22,7 @@ import requests
 
 from okta_local.cli import READY_PREFIX
 from okta_local.envfile import read_env
+from okta_local.server import build_server
 from okta_local.testing import LocalOkta, OrgClient
 from tests.integration.okta_local_fixtures import (
     TIMEOUT,
@@ -181,6 +182,26 @@ def test_keys_fault_slow_delays_the_answer(clean_faults: LocalOkta) -> None:
     started = time.monotonic()
     response = requests.get(clean_faults.jwks_uri, timeout=TIMEOUT)
     assert response.status_code == 200 and time.monotonic() - started >= 0.6
+
+
+def test_a_client_hanging_up_before_its_answer_prints_no_traceback_and_a_server_error_still_does(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server, _, _ = build_server(tmp_path / "state")
+    try:
+        for gone in (BrokenPipeError(32, "Broken pipe"), ConnectionResetError(104, "Connection reset by peer")):
+            try:
+                raise gone
+            except ConnectionError:
+                server.handle_error(None, ("127.0.0.1", 40000))
+        assert capsys.readouterr().err == ""
+        try:
+            raise ValueError("a bug in a handler")
+        except ValueError:
+            server.handle_error(None, ("127.0.0.1", 40000))
+        assert "ValueError: a bug in a handler" in capsys.readouterr().err
+    finally:
+        server.server_close()
 
 
 def test_keys_fault_hang_holds_requests_until_cleared(clean_faults: LocalOkta) -> None:
