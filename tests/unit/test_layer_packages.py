@@ -89,8 +89,11 @@ from okta_m2m.tokens import KeyCache, TokenAuthorizer, authorizer_settings
 jwks, event = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 settings = authorizer_settings()
 keys = {i.issuer: KeyCache(i.issuer, i.jwks_uri, fetch=lambda uri, timeout: jwks) for i in settings.issuers}
+authorizer = TokenAuthorizer(settings, keys)
+if len(sys.argv) > 3:  # a bearer token (argv[3]) first, on the bearer route beside the DPoP one
+    assert authorizer.authorize("Bearer " + sys.argv[3], event["methodArn"].removesuffix("/dpop"))["principalId"]
 try:
-    TokenAuthorizer(settings, keys).authorize_request(event)
+    authorizer.authorize_request(event)
 except ReplayStoreUnavailableError:
     pass
 else:
@@ -129,36 +132,31 @@ def test_a_dpop_requests_cold_path_loads_neither_cryptographys_openssl_backend_m
     assert not {"cryptography.hazmat.backends.openssl.backend", "hashlib", "_hashlib", "hmac"} & loaded
 
 
-# Both cold paths in a fresh interpreter, a bearer token then a DPoP route's first request (as REQUEST_COLD_START),
-# every compile() counted but a module's own (a test child compiles the sources it loads). typing compiles string
-# annotations, and a process's first compile() costs about 1.3 ms (okta_m2m/tokens/__init__.py).
-BOTH_COLD_PATHS_COUNTING_COMPILES = """
-import builtins, json, sys
+# Both cold paths in a fresh interpreter (REQUEST_COLD_START with a bearer token first), every compile() counted but
+# a module's own (a test child compiles the sources it loads). typing compiles string annotations, and a process's
+# first compile() costs about 1.3 ms (okta_m2m/tokens/__init__.py).
+COUNTING_COMPILES = """
+import builtins, sys
 _compile, compiled = builtins.compile, []
 def _spy(source, *args, **kwargs):
     if not sys._getframe(1).f_code.co_filename.startswith("<frozen importlib"):
         compiled.append(str(source)[:80])
     return _compile(source, *args, **kwargs)
 builtins.compile = _spy
-from okta_m2m.errors import ReplayStoreUnavailableError
-from okta_m2m.tokens import CallSiteLog, FieldLogger, KeyCache, TokenAuthorizer, authorizer_settings, service_logger
-jwks, bearer, event = json.loads(sys.argv[1]), sys.argv[2], json.loads(sys.argv[3])
-settings = authorizer_settings()
-keys = {i.issuer: KeyCache(i.issuer, i.jwks_uri, fetch=lambda uri, timeout: jwks) for i in settings.issuers}
-authorizer = TokenAuthorizer(settings, keys)
-assert authorizer.authorize("Bearer " + bearer, event["methodArn"].removesuffix("/dpop"))["principalId"]
-try:
-    authorizer.authorize_request(event)
-except ReplayStoreUnavailableError:
-    pass
-print(json.dumps(compiled))
 """
 
 
 def test_neither_cold_path_compiles_anything():
     jwks, bearer, event, env = _dpop_cold_start("cold-compile")
     run = subprocess.run(
-        [sys.executable, "-c", BOTH_COLD_PATHS_COUNTING_COMPILES, json.dumps(jwks), bearer, json.dumps(event)],
+        [
+            sys.executable,
+            "-c",
+            COUNTING_COMPILES + REQUEST_COLD_START + "print(json.dumps(compiled))",
+            json.dumps(jwks),
+            json.dumps(event),
+            bearer,
+        ],
         env={**os.environ, **env, "PYTHONPATH": str(ROOT / "layers/core")},
         capture_output=True,
         text=True,
